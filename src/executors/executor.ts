@@ -1,0 +1,61 @@
+/**
+ * The small interface every executor implements. The pool core owns everything else
+ * (queueing, scheduling, errors, lifecycle); an executor only starts a worker, carries
+ * messages to and from it, and reports how it ended.
+ */
+import type { TransferListItem } from 'node:worker_threads';
+import type { MainMessage, WorkerInit, WorkerMessage } from '../protocol/messages.js';
+
+export interface WorkerExit {
+  exitCode: number | null;
+  signal: string | null;
+  /** A human reason when known: an uncaught error's message, "out of memory"... */
+  reason?: string;
+  /** The error that ended the worker, when there was one. */
+  error?: unknown;
+}
+
+export interface WorkerEvents {
+  message(message: WorkerMessage): void;
+  exit(exit: WorkerExit): void;
+}
+
+export interface WorkerHandle {
+  /** Sends a message; throws (a DataCloneError) when a value cannot be serialised. */
+  post(message: MainMessage, transfer: readonly TransferListItem[]): void;
+  /** Keep the process alive for this worker (it has work) or not (it is idle). */
+  ref(): void;
+  unref(): void;
+  /** Ends the worker now; `exit` follows. */
+  terminate(): void;
+}
+
+export interface Executor {
+  spawn(init: WorkerInit, events: WorkerEvents): WorkerHandle;
+}
+
+/** Where the worker-side entry files live, as `.ts` when offload runs from source. */
+export function entryUrl(name: string): URL {
+  const extension = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
+  return new URL(`../worker/${name}${extension}`, import.meta.url);
+}
+
+const TYPESCRIPT = /\.[cm]?tsx?$/;
+let loader: string | null | undefined;
+
+/**
+ * The URL of tsx's register API when a worker must load TypeScript (offload itself running
+ * from source, or a `.ts` task module), so that `.ts` works in development without flags.
+ * Node 20 does not run `--import` hooks in worker threads, so each worker registers its own.
+ */
+export function typeScriptLoader(moduleUrl: string): string | undefined {
+  if (!TYPESCRIPT.test(import.meta.url) && !TYPESCRIPT.test(new URL(moduleUrl).pathname)) return undefined;
+  if (loader === undefined) {
+    try {
+      loader = import.meta.resolve('tsx/esm/api');
+    } catch {
+      loader = null;
+    }
+  }
+  return loader ?? undefined;
+}

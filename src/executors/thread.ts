@@ -1,0 +1,62 @@
+import { Worker, type ResourceLimits, type TransferListItem } from 'node:worker_threads';
+import type { MainMessage, WorkerInit, WorkerMessage } from '../protocol/messages.js';
+import { entryUrl, typeScriptLoader, type Executor, type WorkerEvents, type WorkerExit, type WorkerHandle } from './executor.js';
+
+export interface ThreadExecutorOptions {
+  resourceLimits?: ResourceLimits | undefined;
+  env?: NodeJS.ProcessEnv | undefined;
+  execArgv?: string[] | undefined;
+}
+
+const entry = entryUrl('thread-entry').href;
+
+// A tiny CommonJS bootstrap: registers the TypeScript loader when one is needed, then loads the
+// real entry as ESM. Errors propagate as the worker's own uncaught error.
+const BOOTSTRAP = `
+const { workerData } = require('node:worker_threads');
+(async () => {
+  if (workerData.loader) (await import(workerData.loader)).register();
+  await import(workerData.entry);
+})().catch((error) => process.nextTick(() => { throw error; }));
+`;
+
+export class ThreadExecutor implements Executor {
+  readonly #options: ThreadExecutorOptions;
+
+  constructor(options: ThreadExecutorOptions = {}) {
+    this.#options = options;
+  }
+
+  spawn(init: WorkerInit, events: WorkerEvents): WorkerHandle {
+    const worker = new Worker(BOOTSTRAP, {
+      eval: true,
+      workerData: { ...init, entry, loader: typeScriptLoader(init.moduleUrl) },
+      name: `${init.poolName}#${init.workerId}`,
+      resourceLimits: this.#options.resourceLimits,
+      env: this.#options.env,
+      // Inherit the parent's flags (for example `--import tsx`, so `.ts` task modules load).
+      execArgv: this.#options.execArgv,
+    });
+    let fatal: unknown;
+    worker.on('message', events.message as (message: WorkerMessage) => void);
+    worker.on('error', (error) => {
+      fatal = error;
+    });
+    worker.on('exit', (exitCode) => {
+      const exit: WorkerExit = { exitCode, signal: null };
+      if (fatal !== undefined) {
+        exit.error = fatal;
+        const code = (fatal as { code?: unknown }).code;
+        exit.reason =
+          code === 'ERR_WORKER_OUT_OF_MEMORY' ? 'out of memory' : fatal instanceof Error ? fatal.message : String(fatal);
+      }
+      events.exit(exit);
+    });
+    return {
+      post: (message: MainMessage, transfer: readonly TransferListItem[]) => worker.postMessage(message, transfer),
+      ref: () => worker.ref(),
+      unref: () => worker.unref(),
+      terminate: () => void worker.terminate(),
+    };
+  }
+}

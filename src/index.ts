@@ -1,0 +1,21 @@
+export { createPool, Pool } from './pool/pool.js';
+export type { PoolStats, RunOptions, TaskHandles } from './pool/pool.js';
+export type { PoolOptions } from './pool/options.js';
+export type { TaskArgs, TaskCallback, TaskName, TaskResult, UntypedTasks } from './types.js';
+export { blocking } from './styles/decorator.js';
+export type { BlockingOptions } from './styles/decorator.js';
+export { transfer } from './transfer.js';
+export { isWorker, workerId } from './worker/context.js';
+export { registerErrorClass } from './protocol/error-codec.js';
+export {
+  OffloadError,
+  QueueFullError,
+  TimeoutError,
+  AbortError,
+  WorkerExitedError,
+  UnknownTaskError,
+  NotCloneableError,
+  TaskModuleError,
+  ClosedError,
+} from './errors.js';
+export type { OffloadErrorCode } from './errors.js';

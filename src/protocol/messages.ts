@@ -1,0 +1,51 @@
+/**
+ * Message shapes between the pool core and a worker. Both sides import this file.
+ *
+ * Tasks and results travel in flat arrays, several per message when a backlog exists, because
+ * one structured-clone message costs far more than one array slot: batching is what lets the
+ * pool beat one-postMessage-per-task designs on tiny tasks.
+ */
+import type { EncodedError } from './error-codec.js';
+
+/** Main → worker. */
+export const ToWorker = {
+  /** `[Run, id, task, args, id, task, args, ...]` */
+  Run: 0,
+  /** `[Close]`: run `teardown()`, answer `Closed`. */
+  Close: 1,
+} as const;
+
+/** Worker → main. */
+export const FromWorker = {
+  /** `[Ready]`: the task module loaded. */
+  Ready: 0,
+  /** `[LoadFailed, error]`: the task module threw or could not be found. */
+  LoadFailed: 1,
+  /** `[Results, busyMs, id, status, value, id, status, value, ...]` */
+  Results: 2,
+  /** `[Closed]`: teardown finished (its error, if any, was printed by the worker). */
+  Closed: 3,
+} as const;
+
+/** Per result in a `Results` message. */
+export const Status = { Ok: 0, Failed: 1 } as const;
+
+/** A task name that addresses a `@blocking` method: `Class#method`. */
+export const METHOD_SEPARATOR = '#';
+
+export type RunMessage = [typeof ToWorker.Run, ...unknown[]];
+export type ResultsMessage = [typeof FromWorker.Results, number, ...unknown[]];
+export type LoadFailedMessage = [typeof FromWorker.LoadFailed, EncodedError];
+export type WorkerMessage =
+  | ResultsMessage
+  | LoadFailedMessage
+  | [typeof FromWorker.Ready]
+  | [typeof FromWorker.Closed];
+export type MainMessage = RunMessage | [typeof ToWorker.Close];
+
+/** What a worker is told at start. */
+export interface WorkerInit {
+  moduleUrl: string;
+  poolName: string;
+  workerId: number;
+}

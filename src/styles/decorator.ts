@@ -1,0 +1,42 @@
+/**
+ * `@blocking`: a standard (TC39) method decorator whose method body runs in a worker.
+ *
+ * The class lives in the pool's own task module, so the same file runs on both sides. On the
+ * calling side the method becomes a call into the pool, addressed as `Class#method`; inside a
+ * worker it is left as written, and the worker runs it on its own instance of the class, built
+ * with no arguments. The caller's instance never crosses the boundary, which is what broke
+ * Python's ProcessPoolExecutor in the pattern this replaces.
+ */
+import { METHOD_SEPARATOR } from '../protocol/messages.js';
+import { dispatch, type Pool } from '../pool/pool.js';
+import { isWorker } from '../worker/context.js';
+
+export interface BlockingOptions {
+  /**
+   * The pool that runs the method, as a function because the pool is usually created below the
+   * class in the same module.
+   */
+  pool: () => Pool<object>;
+}
+
+type AsyncMethod<This, Args extends unknown[], R> = (this: This, ...args: Args) => Promise<R>;
+
+export function blocking(options: BlockingOptions) {
+  if (options === null || typeof options !== 'object' || typeof options.pool !== 'function') {
+    throw new TypeError('@blocking needs { pool: () => pool }');
+  }
+  return function decorate<This extends object, Args extends unknown[], R>(
+    method: AsyncMethod<This, Args, R>,
+    context: ClassMethodDecoratorContext<This, AsyncMethod<This, Args, R>>,
+  ): AsyncMethod<This, Args, R> {
+    if (context.kind !== 'method' || context.static || context.private) {
+      throw new TypeError('@blocking decorates public instance methods');
+    }
+    if (isWorker()) return method;
+    const methodName = String(context.name);
+    return async function offloaded(this: This, ...args: Args): Promise<R> {
+      const name = `${this.constructor.name}${METHOD_SEPARATOR}${methodName}`;
+      return (await options.pool()[dispatch](name, args)) as R;
+    };
+  };
+}
