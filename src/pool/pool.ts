@@ -114,6 +114,7 @@ export class Pool<M extends object = UntypedTasks> {
   #state: 'open' | 'closing' | 'closed' = 'open';
   #closed: Promise<void> | undefined;
   #whenEmpty: Array<() => void> = [];
+  #whenReady: Array<() => void> = [];
   #loadFailure: { cause: unknown; until: number } | undefined;
   #loadRetryMs = LOAD_RETRY_MS;
 
@@ -144,6 +145,25 @@ export class Pool<M extends object = UntypedTasks> {
     void pending.then((outcome) => {
       if (outcome instanceof Failure) deliver(callback, callbackError(outcome.toError()));
       else deliver(callback, null, outcome as TaskResult<M, K>);
+    });
+  }
+
+  /**
+   * Starts every worker now (they otherwise start on demand) and resolves once all have loaded
+   * the task module: pay the start-up before traffic arrives. Rejects with
+   * `ERR_OFFLOAD_TASK_MODULE` when the module fails to load.
+   */
+  async warmup(): Promise<void> {
+    if (this.#state !== 'open') throw new ClosedError();
+    if (this.#loadFailure !== undefined) this.#checkLoadFailure();
+    while (this.#workers.length < this.options.size) this.#spawn();
+    await new Promise<void>((resolve, reject) => {
+      const check = (): void => {
+        if (this.#loadFailure !== undefined) reject(new TaskModuleError(this.moduleUrl, this.#loadFailure.cause));
+        else if (this.#workers.every((slot) => slot.isReady)) resolve();
+        else this.#whenReady.push(check);
+      };
+      check();
     });
   }
 
@@ -383,6 +403,7 @@ export class Pool<M extends object = UntypedTasks> {
     slot.isReady = true;
     this.#loadRetryMs = LOAD_RETRY_MS;
     slot.handle.unref();
+    this.#notifyReady();
     if (this.#queue.length > 0) this.#dispatchQueued();
     else if (this.#state !== 'open') this.#closeIdleWorkers();
   }
@@ -394,6 +415,14 @@ export class Pool<M extends object = UntypedTasks> {
     this.#loadFailure = { cause, until: performance.now() + this.#loadRetryMs };
     this.#loadRetryMs = Math.min(this.#loadRetryMs * 2, LOAD_RETRY_MAX_MS);
     for (const task of this.#queue.drain()) this.#fail(task, new TaskModuleError(this.moduleUrl, cause));
+    this.#notifyReady();
+  }
+
+  #notifyReady(): void {
+    if (this.#whenReady.length === 0) return;
+    const waiting = this.#whenReady;
+    this.#whenReady = [];
+    for (const check of waiting) check();
   }
 
   #onExit(slot: WorkerSlot, exit: WorkerExit): void {
