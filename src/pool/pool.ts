@@ -226,11 +226,16 @@ export class Pool<M extends object = UntypedTasks> {
     const transfer = takeMarked(args, options?.transfer ? [...options.transfer] : undefined);
     return new Promise((settle) => {
       this.#queue.push(new Task(++this.#nextTaskId, name, args, transfer, settle));
-      if (!this.#isFlushScheduled) {
-        this.#isFlushScheduled = true;
-        queueMicrotask(this.#flush);
-      }
+      this.#scheduleDispatch();
     });
+  }
+
+  /** Dispatch waits for the end of the current tick, so a burst of calls shares messages. */
+  #scheduleDispatch(): void {
+    if (!this.#isFlushScheduled) {
+      this.#isFlushScheduled = true;
+      queueMicrotask(this.#flush);
+    }
   }
 
   #checkLoadFailure(): void {
@@ -298,6 +303,8 @@ export class Pool<M extends object = UntypedTasks> {
       slot.handle.post(message as [typeof ToWorker.Run], transfer ?? NO_TRANSFER);
     } catch {
       this.#sendEachAlone(slot, tasks);
+      // Refused tasks left room on this worker that the current pass will not revisit.
+      if (this.#queue.length > 0) this.#scheduleDispatch();
       return;
     }
     if (slot.inflight.length === 0) this.#markBusy(slot);
