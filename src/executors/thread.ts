@@ -10,11 +10,12 @@ export interface ThreadExecutorOptions {
 
 const entry = entryUrl('thread-entry').href;
 
-// A tiny CommonJS bootstrap: registers the TypeScript loader when one is needed, then loads the
-// real entry as ESM. Errors propagate as the worker's own uncaught error.
+// A tiny bootstrap: registers the TypeScript loader when one is needed, then loads the real
+// entry. Only dynamic import(), so it runs whether the inherited flags make eval code CommonJS
+// or ESM (`--input-type=module`). Errors surface as the worker's own uncaught error.
 const BOOTSTRAP = `
-const { workerData } = require('node:worker_threads');
 (async () => {
+  const { workerData } = await import('node:worker_threads');
   if (workerData.loader) (await import(workerData.loader)).register();
   await import(workerData.entry);
 })().catch((error) => process.nextTick(() => { throw error; }));
