@@ -89,7 +89,7 @@ for (const executor of executors) {
     test('a null thrown value reaches a submit() callback as an error, not as success', async () => {
       const error = await new Promise((resolve) => pool.submit('throwsNull', [], (err) => resolve(err)));
       assert.ok(error instanceof Error);
-      assert.equal((error as { thrown: unknown }).thrown, null);
+      assert.equal((error as Error & { thrown: unknown }).thrown, null);
     });
   });
 

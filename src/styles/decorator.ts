@@ -27,7 +27,7 @@ export function blocking(options: BlockingOptions) {
   }
   return function decorate<This extends object, Args extends unknown[], R>(
     method: AsyncMethod<This, Args, R>,
-    context: ClassMethodDecoratorContext<This, AsyncMethod<This, Args, R>>,
+    context: ClassMethodDecoratorContext<This, AsyncMethod<This, Args, R>> & { readonly static: false; readonly private: false },
   ): AsyncMethod<This, Args, R> {
     if (context.kind !== 'method' || context.static || context.private) {
       throw new TypeError('@blocking decorates public instance methods');

@@ -1,0 +1,62 @@
+import assert from 'node:assert/strict';
+import { after, describe, test } from 'node:test';
+import { threadId } from 'node:worker_threads';
+import { blocking } from '../src/index.js';
+import { executors } from './helpers.js';
+
+for (const executor of executors) {
+  describe(`@blocking (${executor})`, async () => {
+    process.env.OFFLOAD_TEST_EXECUTOR = executor;
+    const { ReportService, ChildService, servicePool } = await import(`./fixtures/service.ts?executor=${executor}`);
+    after(() => servicePool.close());
+
+    test('the method body runs in a worker, on a per-worker instance, without shipping the caller', async () => {
+      const service = new ReportService();
+      const first = await service.describe('a');
+      assert.equal(first.label, 'a');
+      assert.equal(first.inWorker, true);
+      assert.notEqual(first.thread, threadId);
+      // The caller's own instance was never touched or serialised.
+      assert.equal(service.calls, 0);
+      assert.equal(typeof service.connection.query, 'function');
+      // Later calls from other caller instances reach the same per-worker instance.
+      const again = await new ReportService().describe('b');
+      if (again.thread === first.thread) {
+        assert.equal(again.instance, first.instance);
+        assert.equal(again.calls, first.calls + 1);
+      }
+    });
+
+    test('decorated calls run in parallel: their windows overlap', async () => {
+      await servicePool.warmup();
+      const service = new ReportService();
+      const [a, b] = await Promise.all([service.window(200), service.window(200)]);
+      assert.ok(a.start < b.end && b.start < a.end, JSON.stringify([a, b]));
+    });
+
+    test('errors thrown by the method come back with their class', async () => {
+      await assert.rejects(new ReportService().fail('no such report'), (error: unknown) => {
+        assert.ok(error instanceof RangeError);
+        assert.equal(error.message, 'no such report');
+        return true;
+      });
+    });
+
+    test('a subclass instance runs the inherited method on a worker instance of the subclass', async () => {
+      const result = await new ChildService().describe('child');
+      assert.equal(result.inWorker, true);
+    });
+  });
+}
+
+test('@blocking refuses misuse at class definition', () => {
+  assert.throws(() => blocking(undefined as never), TypeError);
+  assert.throws(() => {
+    class Bad {
+      // @ts-expect-error static methods cannot be @blocking
+      @blocking({ pool: () => undefined as never })
+      static async method(): Promise<void> {}
+    }
+    return Bad;
+  }, TypeError);
+});

@@ -1,0 +1,73 @@
+/**
+ * Type test, compiled by `tsc --noEmit` in `npm test` and never run: each `@ts-expect-error`
+ * line must be an error, so the build fails if typing regresses (an unused directive is an
+ * error too).
+ */
+import { blocking, createPool, transfer, type Pool, type TaskName } from '../../src/index.js';
+import type * as Basic from '../fixtures/basic.js';
+
+declare const pool: Pool<typeof Basic>;
+type Equal<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
+function expectType<T extends true>(): T | void {}
+
+// Typed handles: names, arguments and results come from the module's own signatures.
+const sum: Promise<number> = pool.tasks.add(1, 2);
+const later: Promise<string> = pool.tasks.delayed('x', 10); // async task: Promise<Awaited<R>>
+expectType<Equal<Awaited<ReturnType<typeof pool.tasks.delayed>>, string>>();
+expectType<Equal<Awaited<ReturnType<typeof pool.tasks.noop>>, void>>();
+// @ts-expect-error unknown task name
+void pool.tasks.subtract(1, 2);
+// @ts-expect-error wrong argument type
+void pool.tasks.add('1', 2);
+// @ts-expect-error missing argument
+void pool.tasks.add(1);
+// @ts-expect-error result is a number, not a string
+const wrong: Promise<string> = pool.tasks.add(1, 2);
+// @ts-expect-error teardown is not a task
+void pool.tasks.teardown;
+
+// run() by name: the same checks.
+const byName: Promise<number> = pool.run('add', [1, 2]);
+const withTransfer: Promise<number> = pool.run('sum', [transfer(new Uint8Array(4))], { transfer: [] });
+// @ts-expect-error unknown task name
+void pool.run('subtract', [1, 2]);
+// @ts-expect-error wrong argument tuple
+void pool.run('add', [1, '2']);
+// @ts-expect-error arguments must be a tuple, not loose
+void pool.run('add', 1, 2);
+
+// submit(): the callback's result is typed.
+pool.submit('add', [1, 2], (error, result) => {
+  const n: number | undefined = result;
+  // @ts-expect-error result may be undefined (when error is set)
+  const s: string = result;
+  void error;
+  void n;
+  void s;
+});
+// @ts-expect-error wrong argument type in submit
+pool.submit('add', ['1', 2], () => {});
+
+// TaskName excludes non-functions and teardown.
+expectType<Equal<TaskName<{ a(): void; b: number; teardown(): void }>, 'a'>>();
+
+// An untyped pool accepts any name with unknown results.
+const untyped = createPool(new URL('file:///tasks.js'));
+const anything: Promise<unknown> = untyped.run('whatever', [1, 'two']);
+
+// @blocking only decorates methods that return a promise, so the caller's types stay honest.
+class Service {
+  @blocking({ pool: () => pool })
+  async fine(n: number): Promise<number> {
+    return n;
+  }
+
+  // @ts-expect-error a synchronous method cannot be @blocking: its caller would get a promise
+  @blocking({ pool: () => pool })
+  notAsync(n: number): number {
+    return n;
+  }
+}
+const decorated: Promise<number> = new Service().fine(1);
+
+void [sum, later, wrong, byName, withTransfer, anything, decorated];
