@@ -4,10 +4,11 @@
  * and sends results back batched: every task of one incoming batch that finishes synchronously
  * shares one outgoing message.
  */
+import { fileURLToPath } from 'node:url';
 import type { TransferListItem } from 'node:worker_threads';
 import { UnknownTaskError, NotCloneableError } from '../errors.js';
 import { findUncloneablePath } from '../protocol/clone-path.js';
-import { encodeError } from '../protocol/error-codec.js';
+import { encodeError, type EncodedError } from '../protocol/error-codec.js';
 import {
   FromWorker,
   METHOD_SEPARATOR,
@@ -26,6 +27,19 @@ export interface WorkerPort {
 }
 
 type Callable = (...args: unknown[]) => unknown;
+
+const RUNTIME_FILE = fileURLToPath(import.meta.url);
+
+/** Encodes a task's error without the task loop's own frames, which only add noise. */
+function encodeTaskError(error: unknown): EncodedError {
+  const encoded = encodeError(error);
+  if (encoded.kind === 'error' && encoded.stack !== undefined) {
+    const lines = encoded.stack.split('\n');
+    const first = lines.findIndex((line) => line.includes(RUNTIME_FILE));
+    if (first > 0) encoded.stack = lines.slice(0, first).join('\n');
+  }
+  return encoded;
+}
 interface Resolved {
   fn: Callable;
   self: unknown;
@@ -95,7 +109,7 @@ class TaskLoop {
         const task = this.#resolve(batch[i + 1] as string);
         value = task.fn.apply(task.self, batch[i + 2] as unknown[]);
       } catch (error) {
-        out.push(id, Status.Failed, encodeError(error));
+        out.push(id, Status.Failed, encodeTaskError(error));
         continue;
       }
       if (value !== null && typeof value === 'object' && typeof (value as PromiseLike<unknown>).then === 'function') {
@@ -117,7 +131,7 @@ class TaskLoop {
       const value = await pending;
       out = [FromWorker.Results, performance.now() - began, batch[index], Status.Ok, value];
     } catch (error) {
-      out = [FromWorker.Results, performance.now() - began, batch[index], Status.Failed, encodeError(error)];
+      out = [FromWorker.Results, performance.now() - began, batch[index], Status.Failed, encodeTaskError(error)];
     }
     this.#send(out);
     const rest = this.#runBatch(batch, index + 3);
