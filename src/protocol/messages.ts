@@ -13,6 +13,8 @@ export const ToWorker = {
   Run: 0,
   /** `[Close]`: run `teardown()`, answer `Closed`. */
   Close: 1,
+  /** `[Cancel, id]`: the caller gave up on task `id`: signal it if running, skip it if not yet. */
+  Cancel: 2,
 } as const;
 
 /** Worker → main. */
@@ -41,11 +43,16 @@ export type WorkerMessage =
   | LoadFailedMessage
   | [typeof FromWorker.Ready]
   | [typeof FromWorker.Closed];
-export type MainMessage = RunMessage | [typeof ToWorker.Close];
+export type MainMessage = RunMessage | [typeof ToWorker.Close] | [typeof ToWorker.Cancel, number];
 
 /** What a worker is told at start. */
 export interface WorkerInit {
   moduleUrl: string;
   poolName: string;
   workerId: number;
+  /**
+   * Where executors that share memory (threads) post the id of a cancelled running task, so a
+   * synchronous loop can see its cancellation without yielding to receive a message.
+   */
+  cancelFlag?: Int32Array | undefined;
 }

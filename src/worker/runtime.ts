@@ -6,7 +6,7 @@
  */
 import { fileURLToPath } from 'node:url';
 import type { TransferListItem } from 'node:worker_threads';
-import { UnknownTaskError, NotCloneableError } from '../errors.js';
+import { AbortError, NotCloneableError, UnknownTaskError } from '../errors.js';
 import { findUncloneablePath } from '../protocol/clone-path.js';
 import { encodeError, type EncodedError } from '../protocol/error-codec.js';
 import {
@@ -19,7 +19,7 @@ import {
   type WorkerMessage,
 } from '../protocol/messages.js';
 import { takeMarked } from '../transfer.js';
-import { markWorkerContext } from './context.js';
+import { cancelCurrent, createWorkerState, type WorkerState } from './context.js';
 
 export interface WorkerPort {
   post(message: WorkerMessage, transfer?: TransferListItem[]): void;
@@ -46,7 +46,7 @@ interface Resolved {
 }
 
 export async function runWorker(port: WorkerPort, init: WorkerInit): Promise<void> {
-  markWorkerContext(init);
+  const state = createWorkerState(init);
   let taskModule: Record<string, unknown>;
   try {
     taskModule = (await import(init.moduleUrl)) as Record<string, unknown>;
@@ -54,7 +54,7 @@ export async function runWorker(port: WorkerPort, init: WorkerInit): Promise<voi
     port.post([FromWorker.LoadFailed, encodeError(error)]);
     return;
   }
-  new TaskLoop(port, taskModule).start();
+  new TaskLoop(port, taskModule, state).start();
 }
 
 class TaskLoop {
@@ -63,16 +63,27 @@ class TaskLoop {
   readonly #resolved = new Map<string, Resolved>();
   readonly #instances = new Map<Function, unknown>();
   readonly #inbox: unknown[][] = [];
+  readonly #state: WorkerState;
+  /** Cancelled tasks not started yet: skipped when reached. */
+  readonly #skip = new Set<number>();
+  /** Results of the batch in progress, not sent yet. */
+  #unsent: unknown[] | undefined;
   #isRunning = false;
   #isCloseRequested = false;
 
-  constructor(port: WorkerPort, taskModule: Record<string, unknown>) {
+  constructor(port: WorkerPort, taskModule: Record<string, unknown>, state: WorkerState) {
     this.#port = port;
     this.#module = taskModule;
+    this.#state = state;
   }
 
   start(): void {
     this.#port.onMessage((message) => this.#receive(message));
+    // A task that calls process.exit() mid-batch must not take the finished tasks' results
+    // with it: their callers would see a crash they had nothing to do with.
+    process.once('exit', () => {
+      if (this.#unsent !== undefined) this.#send(this.#unsent);
+    });
     this.#port.post([FromWorker.Ready]);
   }
 
@@ -80,6 +91,9 @@ class TaskLoop {
     if (message[0] === ToWorker.Run) {
       if (this.#isRunning) this.#inbox.push(message);
       else void this.#drain(message);
+    } else if (message[0] === ToWorker.Cancel) {
+      if (message[1] === this.#state.taskId) cancelCurrent(this.#state);
+      else this.#skip.add(message[1]);
     } else if (message[0] === ToWorker.Close) {
       this.#isCloseRequested = true;
       if (!this.#isRunning) void this.#close();
@@ -101,9 +115,18 @@ class TaskLoop {
   /** Runs tasks from `start`; returns a promise only when a task turned out to be async. */
   #runBatch(batch: unknown[], start: number): Promise<void> | undefined {
     const out: unknown[] = [FromWorker.Results, 0];
+    const state = this.#state;
+    this.#unsent = out;
     const began = performance.now();
     for (let i = start; i < batch.length; i += 3) {
-      const id = batch[i];
+      const id = batch[i] as number;
+      if (this.#skip.size > 0 && this.#skip.delete(id)) {
+        out.push(id, Status.Failed, encodeError(new AbortError('cancelled before it started')));
+        continue;
+      }
+      state.taskId = id;
+      state.cancelled = false;
+      state.controller = undefined;
       let value: unknown;
       try {
         const task = this.#resolve(batch[i + 1] as string);
@@ -114,12 +137,15 @@ class TaskLoop {
       }
       if (value !== null && typeof value === 'object' && typeof (value as PromiseLike<unknown>).then === 'function') {
         out[1] = performance.now() - began;
+        this.#unsent = undefined;
         this.#send(out);
         return this.#finishAsync(batch, i, value as PromiseLike<unknown>);
       }
       out.push(id, Status.Ok, value);
     }
     out[1] = performance.now() - began;
+    this.#unsent = undefined;
+    state.taskId = -1;
     this.#send(out);
     return undefined;
   }
