@@ -193,7 +193,7 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
     if (timeout !== undefined) {
       timer = setTimeout(() => {
         report.timedOut = true;
-        report.cancelled = this.#terminateAll(new ClosedError('The pool closed before the task finished'));
+        report.cancelled = this.#terminateAll('The pool closed before the task finished');
       }, timeout);
     }
     this.#closed = this.#whenNoWorkers().then(() => {
@@ -212,7 +212,7 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
     this.#state = 'closed';
     clearInterval(this.#idleTimer);
     clearTimeout(this.#respawnTimer);
-    this.#terminateAll(new ClosedError('The pool was destroyed'));
+    this.#terminateAll('The pool was destroyed');
     await this.#whenNoWorkers();
   }
 
@@ -593,12 +593,12 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
     }
   }
 
-  /** Fails everything pending with `error` and ends every worker now. */
-  #terminateAll(error: ClosedError): { queued: number; running: number } {
+  /** Fails everything pending with `ERR_OFFLOAD_CLOSED` and ends every worker now. */
+  #terminateAll(message: string): { queued: number; running: number } {
     const cancelled = { queued: 0, running: 0 };
-    for (const task of this.#queue.drain()) if (this.#fail(task, error)) cancelled.queued++;
+    for (const task of this.#queue.drain()) if (this.#fail(task, new ClosedError(message))) cancelled.queued++;
     for (const slot of this.#workers) {
-      for (const task of slot.inflight) if (this.#fail(task, error)) cancelled.running++;
+      for (const task of slot.inflight) if (this.#fail(task, new ClosedError(message))) cancelled.running++;
       this.#retire(slot, true);
     }
     return cancelled;
