@@ -11,7 +11,9 @@ export type OffloadErrorCode =
   | 'ERR_OFFLOAD_UNKNOWN_TASK'
   | 'ERR_OFFLOAD_NOT_CLONEABLE'
   | 'ERR_OFFLOAD_TASK_MODULE'
-  | 'ERR_OFFLOAD_CLOSED';
+  | 'ERR_OFFLOAD_CLOSED'
+  | 'ERR_OFFLOAD_TOO_LARGE'
+  | 'ERR_OFFLOAD_CONNECTION';
 
 export class OffloadError extends Error {
   readonly code: OffloadErrorCode;
@@ -58,6 +60,8 @@ export class AbortError extends OffloadError {
 export class WorkerExitedError extends OffloadError {
   readonly exitCode: number | null;
   readonly signal: string | null;
+  /** A human reason when known: an uncaught error's message, "out of memory"... */
+  readonly reason: string | undefined;
 
   constructor(detail: { exitCode: number | null; signal?: string | null; reason?: string }, cause?: unknown) {
     const how = detail.signal ? `signal ${detail.signal}` : `exit code ${detail.exitCode ?? 'unknown'}`;
@@ -68,6 +72,7 @@ export class WorkerExitedError extends OffloadError {
     );
     this.exitCode = detail.exitCode;
     this.signal = detail.signal ?? null;
+    this.reason = detail.reason;
   }
 }
 
@@ -108,5 +113,33 @@ export class TaskModuleError extends OffloadError {
 export class ClosedError extends OffloadError {
   constructor(message = 'The pool is closed') {
     super('ERR_OFFLOAD_CLOSED', message);
+  }
+}
+
+/**
+ * A value too large for the remote executor to put in Redis: `path` is `args` or `result`, `size`
+ * and `limit` are in bytes (serialised). Raise `maxPayloadBytes` on both sides, or pass a
+ * reference (a key, a URL) instead of the data.
+ */
+export class PayloadTooLargeError extends OffloadError {
+  readonly path: string;
+  readonly size: number;
+  readonly limit: number;
+
+  constructor(path: string, size: number, limit: number) {
+    super('ERR_OFFLOAD_TOO_LARGE', `${path} is ${size} bytes serialised, over the limit of ${limit} (maxPayloadBytes)`);
+    this.path = path;
+    this.size = size;
+    this.limit = limit;
+  }
+}
+
+/**
+ * The remote executor could not reach Redis, or lost the job there (Redis restarted without its
+ * data). The task may or may not have run; the connection error, if any, is the `cause`.
+ */
+export class ConnectionError extends OffloadError {
+  constructor(message: string, cause?: unknown) {
+    super('ERR_OFFLOAD_CONNECTION', message, cause === undefined ? undefined : { cause });
   }
 }

@@ -33,6 +33,16 @@ export interface WorkerHandle {
 export interface Executor {
   /** Whether workers can share memory with the pool (a `SharedArrayBuffer` in `WorkerInit`). */
   readonly sharesMemory: boolean;
+  /**
+   * Most tasks one worker may hold at once. Unset: as many as tiny tasks warrant (pipelining).
+   * `1` for workers that are not processes of their own, such as a remote slot holding one job.
+   */
+  readonly maxDepth?: number;
+  /**
+   * Tasks already waiting for a worker outside the pool's own queue (a queue shared with other
+   * pools, in Redis), which admission counts against `maxQueue`. Must answer at once.
+   */
+  waiting?(): number;
   spawn(init: WorkerInit, events: WorkerEvents): WorkerHandle;
 }
 

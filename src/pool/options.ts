@@ -4,10 +4,11 @@
  */
 import { availableParallelism } from 'node:os';
 import type { ResourceLimits } from 'node:worker_threads';
+import { resolveRemoteOptions, type RemotePoolOptions, type ResolvedRemoteOptions } from '../remote/options.js';
 
-export interface PoolOptions {
-  /** `'thread'` (worker_threads). Default `'thread'`. */
-  executor?: 'thread';
+export interface PoolOptions extends RemotePoolOptions {
+  /** `'thread'` (worker_threads) or `'remote'` (BullMQ on Redis: `offload worker` processes anywhere). Default `'thread'`. */
+  executor?: 'thread' | 'remote';
   /** Most workers (same as `maxSize`). Default: `os.availableParallelism()`. */
   size?: number;
   /** Most workers; the pool grows to it under load. Default: `size`. */
@@ -33,7 +34,7 @@ export interface PoolOptions {
 }
 
 export interface ResolvedOptions {
-  executor: 'thread';
+  executor: 'thread' | 'remote';
   maxSize: number;
   minSize: number;
   idleTimeout: number;
@@ -44,9 +45,11 @@ export interface ResolvedOptions {
   resourceLimits: ResourceLimits | undefined;
   env: NodeJS.ProcessEnv | undefined;
   execArgv: string[] | undefined;
+  /** Set with `executor: 'remote'`. */
+  remote: ResolvedRemoteOptions | undefined;
 }
 
-const EXECUTORS = ['thread'] as const;
+const EXECUTORS = ['thread', 'remote'] as const;
 
 export function resolveOptions(options: PoolOptions = {}): ResolvedOptions {
   if (options === null || typeof options !== 'object') throw new TypeError('options must be an object');
@@ -72,6 +75,7 @@ export function resolveOptions(options: PoolOptions = {}): ResolvedOptions {
     resourceLimits: options.resourceLimits,
     env: options.env,
     execArgv: options.execArgv,
+    remote: resolveRemoteOptions(executor, options as Record<string, unknown>),
   };
 }
 

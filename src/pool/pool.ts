@@ -14,9 +14,9 @@
 import { EventEmitter } from 'node:events';
 import { pathToFileURL } from 'node:url';
 import type { TransferListItem } from 'node:worker_threads';
-import { AbortError, ClosedError, NotCloneableError, QueueFullError, TaskModuleError, WorkerExitedError } from '../errors.js';
+import { AbortError, ClosedError, NotCloneableError, OffloadError, QueueFullError, TaskModuleError, WorkerExitedError } from '../errors.js';
 import type { Executor, WorkerExit } from '../executors/executor.js';
-import { ThreadExecutor } from '../executors/thread.js';
+import { createExecutor } from '../executors/index.js';
 import { findUncloneablePath } from '../protocol/clone-path.js';
 import { decodeError, type EncodedError } from '../protocol/error-codec.js';
 import { FromWorker, Status, ToWorker, type WorkerMessage } from '../protocol/messages.js';
@@ -116,7 +116,7 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
     super();
     this.moduleUrl = toModuleUrl(moduleUrl);
     this.options = Object.freeze(resolveOptions(options));
-    this.#executor = new ThreadExecutor(this.options);
+    this.#executor = createExecutor(this.options);
     this.tasks = createHandles(this);
     // Task events cost a check per task only while someone listens.
     const untyped = this as EventEmitter;
@@ -240,7 +240,8 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
     }
     if (this.#loadFailure !== undefined) this.#checkLoadFailure();
     // Workers not started yet count as free: a first burst is not shed while they start.
-    if (this.#queue.length >= this.options.maxQueue + (this.options.maxSize - this.#busy)) {
+    const waiting = this.#queue.length + (this.#executor.waiting?.() ?? 0);
+    if (waiting >= this.options.maxQueue + (this.options.maxSize - this.#busy)) {
       this.#stats.shed++;
       throw new QueueFullError(this.options.maxQueue, this.#retryAfter());
     }
@@ -364,7 +365,9 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
       try {
         slot.handle.post([ToWorker.Run, task.id, task.name, task.args], task.transfer ?? NO_TRANSFER);
       } catch (error) {
-        this.#fail(task, new NotCloneableError(findUncloneablePath(task.args, 'args') ?? 'args', error));
+        // An executor may refuse a value with an error of its own (too large for Redis, say).
+        const refusal = error instanceof OffloadError ? error : new NotCloneableError(findUncloneablePath(task.args, 'args') ?? 'args', error);
+        this.#fail(task, refusal);
         continue;
       }
       this.#accept(slot, [task]);
@@ -484,7 +487,7 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
 
   #observeRunTime(ms: number): void {
     this.#runTimeMs = Number.isNaN(this.#runTimeMs) ? ms : this.#runTimeMs * 0.8 + ms * 0.2;
-    this.#depth = Math.max(1, Math.min(MAX_DEPTH, Math.floor(PIPELINE_MS / this.#runTimeMs)));
+    this.#depth = Math.max(1, Math.min(this.#executor.maxDepth ?? MAX_DEPTH, Math.floor(PIPELINE_MS / this.#runTimeMs)));
   }
 
   #onReady(slot: WorkerSlot): void {

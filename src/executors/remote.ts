@@ -1,0 +1,269 @@
+/**
+ * The remote executor: the pool's workers are virtual slots, each holding at most one BullMQ job
+ * at a time (`maxDepth: 1`), so the pool's size is how many jobs this producer keeps in flight,
+ * and its queue, deadlines, priorities, load shedding and statistics work unchanged. The jobs
+ * run in `offload worker` processes, anywhere, each in a local thread pool of its own.
+ *
+ * A slot speaks the same messages as a thread: `Run` adds a job, `Cancel` removes it or stops it
+ * where it runs, the job's end comes back as `Results`. When the worker thread that ran a job
+ * exits mid-task, the slot exits the same way, so crash accounting and respawn backoff see it.
+ */
+import { randomUUID } from 'node:crypto';
+import type { TransferListItem } from 'node:worker_threads';
+import { AbortError, type ConnectionError } from '../errors.js';
+import { decodeError, encodeError } from '../protocol/error-codec.js';
+import { FromWorker, Status, ToWorker, type MainMessage, type WorkerInit } from '../protocol/messages.js';
+import { decodeReply, encodeArgs, Reply, type JobData } from '../remote/codec.js';
+import { RemoteLink, type JobListener } from '../remote/link.js';
+import type { ResolvedRemoteOptions } from '../remote/options.js';
+import type { Executor, WorkerEvents, WorkerExit, WorkerHandle } from './executor.js';
+
+/** How long an idle pool keeps its Redis connections, so that a steady trickle of calls does not reconnect each time. */
+const LINGER_MS = 2000;
+
+export class RemoteExecutor implements Executor {
+  readonly sharesMemory = false;
+  readonly maxDepth = 1;
+  readonly #options: ResolvedRemoteOptions;
+  readonly #countWaiting: boolean;
+  /** Job ids are `<producer>-<n>`: unique across producers, known before the job is added. */
+  readonly #producerId = randomUUID();
+  #nextJob = 0;
+  #link: RemoteLink | undefined;
+  #linkClosing: Promise<void> = Promise.resolve();
+  #slots = 0;
+  #busySlots = 0;
+  #linger: NodeJS.Timeout | undefined;
+
+  constructor(options: ResolvedRemoteOptions, countWaiting: boolean) {
+    this.#options = options;
+    this.#countWaiting = countWaiting;
+  }
+
+  get options(): ResolvedRemoteOptions {
+    return this.#options;
+  }
+
+  waiting(): number {
+    return this.#link?.waiting ?? 0;
+  }
+
+  spawn(_init: WorkerInit, events: WorkerEvents): WorkerHandle {
+    this.#slots++;
+    return new RemoteSlot(this, events);
+  }
+
+  nextJobId(): string {
+    this.#nextJob++;
+    return `${this.#producerId}-${this.#nextJob}`;
+  }
+
+  /** The shared link, opened on demand (after the previous one, if any, finished closing). */
+  async link(): Promise<RemoteLink> {
+    await this.#linkClosing;
+    this.#link ??= new RemoteLink(this.#options, this.#countWaiting);
+    return this.#link;
+  }
+
+  /** Slots with work keep the connections; once all are idle for a while, they close. */
+  setBusy(isBusy: boolean): void {
+    this.#busySlots += isBusy ? 1 : -1;
+    clearTimeout(this.#linger);
+    this.#linger = undefined;
+    if (this.#busySlots === 0 && this.#link !== undefined) {
+      // Unreferenced: an idle pool must not keep the process alive, yet it stays alive until
+      // the connections close, so the timer fires all the same.
+      this.#linger = setTimeout(() => this.#closeLink(), LINGER_MS).unref();
+    }
+  }
+
+  /** A slot ended; the last one closes the connections before its exit is reported. */
+  release(): Promise<void> {
+    this.#slots--;
+    if (this.#slots > 0) return Promise.resolve();
+    clearTimeout(this.#linger);
+    return this.#closeLink();
+  }
+
+  #closeLink(): Promise<void> {
+    const link = this.#link;
+    if (link === undefined || link.hasAwaitedJobs) return this.#linkClosing;
+    this.#link = undefined;
+    this.#linkClosing = link.close();
+    return this.#linkClosing;
+  }
+}
+
+interface Job {
+  taskId: number;
+  jobId: string;
+  /** Settles once Redis has the job (or refused it). */
+  added: Promise<boolean>;
+}
+
+class RemoteSlot implements WorkerHandle, JobListener {
+  readonly #executor: RemoteExecutor;
+  readonly #events: WorkerEvents;
+  #job: Job | undefined;
+  #isBusy = false;
+  #isEnded = false;
+
+  constructor(executor: RemoteExecutor, events: WorkerEvents) {
+    this.#executor = executor;
+    this.#events = events;
+    // Ready once Redis answered, or failed to: then each call fails fast with ERR_OFFLOAD_CONNECTION.
+    void executor
+      .link()
+      .then((link) => link.ready())
+      .catch(() => {})
+      .then(() => {
+        if (!this.#isEnded) events.message([FromWorker.Ready]);
+      });
+  }
+
+  post(message: MainMessage, transfer: readonly TransferListItem[]): void {
+    switch (message[0]) {
+      case ToWorker.Run:
+        if (message.length !== 4) throw new Error('A remote slot takes one task at a time');
+        this.#run(message[1] as number, message[2] as string, message[3] as unknown[], transfer);
+        break;
+      case ToWorker.Cancel:
+        if (this.#job?.taskId === message[1]) void this.#cancel(this.#job);
+        break;
+      case ToWorker.Close:
+        // Nothing to tear down here: teardown() runs in the remote workers when they stop.
+        queueMicrotask(() => this.#events.message([FromWorker.Closed]));
+        break;
+    }
+  }
+
+  ref(): void {
+    if (!this.#isBusy) {
+      this.#isBusy = true;
+      this.#executor.setBusy(true);
+    }
+  }
+
+  unref(): void {
+    if (this.#isBusy) {
+      this.#isBusy = false;
+      this.#executor.setBusy(false);
+    }
+  }
+
+  terminate(): void {
+    this.#end({ exitCode: null, signal: null });
+  }
+
+  // --- JobListener: the job's end, from the shared events listener ---------------------------
+
+  completed(returnValue: unknown): void {
+    const job = this.#job;
+    if (job === undefined) return;
+    let reply;
+    try {
+      reply = decodeReply(returnValue);
+    } catch (error) {
+      this.#reply(job, 0, Status.Failed, encodeError(error));
+      return;
+    }
+    if (reply[0] === Reply.Exited) {
+      const { exitCode, signal, reason, error } = reply[2];
+      this.#job = undefined;
+      this.#end({ exitCode, signal, reason, error: error === undefined ? undefined : decodeError(error) });
+    } else {
+      this.#reply(job, reply[1], reply[0] === Reply.Ok ? Status.Ok : Status.Failed, reply[2]);
+    }
+  }
+
+  failed(reason: string): void {
+    // BullMQ gave up on the job (it stalled more than maxStalledCount: its workers died).
+    if (this.#job === undefined) return;
+    this.#job = undefined;
+    this.#end({ exitCode: null, signal: null, reason: `remote worker lost: ${reason}` });
+  }
+
+  removed(): void {
+    const job = this.#job;
+    if (job !== undefined) this.#reply(job, 0, Status.Failed, encodeError(new AbortError(new Error('The job was removed from the queue'))));
+  }
+
+  lost(error: ConnectionError): void {
+    const job = this.#job;
+    if (job !== undefined) this.#reply(job, 0, Status.Failed, encodeError(error));
+  }
+
+  // --- internals -----------------------------------------------------------------------------
+
+  #run(taskId: number, task: string, args: unknown[], transfer: readonly TransferListItem[]): void {
+    // Synchronous, so that the pool turns a refusal into this call's error (and only this one's).
+    const data = encodeArgs(args, this.#executor.options.maxPayloadBytes);
+    // Moved means moved, as with threads: the sender keeps no usable copy.
+    for (const item of transfer) if (item instanceof ArrayBuffer) detach(item);
+    const jobId = this.#executor.nextJobId();
+    const job: Job = { taskId, jobId, added: this.#add(jobId, task, data) };
+    this.#job = job;
+    void job.added;
+  }
+
+  async #add(jobId: string, task: string, data: JobData): Promise<boolean> {
+    try {
+      const link = await this.#executor.link();
+      await link.add(jobId, task, data, this);
+      return true;
+    } catch (error) {
+      const job = this.#job;
+      if (job?.jobId === jobId) this.#reply(job, 0, Status.Failed, encodeError(error));
+      return false;
+    }
+  }
+
+  async #cancel(job: Job): Promise<void> {
+    if (!(await job.added)) return;
+    try {
+      const link = await this.#executor.link();
+      if (await link.cancel(job.jobId)) {
+        link.forget(job.jobId);
+        if (this.#job === job) this.#reply(job, 0, Status.Failed, encodeError(new AbortError('cancelled before it started')));
+      }
+    } catch {
+      // Redis unreachable: the pool's grace period ends the slot if no answer comes.
+    }
+  }
+
+  #reply(job: Job, busyMs: number, status: number, value: unknown): void {
+    if (this.#job !== job) return;
+    this.#job = undefined;
+    this.#events.message([FromWorker.Results, busyMs, job.taskId, status, value]);
+  }
+
+  /** Ends the slot: abandons its job (cancelling it), then reports the exit. */
+  #end(exit: WorkerExit): void {
+    if (this.#isEnded) return;
+    this.#isEnded = true;
+    this.unref();
+    const job = this.#job;
+    this.#job = undefined;
+    const abandoned = job === undefined ? Promise.resolve() : this.#abandon(job);
+    void abandoned.then(() => this.#executor.release()).then(() => this.#events.exit(exit));
+  }
+
+  async #abandon(job: Job): Promise<void> {
+    if (!(await job.added)) return;
+    try {
+      const link = await this.#executor.link();
+      link.forget(job.jobId);
+      await link.cancel(job.jobId);
+    } catch {
+      // Best effort: the job may still run; its result is ignored.
+    }
+  }
+}
+
+function detach(buffer: ArrayBuffer): void {
+  try {
+    structuredClone(buffer, { transfer: [buffer] });
+  } catch {
+    // Already detached.
+  }
+}

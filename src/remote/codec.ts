@@ -1,0 +1,100 @@
+/**
+ * What travels through Redis, both ways. BullMQ stores job data and return values as JSON, which
+ * would lose Maps, Dates, BigInts, typed arrays and cycles, so values are serialised with V8's
+ * structured clone serialiser (the algorithm threads use) and carried as base64 text.
+ *
+ * Nothing read from Redis is trusted: whoever can write to Redis can write a job, so a job only
+ * names a task of the worker's own module (never a path or code), its size is checked before it
+ * is decoded, and a malformed job or reply is refused with an error instead of being guessed at.
+ */
+import { deserialize, serialize } from 'node:v8';
+import { NotCloneableError, PayloadTooLargeError } from '../errors.js';
+import { encodeError, type EncodedError } from '../protocol/error-codec.js';
+
+/** Bumped when the shapes below change, so mismatched producers and workers fail clearly. */
+export const PROTOCOL_VERSION = 1;
+
+/** A job's data in Redis: the task's name is the job's name. */
+export interface JobData {
+  v: number;
+  /** The arguments, V8-serialised, base64. */
+  args: string;
+}
+
+/** How a job ended, from the worker's side. */
+export const Reply = { Ok: 0, Failed: 1, Exited: 2 } as const;
+
+/** The local worker thread that ran the task exited: mirrored by the producer's slot. */
+export interface ExitDetail {
+  exitCode: number | null;
+  signal: string | null;
+  reason: string | undefined;
+  error: EncodedError | undefined;
+}
+
+/** `[kind, busyMs, payload]`: a value, an encoded error, or how the worker thread exited. */
+export type ReplyMessage =
+  | [typeof Reply.Ok, number, unknown]
+  | [typeof Reply.Failed, number, EncodedError]
+  | [typeof Reply.Exited, number, ExitDetail];
+
+/** Serialises a call's arguments; throws a DataCloneError or `ERR_OFFLOAD_TOO_LARGE`. */
+export function encodeArgs(args: unknown[], limit: number): JobData {
+  const bytes = serialize(args);
+  if (bytes.length > limit) throw new PayloadTooLargeError('args', bytes.length, limit);
+  return { v: PROTOCOL_VERSION, args: bytes.toString('base64') };
+}
+
+/** Reads a job's arguments back, refusing anything but what `encodeArgs` writes. */
+export function decodeArgs(data: unknown, limit: number): unknown[] {
+  const job = data as Partial<JobData> | null;
+  if (job === null || typeof job !== 'object' || job.v !== PROTOCOL_VERSION || typeof job.args !== 'string') {
+    throw new TypeError(`The job is not an offload job of protocol version ${PROTOCOL_VERSION}`);
+  }
+  // base64 is 4 characters for 3 bytes: refuse oversized jobs before decoding them.
+  const size = Math.floor((job.args.length * 3) / 4);
+  if (size > limit + 2) throw new PayloadTooLargeError('args', size, limit);
+  const args: unknown = deserialize(Buffer.from(job.args, 'base64'));
+  if (!Array.isArray(args)) throw new TypeError('The job arguments are not an array');
+  return args;
+}
+
+/** Serialises a reply; a result too large or not serialisable becomes the task's error. */
+export function encodeReply(reply: ReplyMessage, limit: number): string {
+  let bytes: Buffer;
+  try {
+    bytes = serialize(reply);
+  } catch (error) {
+    return encodeReply([Reply.Failed, reply[1], encodeError(new NotCloneableError('result', error))], limit);
+  }
+  if (bytes.length > limit) return encodeReply([Reply.Failed, reply[1], encodeError(new PayloadTooLargeError('result', bytes.length, limit))], limit);
+  return bytes.toString('base64');
+}
+
+/** Reads a reply from a completion event; throws a TypeError when it is not one. */
+export function decodeReply(text: unknown): ReplyMessage {
+  if (typeof text !== 'string') throw new TypeError('The remote worker sent a reply that is not an offload reply');
+  const reply: unknown = deserialize(Buffer.from(text, 'base64'));
+  if (!Array.isArray(reply) || reply.length !== 3 || typeof reply[1] !== 'number') {
+    throw new TypeError('The remote worker sent a malformed reply');
+  }
+  const [kind, , payload] = reply as [unknown, number, unknown];
+  if (kind === Reply.Ok) return reply as ReplyMessage;
+  if (kind === Reply.Failed && payload !== null && typeof payload === 'object') return reply as ReplyMessage;
+  if (kind === Reply.Exited && payload !== null && typeof payload === 'object') {
+    const detail = payload as Partial<ExitDetail>;
+    const exit: ExitDetail = {
+      exitCode: typeof detail.exitCode === 'number' ? detail.exitCode : null,
+      signal: typeof detail.signal === 'string' ? detail.signal : null,
+      reason: typeof detail.reason === 'string' ? detail.reason : undefined,
+      error: detail.error !== null && typeof detail.error === 'object' ? detail.error : undefined,
+    };
+    return [Reply.Exited, reply[1] as number, exit];
+  }
+  throw new TypeError('The remote worker sent a malformed reply');
+}
+
+/** The pub/sub channel on which producers ask workers to stop a running job. */
+export function cancelChannel(prefix: string, queue: string): string {
+  return `${prefix}:${queue}:offload:cancel`;
+}

@@ -1,0 +1,97 @@
+/**
+ * Options of the remote executor (the producer side of a pool) and of a remote worker, with
+ * their defaults and checks in one place. Both sides must agree on `prefix`, `queue` and
+ * `maxPayloadBytes`; the worker defaults equal the pool defaults.
+ */
+import type { RedisOptions } from 'ioredis';
+
+/** Redis: a `redis://` or `rediss://` (TLS) URL, or ioredis options (host, port, password, tls, db...). */
+export type RemoteConnection = string | (RedisOptions & { url?: string });
+
+export interface RemotePoolOptions {
+  /** Remote executor: where Redis is. Required with `executor: 'remote'`. */
+  connection?: RemoteConnection;
+  /** Remote executor: the queue's name; `offload worker` processes started with it serve it. Required with `executor: 'remote'`. */
+  queue?: string;
+  /** Remote executor: prefix of the queue's Redis keys. Default `'offload'`. */
+  prefix?: string;
+  /** Remote executor: largest serialised arguments, in bytes. Default `8388608` (8 MiB). */
+  maxPayloadBytes?: number;
+}
+
+export interface ResolvedRemoteOptions {
+  connection: RedisOptions & { url?: string };
+  queue: string;
+  prefix: string;
+  maxPayloadBytes: number;
+}
+
+export const DEFAULT_PREFIX = 'offload';
+export const DEFAULT_MAX_PAYLOAD_BYTES = 8 * 1024 * 1024;
+
+const REMOTE_ONLY = ['connection', 'queue', 'prefix', 'maxPayloadBytes'] as const;
+/** Options a remote pool cannot honour: they belong to the worker processes, which are not its own. */
+const LOCAL_ONLY = ['resourceLimits', 'env', 'execArgv', 'maxTasksPerWorker'] as const;
+
+/** Checks the remote options of a pool; `undefined` for the local executors, which refuse them. */
+export function resolveRemoteOptions(executor: string, options: Record<string, unknown>): ResolvedRemoteOptions | undefined {
+  if (executor !== 'remote') {
+    for (const name of REMOTE_ONLY) {
+      if (options[name] !== undefined) throw new TypeError(`options.${name} applies to the remote executor only (executor: '${executor}')`);
+    }
+    return undefined;
+  }
+  for (const name of LOCAL_ONLY) {
+    if (options[name] !== undefined) {
+      throw new TypeError(`options.${name} does not apply to the remote executor: give it to the remote workers (offload worker)`);
+    }
+  }
+  return {
+    connection: resolveConnection(options.connection, 'options.connection'),
+    queue: resolveQueueName(options.queue, 'options.queue'),
+    prefix: resolvePrefix(options.prefix, 'options.prefix'),
+    maxPayloadBytes: resolvePayloadLimit(options.maxPayloadBytes, 'options.maxPayloadBytes'),
+  };
+}
+
+export function resolveConnection(value: unknown, name: string): RedisOptions & { url?: string } {
+  if (typeof value === 'string') {
+    let url: URL;
+    try {
+      url = new URL(value);
+    } catch {
+      throw new TypeError(`${name} must be a redis:// or rediss:// URL or ioredis options (got ${value})`);
+    }
+    if (url.protocol !== 'redis:' && url.protocol !== 'rediss:') {
+      throw new TypeError(`${name} must be a redis:// or rediss:// URL (got ${url.protocol})`);
+    }
+    return { url: value };
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw new TypeError(`${name} is required with the remote executor: a redis:// URL or ioredis options`);
+  }
+  if ((value as RedisOptions).keyPrefix !== undefined) {
+    throw new TypeError(`${name}.keyPrefix is not supported: use the prefix option`);
+  }
+  return { ...(value as RedisOptions & { url?: string }) };
+}
+
+export function resolveQueueName(value: unknown, name: string): string {
+  if (typeof value !== 'string' || value === '') throw new TypeError(`${name} is required with the remote executor: a queue name`);
+  if (value.includes(':')) throw new TypeError(`${name} cannot contain ':' (got ${value})`);
+  return value;
+}
+
+export function resolvePrefix(value: unknown, name: string): string {
+  if (value === undefined) return DEFAULT_PREFIX;
+  if (typeof value !== 'string' || value === '') throw new TypeError(`${name} must be a non-empty string`);
+  return value;
+}
+
+export function resolvePayloadLimit(value: unknown, name: string): number {
+  if (value === undefined) return DEFAULT_MAX_PAYLOAD_BYTES;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1024) {
+    throw new RangeError(`${name} must be an integer of at least 1024 bytes (got ${String(value)})`);
+  }
+  return value;
+}
