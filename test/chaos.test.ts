@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { test } from 'node:test';
 import { promisify } from 'node:util';
-import { executors } from './helpers.js';
+import { executors, poolOptions } from './helpers.js';
 
 const run = promisify(execFile);
 
@@ -20,7 +20,8 @@ const EXPECTED: Record<string, string> = {
 for (const executor of executors) {
   test(`chaos (${executor}): 20,000 mixed calls while workers die; each settles once, as its kind must; nothing is left`, async () => {
     // A separate process, so that "it exits by itself" proves no worker, timer or handle leaked.
-    const { stdout } = await run(process.execPath, [new URL('./fixtures/chaos-run.mjs', import.meta.url).pathname, executor, '20000'], {
+    const options = JSON.stringify(poolOptions('chaos-tasks.mjs', executor, { size: 4, cancelGracePeriod: 50 }));
+    const { stdout } = await run(process.execPath, [new URL('./fixtures/chaos-run.mjs', import.meta.url).pathname, executor, '20000', options], {
       timeout: 240_000,
     });
     const summary = JSON.parse(stdout) as {

@@ -11,7 +11,7 @@ import {
 } from '../src/index.js';
 import type * as Basic from './fixtures/basic.js';
 import * as Errors from './fixtures/errors.js';
-import { executors, poolFor, rejection } from './helpers.js';
+import { capabilities, executors, poolFor, rejection } from './helpers.js';
 
 registerErrorClass(Errors.ValidationError);
 
@@ -148,6 +148,8 @@ for (const executor of executors) {
       }
     });
 
+    // A remote worker whose module fails to load refuses to start (remote tests): no call reaches it.
+    if (capabilities[executor].ownsWorkers)
     test('ERR_OFFLOAD_TASK_MODULE carries the load error as cause, fails fast, and does not respawn in a loop', async () => {
       const broken = poolFor<{ never(): void }>('load-fails.ts', executor, { size: 2 });
       try {

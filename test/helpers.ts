@@ -1,16 +1,64 @@
-import { createPool, type PoolOptions } from '../src/index.js';
+import { createPool, type Pool, type PoolOptions } from '../src/index.js';
+import { hasRedis, remotePoolOptions, type WorkerProcess } from './remote-harness.js';
 
-/** The executors the shared behaviour suites run against. */
-export const executors = ['thread'] as const satisfies ReadonlyArray<NonNullable<PoolOptions['executor']>>;
-export type ExecutorName = (typeof executors)[number];
+export type ExecutorName = NonNullable<PoolOptions['executor']>;
+
+/** The executors the shared behaviour suites run against; `remote` wherever redis-server is installed (always under CI). */
+export const executors: readonly ExecutorName[] = ['thread', ...(hasRedis() ? (['remote'] as const) : [])];
+
+/**
+ * What differs between executors, where a shared test must say so. Each entry is documented in
+ * the README's "Scaling out" section.
+ */
+export interface Capabilities {
+  /**
+   * The pool starts and ends its workers itself: it loads the task module (a module that fails
+   * to load fails calls with ERR_OFFLOAD_TASK_MODULE), runs `teardown` on close, recycles
+   * workers, and replaces one whose task ignores cancellation. A remote pool's workers are
+   * other processes: they load the module before taking jobs (or refuse to start), run teardown
+   * when they stop, and do the rest in their own local pools.
+   */
+  ownsWorkers: boolean;
+  /** Tasks per second the suites can afford: remote round trips go through Redis, one job per slot. */
+  bulk(count: number): number;
+}
+
+export const capabilities: Record<ExecutorName, Capabilities> = {
+  thread: { ownsWorkers: true, bulk: (count) => count },
+  remote: { ownsWorkers: false, bulk: (count) => Math.min(count, 1000) },
+};
 
 export function fixture(name: string): URL {
   return new URL(`./fixtures/${name}`, import.meta.url);
 }
 
-/** A pool on a fixture module, typed by the caller. */
-export function poolFor<M extends object>(name: string, executor: ExecutorName, options: PoolOptions = {}) {
-  return createPool<M>(fixture(name), { executor, ...options });
+/**
+ * The options of a pool on a fixture module for an executor. For `remote`, starts a worker
+ * process serving a queue of the pool's own, with the worker-side options the pool's imply.
+ */
+export function poolOptions(name: string, executor: ExecutorName, options: PoolOptions = {}): PoolOptions {
+  return withWorker(name, executor, options).options;
+}
+
+function withWorker(name: string, executor: ExecutorName, options: PoolOptions): { options: PoolOptions; worker?: WorkerProcess } {
+  if (executor !== 'remote') return { options: { executor, ...options } };
+  const remote = remotePoolOptions(fixture(name), options);
+  createPool(fixture(name), remote.options); // checks the options before a process starts
+  return { options: remote.options, worker: remote.start() };
+}
+
+/** A pool on a fixture module, typed by the caller. A remote pool's worker process stops once the pool has closed. */
+export function poolFor<M extends object>(name: string, executor: ExecutorName, options: PoolOptions = {}): Pool<M> {
+  const { options: resolved, worker } = withWorker(name, executor, options);
+  const pool = createPool<M>(fixture(name), resolved);
+  if (worker !== undefined) {
+    const close = pool.close.bind(pool);
+    const destroy = pool.destroy.bind(pool);
+    let closing: ReturnType<typeof close> | undefined;
+    pool.close = (closeOptions) => (closing ??= close(closeOptions).finally(() => void worker.stop()));
+    pool.destroy = () => destroy().finally(() => void worker.stop());
+  }
+  return pool;
 }
 
 /** Rejects with what `promise` rejected with, failing when it resolved. */

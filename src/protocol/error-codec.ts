@@ -30,6 +30,12 @@ export type EncodedError = EncodedErrorObject | EncodedThrownValue;
 type ErrorClass = abstract new (...args: never[]) => Error;
 
 const MAX_DEPTH = 8;
+/**
+ * The class name an error was encoded with, kept on the decoded error: one that crosses two
+ * boundaries (a remote worker's thread, then Redis) keeps its class even where the middle hop
+ * has not registered it.
+ */
+const ENCODED_CLASS = Symbol.for('offload.encodedClass');
 const SKIPPED_KEYS = new Set(['name', 'message', 'stack', 'cause', 'errors', '__proto__', 'constructor', 'prototype']);
 
 const classes = new Map<string, ErrorClass>([
@@ -83,7 +89,7 @@ export function encodeError(thrown: unknown, depth = 0): EncodedError {
   }
   const encoded: EncodedErrorObject = {
     kind: 'error',
-    ctor: thrown.constructor?.name ?? 'Error',
+    ctor: encodedClassOf(thrown) ?? thrown.constructor?.name ?? 'Error',
     name: String(thrown.name),
     message: String(thrown.message),
     stack: typeof thrown.stack === 'string' ? thrown.stack : undefined,
@@ -102,6 +108,7 @@ export function decodeError(encoded: EncodedError, callerStack?: string, depth =
   if (encoded.kind === 'value') return encoded.value;
   const ctor = classes.get(String(encoded.ctor)) ?? Error;
   const error = Object.create(ctor.prototype) as Error;
+  if (ctor.name !== encoded.ctor) define(error, ENCODED_CLASS, String(encoded.ctor));
   define(error, 'message', String(encoded.message));
   if (encoded.name !== error.name) define(error, 'name', String(encoded.name));
   const props = encoded.props;
@@ -120,7 +127,12 @@ export function decodeError(encoded: EncodedError, callerStack?: string, depth =
   return error;
 }
 
-function define(target: object, key: string, value: unknown, enumerable = false): void {
+function encodedClassOf(error: Error): string | undefined {
+  const name = (error as unknown as Record<symbol, unknown>)[ENCODED_CLASS];
+  return typeof name === 'string' ? name : undefined;
+}
+
+function define(target: object, key: string | symbol, value: unknown, enumerable = false): void {
   Object.defineProperty(target, key, { value, enumerable, writable: true, configurable: true });
 }
 

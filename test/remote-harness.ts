@@ -1,0 +1,165 @@
+/**
+ * Real Redis and real worker processes for the remote executor's tests. Each test process starts
+ * its own `redis-server` on a free port of 127.0.0.1 (no persistence) when it first needs one,
+ * and each remote pool gets its own queue and its own worker process, started with the worker
+ * options that match the pool's (as a deployment would), so no state leaks between pools.
+ * Everything started here is killed when the test process exits.
+ */
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { availableParallelism } from 'node:os';
+import { createInterface } from 'node:readline';
+import type { PoolOptions } from '../src/index.js';
+
+const children = new Set<ChildProcess>();
+process.on('exit', () => {
+  for (const child of children) child.kill('SIGKILL');
+});
+
+let available: boolean | undefined;
+
+/** Whether redis-server is installed. Under CI it must be: a missing one fails loudly, never skips. */
+export function hasRedis(): boolean {
+  available ??= spawnSync('redis-server', ['--version']).status === 0;
+  if (!available && process.env.CI === 'true') {
+    throw new Error('redis-server is not installed, and CI must run the remote executor tests (.ci/run installs it)');
+  }
+  return available;
+}
+
+/** A free TCP port on 127.0.0.1, found synchronously (pools are created synchronously). */
+export function freePortSync(): number {
+  const script = "const s=require('net').createServer().listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})";
+  return Number(execFileSync(process.execPath, ['-e', script]).toString().trim());
+}
+
+export interface RedisServer {
+  readonly port: number;
+  readonly url: string;
+  /** Stops it (SIGKILL: no chance to save; it saves nothing anyway). */
+  stop(): Promise<void>;
+  /** Starts it again on the same port, empty. */
+  start(): void;
+}
+
+/** Starts a redis-server and waits until it answers. */
+export function startRedisServer(port = freePortSync()): RedisServer {
+  let child: ChildProcess | undefined;
+  const server: RedisServer = {
+    port,
+    url: `redis://127.0.0.1:${port}`,
+    start() {
+      child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
+        stdio: 'ignore',
+      });
+      children.add(child);
+      child.unref();
+      waitForPing(port);
+    },
+    async stop() {
+      if (child === undefined || child.exitCode !== null) return;
+      const exited = once(child, 'exit');
+      child.kill('SIGKILL');
+      await exited;
+      children.delete(child);
+    },
+  };
+  server.start();
+  return server;
+}
+
+function waitForPing(port: number): void {
+  const deadline = Date.now() + 10_000;
+  while (Date.now() < deadline) {
+    if (spawnSync('redis-cli', ['-p', String(port), 'ping']).stdout?.toString().trim() === 'PONG') return;
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
+  }
+  throw new Error(`redis-server did not start on port ${port}`);
+}
+
+let shared: RedisServer | undefined;
+
+/** This test process's Redis, started on first use. */
+export function sharedRedis(): RedisServer {
+  shared ??= startRedisServer();
+  return shared;
+}
+
+export interface WorkerProcessOptions {
+  size?: number;
+  cancelGracePeriod?: number;
+  maxTasksPerWorker?: number;
+  lockDuration?: number;
+  stalledInterval?: number;
+  maxStalledCount?: number;
+  prefix?: string;
+  maxPayloadBytes?: number;
+}
+
+export interface WorkerProcess {
+  readonly child: ChildProcess;
+  /** Resolves once the worker serves the queue (its module loaded). */
+  readonly ready: Promise<void>;
+  /** Lines the worker printed on stderr. */
+  readonly errors: string[];
+  /** SIGTERM, then waits for its exit code. */
+  stop(): Promise<number | null>;
+}
+
+const WORKER_ENTRY = new URL('./fixtures/remote-worker.ts', import.meta.url).pathname;
+
+/** Starts a worker process serving `queue` with the task module `moduleUrl`. */
+export function startWorkerProcess(moduleUrl: URL, redisUrl: string, queue: string, options: WorkerProcessOptions = {}): WorkerProcess {
+  const child = spawn(process.execPath, ['--import', 'tsx', WORKER_ENTRY, JSON.stringify({ module: moduleUrl.href, redisUrl, queue, ...options })], {
+    stdio: ['pipe', 'pipe', 'pipe'],
+    env: process.env,
+  });
+  children.add(child);
+  child.on('exit', () => children.delete(child));
+  // Never keep the test process alive: the worker ends when its stdin closes, with this process.
+  child.unref();
+  for (const stream of [child.stdin, child.stdout, child.stderr]) (stream as unknown as { unref(): void }).unref();
+  const errors: string[] = [];
+  createInterface({ input: child.stderr! }).on('line', (line) => errors.push(line));
+  const ready = new Promise<void>((resolve, reject) => {
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      if (line === 'ready') resolve();
+    });
+    child.once('exit', (code) => reject(new Error(`the worker exited with ${code} before it was ready: ${errors.join('\n')}`)));
+  });
+  ready.catch(() => {});
+  return {
+    child,
+    ready,
+    errors,
+    async stop() {
+      if (child.exitCode !== null) return child.exitCode;
+      const exited = once(child, 'exit') as Promise<[number | null]>;
+      child.kill('SIGTERM');
+      return (await exited)[0];
+    },
+  };
+}
+
+let queues = 0;
+
+/**
+ * The options of a remote pool on a fixture module, served by a worker process of its own,
+ * started with the worker-side options the pool's options imply (its size, grace period and
+ * recycling). Local-only options go to the worker, as they would in a deployment.
+ */
+export function remotePoolOptions(moduleUrl: URL, options: PoolOptions): { options: PoolOptions; start(): WorkerProcess } {
+  const { resourceLimits: _limits, env: _env, execArgv: _argv, maxTasksPerWorker, ...producer } = options;
+  const redis = sharedRedis();
+  const queue = `test-${process.pid}-${++queues}`;
+  const size = options.maxSize ?? options.size ?? availableParallelism();
+  return {
+    options: { ...producer, executor: 'remote', connection: redis.url, queue },
+    start: () =>
+      startWorkerProcess(moduleUrl, redis.url, queue, {
+        size,
+        cancelGracePeriod: options.cancelGracePeriod,
+        maxTasksPerWorker: maxTasksPerWorker === Infinity ? undefined : maxTasksPerWorker,
+      }),
+  };
+}
