@@ -55,10 +55,21 @@ export function poolFor<M extends object>(name: string, executor: ExecutorName, 
     const close = pool.close.bind(pool);
     const destroy = pool.destroy.bind(pool);
     let closing: ReturnType<typeof close> | undefined;
-    pool.close = (closeOptions) => (closing ??= close(closeOptions).finally(() => void worker.stop()));
-    pool.destroy = () => destroy().finally(() => void worker.stop());
+    // close() may resolve while calls made in the same tick still wait for their first worker:
+    // the worker process stops only once nothing is left.
+    const stop = (): void => void whenIdle(pool).then(() => worker.stop());
+    pool.close = (closeOptions) => (closing ??= close(closeOptions).finally(stop));
+    pool.destroy = () => destroy().finally(stop);
   }
   return pool;
+}
+
+async function whenIdle(pool: Pool<object>): Promise<void> {
+  for (let waited = 0; waited < 60_000; waited += 50) {
+    const { queued, busy } = pool.stats();
+    if (queued === 0 && busy === 0) return;
+    await new Promise((resolve) => setTimeout(resolve, 50).unref());
+  }
 }
 
 /** Rejects with what `promise` rejected with, failing when it resolved. */

@@ -30,13 +30,18 @@ interface Waiter {
   listener: JobListener;
   /** When Redis confirmed the job (`performance.now()`); 0 while its `add` is in flight. */
   confirmedAt: number;
+  /** A worker took it. */
+  isActive: boolean;
 }
 
 const WAITING_POLL_MS = 200;
 const SCAN_PAGE = 500;
 
 export class RemoteLink {
-  /** Jobs waiting in the queue (from every producer), refreshed while counted. */
+  /**
+   * Jobs of other producers waiting in the queue, refreshed every WAITING_POLL_MS while
+   * counted. This pool's own jobs are not counted: each already holds one of its slots.
+   */
   waiting = 0;
   readonly #options: ResolvedRemoteOptions;
   readonly #commands: Redis;
@@ -98,7 +103,7 @@ export class RemoteLink {
 
   /** Adds a job whose end `listener` hears; rejects with `ERR_OFFLOAD_CONNECTION`. */
   async add(jobId: string, task: string, data: JobData, listener: JobListener): Promise<void> {
-    const entry: Waiter = { listener, confirmedAt: 0 };
+    const entry: Waiter = { listener, confirmedAt: 0, isActive: false };
     this.#awaited.set(jobId, entry);
     try {
       await this.ready();
@@ -163,6 +168,10 @@ export class RemoteLink {
     events.on('completed', ({ jobId, returnvalue }, id) => this.#deliver(id, jobId, (listener) => listener.completed(returnvalue)));
     events.on('failed', ({ jobId, failedReason }, id) => this.#deliver(id, jobId, (listener) => listener.failed(failedReason)));
     events.on('removed', ({ jobId }, id) => this.#deliver(id, jobId, (listener) => listener.removed()));
+    events.on('active', ({ jobId }) => {
+      const entry = this.#awaited.get(jobId);
+      if (entry !== undefined) entry.isActive = true;
+    });
     this.#events = events;
     await events.waitUntilReady();
   }
@@ -227,7 +236,10 @@ export class RemoteLink {
       this.#waitingTimer = setTimeout(async () => {
         if (this.#commands.status === 'ready' && this.#listening !== undefined) {
           try {
-            this.waiting = await this.#queue.count();
+            const count = await this.#queue.count();
+            let own = 0;
+            for (const entry of this.#awaited.values()) if (entry.confirmedAt > 0 && !entry.isActive) own++;
+            this.waiting = Math.max(0, count - own);
           } catch {
             // Keep the last count; the connection's own errors are handled elsewhere.
           }
