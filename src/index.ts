@@ -19,5 +19,7 @@ export {
   NotCloneableError,
   TaskModuleError,
   ClosedError,
+  PayloadTooLargeError,
+  ConnectionError,
 } from './errors.js';
 export type { OffloadErrorCode } from './errors.js';

@@ -121,12 +121,14 @@ export function startWorkerProcess(moduleUrl: URL, redisUrl: string, queue: stri
   for (const stream of [child.stdin, child.stdout, child.stderr]) (stream as unknown as { unref(): void }).unref();
   const errors: string[] = [];
   createInterface({ input: child.stderr! }).on('line', (line) => errors.push(line));
+  // Until the worker is ready, this process stays alive for whoever awaits it; nothing else would.
+  const alive = setInterval(() => {}, 1000);
   const ready = new Promise<void>((resolve, reject) => {
     createInterface({ input: child.stdout! }).on('line', (line) => {
       if (line === 'ready') resolve();
     });
     child.once('exit', (code) => reject(new Error(`the worker exited with ${code} before it was ready: ${errors.join('\n')}`)));
-  });
+  }).finally(() => clearInterval(alive));
   ready.catch(() => {});
   return {
     child,
@@ -135,6 +137,7 @@ export function startWorkerProcess(moduleUrl: URL, redisUrl: string, queue: stri
     async stop() {
       if (child.exitCode !== null) return child.exitCode;
       const exited = once(child, 'exit') as Promise<[number | null]>;
+      child.ref(); // whoever awaits the exit keeps this process alive until it comes
       child.kill('SIGTERM');
       return (await exited)[0];
     },

@@ -1,0 +1,292 @@
+// The remote executor's own behaviour and faults, with real Redis servers and real worker
+// processes. The shared suites run against `remote` too (see helpers.ts).
+import assert from 'node:assert/strict';
+import { execFile, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, test } from 'node:test';
+import { promisify } from 'node:util';
+import { serialize } from 'node:v8';
+import { Queue, QueueEvents } from 'bullmq';
+import { ConnectionError, createPool, OffloadError, PayloadTooLargeError, TaskModuleError, UnknownTaskError, type PoolOptions } from '../src/index.js';
+import { startRemoteWorker } from '../src/remote/index.js';
+import { decodeReply, Reply } from '../src/remote/codec.js';
+import { decodeError } from '../src/protocol/error-codec.js';
+import type * as Tasks from './fixtures/remote-tasks.js';
+import { fixture, rejection } from './helpers.js';
+import { freePortSync, hasRedis, sharedRedis, startRedisServer, startWorkerProcess, type WorkerProcessOptions } from './remote-harness.js';
+
+const run = promisify(execFile);
+const TASKS = fixture('remote-tasks.ts');
+let queues = 0;
+
+/** A fresh queue on the shared Redis, its pools' options, and a way to start its workers. */
+function setup(redisUrl = sharedRedis().url) {
+  const queue = `remote-${process.pid}-${++queues}`;
+  return {
+    queue,
+    pool: (options: PoolOptions = {}) => createPool<typeof Tasks>(TASKS, { executor: 'remote', connection: redisUrl, queue, ...options }),
+    worker: (options: WorkerProcessOptions = {}) => startWorkerProcess(TASKS, redisUrl, queue, options),
+  };
+}
+
+function until(condition: () => Promise<boolean> | boolean, timeout = 20_000): Promise<void> {
+  const deadline = Date.now() + timeout;
+  return new Promise((resolve, reject) => {
+    const poll = async (): Promise<void> => {
+      if (await condition()) resolve();
+      else if (Date.now() > deadline) reject(new Error('timed out waiting'));
+      else setTimeout(() => void poll(), 20);
+    };
+    void poll();
+  });
+}
+
+if (hasRedis()) {
+  describe('remote executor: options', () => {
+    test('a remote pool needs a connection and a queue, and refuses what only local workers can do', () => {
+      assert.throws(() => createPool(TASKS, { executor: 'remote', queue: 'q' }), /options\.connection/);
+      assert.throws(() => createPool(TASKS, { executor: 'remote', connection: 'redis://127.0.0.1:1' }), /options\.queue/);
+      assert.throws(() => createPool(TASKS, { executor: 'remote', connection: 'http://x', queue: 'q' }), /redis:\/\//);
+      assert.throws(() => createPool(TASKS, { executor: 'remote', connection: 'redis://x', queue: 'a:b' }), /cannot contain ':'/);
+      assert.throws(() => createPool(TASKS, { executor: 'remote', connection: 'redis://x', queue: 'q', maxPayloadBytes: 10 }), /maxPayloadBytes/);
+      assert.throws(() => createPool(TASKS, { executor: 'remote', connection: 'redis://x', queue: 'q', maxTasksPerWorker: 5 }), /remote workers/);
+      assert.throws(() => createPool(TASKS, { executor: 'remote', connection: { keyPrefix: 'x:' }, queue: 'q' }), /keyPrefix/);
+      assert.throws(() => createPool(TASKS, { executor: 'thread', queue: 'q' }), /options\.queue applies to the remote executor only/);
+    });
+  });
+
+  describe('remote executor: behaviour', () => {
+    test('ERR_OFFLOAD_TOO_LARGE: an argument or a result over maxPayloadBytes fails that call only, naming which', async () => {
+      const { pool, worker } = setup();
+      const workers = worker({ size: 1, maxPayloadBytes: 64 * 1024 });
+      const calls = pool({ size: 1, maxPayloadBytes: 64 * 1024 });
+      try {
+        await workers.ready;
+        const error = await rejection(calls.tasks.length(new Uint8Array(100_000)));
+        assert.ok(error instanceof PayloadTooLargeError);
+        assert.equal(error.code, 'ERR_OFFLOAD_TOO_LARGE');
+        assert.equal(error.path, 'args');
+        assert.ok(error.size > 100_000 && error.limit === 64 * 1024, error.message);
+        const result = await rejection(calls.tasks.bytes(100_000));
+        assert.ok(result instanceof PayloadTooLargeError);
+        assert.equal(result.path, 'result');
+        assert.equal(await calls.tasks.length(new Uint8Array(1000)), 1000);
+      } finally {
+        await calls.close();
+        await workers.stop();
+      }
+    });
+
+    test('a job naming a task the module does not export, or carrying anything but offload data, fails cleanly; the worker serves on', async () => {
+      const { queue, worker } = setup();
+      const workers = worker({ size: 1 });
+      const raw = new Queue(queue, { connection: { url: sharedRedis().url }, prefix: 'offload' });
+      const events = new QueueEvents(queue, { connection: { url: sharedRedis().url }, prefix: 'offload' });
+      try {
+        await Promise.all([workers.ready, events.waitUntilReady()]);
+        const reply = async (name: string, data: unknown): Promise<unknown> => {
+          const job = await raw.add(name, data, { removeOnComplete: true });
+          const [{ returnvalue }] = (await once(events, `completed:${job.id}`)) as [{ returnvalue: unknown }];
+          const decoded = decodeReply(returnvalue);
+          assert.equal(decoded[0], Reply.Failed);
+          return decodeError(decoded[2] as never);
+        };
+        const args = serialize([]).toString('base64');
+        for (const name of ['doesNotExist', 'teardown', '../../../etc/passwd', 'constructor', '__proto__']) {
+          const error = await reply(name, { v: 1, args });
+          assert.ok(error instanceof UnknownTaskError, `${name}: ${String(error)}`);
+        }
+        assert.ok((await reply('countRuns', { v: 99, args })) instanceof TypeError);
+        assert.ok((await reply('countRuns', 'just a string')) instanceof TypeError);
+        const pool = createPool<typeof Tasks>(TASKS, { executor: 'remote', connection: sharedRedis().url, queue, size: 1 });
+        assert.equal(await pool.tasks.countRuns(), 1, 'none of those jobs ran a task');
+        await pool.close();
+      } finally {
+        await Promise.all([raw.close(), events.close()]);
+        await workers.stop();
+      }
+    });
+
+    test('a running task that ignores cancellation: the caller is answered at once, the remote thread is replaced after the grace period', async () => {
+      const { pool, worker } = setup();
+      const workers = worker({ size: 1, cancelGracePeriod: 100 });
+      const calls = pool({ size: 1 });
+      try {
+        await workers.ready;
+        assert.equal(await calls.tasks.countRuns(), 1);
+        const started = Date.now();
+        const error = await rejection(calls.tasks.stubbornSpin.with({ timeout: 200 })(30_000));
+        assert.equal((error as OffloadError).code, 'ERR_OFFLOAD_TIMEOUT');
+        assert.ok(Date.now() - started < 5000);
+        // A fresh thread counts again from 1: the stubborn one was ended.
+        assert.equal(await calls.tasks.countRuns(), 1);
+      } finally {
+        await calls.close();
+        await workers.stop();
+      }
+    });
+
+    test('maxQueue counts the jobs other producers have waiting in the queue', async () => {
+      const { pool, worker } = setup();
+      const workers = worker({ size: 1 });
+      const busy = pool({ size: 8 });
+      const shedding = pool({ size: 1, maxQueue: 2 });
+      try {
+        await workers.ready;
+        const backlog = Array.from({ length: 8 }, () => busy.tasks.sleepThenPid(150));
+        await until(() => shedding.warmup().then(() => true)); // connected, and counting
+        await new Promise((resolve) => setTimeout(resolve, 500)); // a refresh of the count
+        const error = await rejection(shedding.tasks.countRuns());
+        assert.equal((error as OffloadError).code, 'ERR_OFFLOAD_QUEUE_FULL');
+        await Promise.all(backlog);
+        await new Promise((resolve) => setTimeout(resolve, 500));
+        assert.equal(typeof (await shedding.tasks.countRuns()), 'number', 'admitted again once the backlog drained');
+      } finally {
+        await Promise.all([busy.close(), shedding.close()]);
+        await workers.stop();
+      }
+    });
+
+    test('ERR_OFFLOAD_CONNECTION at once when Redis is unreachable', async () => {
+      const calls = createPool<typeof Tasks>(TASKS, { executor: 'remote', connection: `redis://127.0.0.1:${freePortSync()}`, queue: 'nowhere', size: 2 });
+      try {
+        const error = await rejection(calls.tasks.countRuns());
+        assert.ok(error instanceof ConnectionError);
+        assert.equal(error.code, 'ERR_OFFLOAD_CONNECTION');
+        assert.equal(((await rejection(calls.tasks.countRuns())) as OffloadError).code, 'ERR_OFFLOAD_CONNECTION');
+      } finally {
+        await calls.close();
+      }
+    });
+
+    test('a worker whose task module fails to load refuses to start and takes no job', async () => {
+      await assert.rejects(
+        startRemoteWorker({ taskModule: fixture('load-fails.ts'), connection: sharedRedis().url, queue: 'never-served', size: 1 }),
+        (error: unknown) => error instanceof TaskModuleError && (error.cause as Error).message === 'cannot open the database',
+      );
+    });
+  });
+
+  describe('remote executor: the offload worker CLI', () => {
+    const scratch = mkdtempSync(join(tmpdir(), 'offload-remote-'));
+    after(() => rmSync(scratch, { recursive: true, force: true }));
+    const cli = new URL('../dist/cli.js', import.meta.url).pathname;
+
+    test('serves a queue from dist; on SIGTERM it finishes the active job, runs teardown, and exits 0', async () => {
+      const { queue, pool } = setup();
+      const marker = join(scratch, 'teardown.log');
+      const child = spawn(process.execPath, [cli, 'worker', TASKS.pathname, '--queue', queue, '--size', '2'], {
+        env: { ...process.env, OFFLOAD_REDIS_URL: sharedRedis().url, OFFLOAD_TEST_MARKER: marker },
+        stdio: ['ignore', 'pipe', 'inherit'],
+      });
+      const calls = pool({ size: 2 });
+      try {
+        const [line] = (await once(child.stdout!, 'data')) as [Buffer];
+        assert.match(line.toString(), /offload worker ready: queue remote-\d+-\d+, 2 threads/);
+        const active = calls.tasks.sleepThenPid(500);
+        await until(async () => calls.stats().busy === 1);
+        await new Promise((resolve) => setTimeout(resolve, 150)); // taken by the worker
+        child.kill('SIGTERM');
+        assert.equal(await active, child.pid, 'the active job finished before the worker left');
+        const [code] = await once(child, 'exit');
+        assert.equal(code, 0);
+        assert.equal(readFileSync(marker, 'utf8').trim().split('\n').length, 2, 'teardown ran in both threads');
+      } finally {
+        child.kill('SIGKILL');
+        await calls.destroy();
+      }
+    });
+
+    test('refuses to start without --queue or with a module that fails to load, saying why', async () => {
+      const missing = await rejection(run(process.execPath, [cli, 'worker', TASKS.pathname, '--redis', sharedRedis().url]));
+      assert.equal((missing as { code: number }).code, 2);
+      assert.match((missing as { stderr: string }).stderr, /--queue is required/);
+      const broken = await rejection(
+        run(process.execPath, [cli, 'worker', fixture('load-fails.ts').pathname, '--redis', sharedRedis().url, '--queue', 'q']),
+      );
+      assert.equal((broken as { code: number }).code, 1);
+      assert.match((broken as { stderr: string }).stderr, /cannot open the database/);
+    });
+  });
+
+  describe('remote executor: faults', () => {
+    test('a worker process SIGKILLed mid-job: the call still completes, on another worker', async () => {
+      const { pool, worker } = setup();
+      const fast = { size: 1, lockDuration: 1000, stalledInterval: 500 };
+      const first = worker(fast);
+      const calls = pool({ size: 1 });
+      try {
+        await first.ready;
+        const call = calls.tasks.sleepThenPid(1500);
+        await until(() => calls.stats().busy === 1);
+        await new Promise((resolve) => setTimeout(resolve, 300)); // running on the first worker
+        const second = worker(fast);
+        await second.ready;
+        first.child.kill('SIGKILL');
+        assert.equal(await call, second.child.pid);
+        await second.stop();
+      } finally {
+        await calls.close();
+      }
+    });
+
+    test('Redis stopped and restarted under load: every call completes or fails with ERR_OFFLOAD_CONNECTION, none hangs, the pool recovers', async () => {
+      const redis = startRedisServer();
+      const { pool, worker } = setup(redis.url);
+      const workers = worker({ size: 4 });
+      const calls = pool({ size: 4 });
+      try {
+        await workers.ready;
+        const load = Array.from({ length: 200 }, (_, i) => calls.tasks.tagged(i));
+        const during = Array.from({ length: 40 }, () => calls.tasks.sleepThenPid(20));
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        await redis.stop();
+        const whileDown = Array.from({ length: 20 }, (_, i) => calls.tasks.tagged(i));
+        await new Promise((resolve) => setTimeout(resolve, 500));
+        redis.start();
+        const outcomes = await Promise.allSettled([...load, ...during, ...whileDown]);
+        const codes = new Map<string, number>();
+        for (const outcome of outcomes) {
+          const key = outcome.status === 'fulfilled' ? 'value' : String((outcome.reason as OffloadError).code);
+          codes.set(key, (codes.get(key) ?? 0) + 1);
+        }
+        for (const key of codes.keys()) assert.ok(key === 'value' || key === 'ERR_OFFLOAD_CONNECTION', JSON.stringify([...codes]));
+        assert.ok((codes.get('ERR_OFFLOAD_CONNECTION') ?? 0) > 0, 'some calls saw the outage');
+        // Recovered: the pool and the worker reconnect by themselves.
+        await until(async () => (await Promise.allSettled([calls.tasks.tagged(0)]))[0]!.status === 'fulfilled', 30_000);
+        const after = await Promise.all(Array.from({ length: 20 }, (_, i) => calls.tasks.tagged(i)));
+        assert.deepEqual(after.map((r) => r.value), Array.from({ length: 20 }, (_, i) => i));
+      } finally {
+        await calls.close();
+        await workers.stop();
+        await redis.stop();
+      }
+    });
+
+    test('two producers and three workers: every result reaches the caller that asked', async () => {
+      const { pool, worker } = setup();
+      const workers = [worker({ size: 2 }), worker({ size: 2 }), worker({ size: 2 })];
+      const producers = [pool({ size: 4 }), pool({ size: 4 })];
+      try {
+        await Promise.all(workers.map((w) => w.ready));
+        const results = await Promise.all(
+          producers.map((producer, p) => Promise.all(Array.from({ length: 150 }, (_, i) => producer.tasks.tagged(`${p}:${i}`)))),
+        );
+        const pids = new Set<number>();
+        results.forEach((list, p) =>
+          list.forEach((result, i) => {
+            assert.equal(result.value, `${p}:${i}`);
+            pids.add(result.pid);
+          }),
+        );
+        assert.ok(pids.size >= 2, `served by ${pids.size} worker(s)`);
+      } finally {
+        await Promise.all(producers.map((p) => p.close()));
+        await Promise.all(workers.map((w) => w.stop()));
+      }
+    });
+  });
+}
