@@ -59,6 +59,7 @@ export function startRedisServer(port = freePortSync()): RedisServer {
     async stop() {
       if (child === undefined || child.exitCode !== null) return;
       const exited = once(child, 'exit');
+      child.ref(); // whoever awaits the exit keeps this process alive until it comes
       child.kill('SIGKILL');
       await exited;
       children.delete(child);

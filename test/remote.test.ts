@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
@@ -214,22 +214,26 @@ if (hasRedis()) {
 
   describe('remote executor: faults', () => {
     test('a worker process SIGKILLed mid-job: the call still completes, on another worker', async () => {
-      const { pool, worker } = setup();
+      const { queue, pool, worker } = setup();
       const fast = { size: 1, lockDuration: 1000, stalledInterval: 500 };
       const first = worker(fast);
+      const second = worker(fast);
       const calls = pool({ size: 1 });
+      const go = join(mkdtempSync(join(tmpdir(), 'offload-kill-')), 'go');
+      const raw = new Queue(queue, { connection: { url: sharedRedis().url }, prefix: 'offload' });
       try {
         await first.ready;
-        const call = calls.tasks.sleepThenPid(1500);
-        await until(() => calls.stats().busy === 1);
-        await new Promise((resolve) => setTimeout(resolve, 300)); // running on the first worker
-        const second = worker(fast);
+        // Blocks until the file exists: the first worker holds it until it dies.
+        const call = calls.tasks.pidOnceFileExists(go);
+        await until(async () => (await raw.getActiveCount()) === 1);
         await second.ready;
         first.child.kill('SIGKILL');
+        writeFileSync(go, '');
         assert.equal(await call, second.child.pid);
-        await second.stop();
       } finally {
+        await raw.close();
         await calls.close();
+        await second.stop();
       }
     });
 
@@ -257,8 +261,9 @@ if (hasRedis()) {
         assert.ok((codes.get('ERR_OFFLOAD_CONNECTION') ?? 0) > 0, 'some calls saw the outage');
         // Recovered: the pool and the worker reconnect by themselves.
         await until(async () => (await Promise.allSettled([calls.tasks.tagged(0)]))[0]!.status === 'fulfilled', 30_000);
-        const after = await Promise.all(Array.from({ length: 20 }, (_, i) => calls.tasks.tagged(i)));
-        assert.deepEqual(after.map((r) => r.value), Array.from({ length: 20 }, (_, i) => i));
+        const after = await Promise.allSettled(Array.from({ length: 20 }, (_, i) => calls.tasks.tagged(i)));
+        const values = after.map((r) => (r.status === 'fulfilled' ? r.value.value : (r.reason as Error).message));
+        assert.deepEqual(values, Array.from({ length: 20 }, (_, i) => i));
       } finally {
         await calls.close();
         await workers.stop();
