@@ -14,16 +14,21 @@ import type * as Tasks from './tasks.js';
 export interface DemoOptions {
   databasePath?: string;
   poolSize?: number;
+  /** Run the tasks on remote workers through this Redis (default: $OFFLOAD_REDIS_URL; unset: threads). */
+  redisUrl?: string;
 }
 
 export async function buildDemo(options: DemoOptions = {}): Promise<{ app: FastifyInstance; pool: Pool<typeof Tasks> }> {
   const databasePath = options.databasePath ?? process.env.OFFLOAD_DEMO_DB ?? fileURLToPath(new URL('../.data/demo.db', import.meta.url));
   ensureDatabase(databasePath);
   process.env.OFFLOAD_DEMO_DB = databasePath;
+  const redisUrl = options.redisUrl ?? process.env.OFFLOAD_REDIS_URL;
   const pool = createPool<typeof Tasks>(new URL('./tasks.ts', import.meta.url), {
     name: 'demo',
     size: options.poolSize ?? 4,
     maxQueue: 1000,
+    // Opt-in remote mode: `offload worker demo/tasks.ts --queue offload-demo` processes run the tasks.
+    ...(redisUrl === undefined ? {} : { executor: 'remote', connection: redisUrl, queue: 'offload-demo' }),
   });
   // For the inline comparison only: the same query on the main thread, blocking it.
   let inline: typeof Tasks | undefined;

@@ -212,6 +212,31 @@ if (hasRedis()) {
     });
   });
 
+  describe('remote executor: the demo server', () => {
+    const scratch = mkdtempSync(join(tmpdir(), 'offload-remote-demo-'));
+    after(() => rmSync(scratch, { recursive: true, force: true }));
+
+    test('with a Redis URL, GET / and /report answer through remote workers', async () => {
+      const { buildDemo } = await import('../demo/server.js');
+      const { app, pool } = await buildDemo({ databasePath: join(scratch, 'demo.db'), poolSize: 2, redisUrl: sharedRedis().url });
+      assert.equal(pool.options.executor, 'remote');
+      // The worker finds the database as the demo's tasks do: through OFFLOAD_DEMO_DB, set by buildDemo.
+      const workers = startWorkerProcess(new URL('../demo/tasks.ts', import.meta.url), sharedRedis().url, 'offload-demo', { size: 2 });
+      try {
+        await workers.ready;
+        await app.listen({ port: 0, host: '127.0.0.1' });
+        const base = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
+        assert.equal(await (await fetch(`${base}/`)).text(), 'Test 10<br/>');
+        const report = (await (await fetch(`${base}/report?limit=3`)).json()) as { mode: string; rows: unknown[] };
+        assert.equal(report.mode, 'offloaded');
+        assert.equal(report.rows.length, 3);
+      } finally {
+        await app.close();
+        await workers.stop();
+      }
+    });
+  });
+
   describe('remote executor: faults', () => {
     test('a worker process SIGKILLed mid-job: the call still completes, on another worker', async () => {
       const { queue, pool, worker } = setup();
