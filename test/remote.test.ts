@@ -10,7 +10,16 @@ import { after, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import { serialize } from 'node:v8';
 import { Queue, QueueEvents } from 'bullmq';
-import { ConnectionError, createPool, OffloadError, PayloadTooLargeError, TaskModuleError, UnknownTaskError, type PoolOptions } from '../src/index.js';
+import {
+  ConnectionError,
+  createPool,
+  OffloadError,
+  PayloadTooLargeError,
+  TaskModuleError,
+  UnknownTaskError,
+  WorkerExitedError,
+  type PoolOptions,
+} from '../src/index.js';
 import { startRemoteWorker } from '../src/remote/index.js';
 import { decodeReply, Reply } from '../src/remote/codec.js';
 import { decodeError } from '../src/protocol/error-codec.js';
@@ -255,6 +264,32 @@ if (hasRedis()) {
         first.child.kill('SIGKILL');
         writeFileSync(go, '');
         assert.equal(await call, second.child.pid);
+      } finally {
+        await raw.close();
+        await calls.close();
+        await second.stop();
+      }
+    });
+
+    test('a job whose workers keep dying fails with ERR_OFFLOAD_WORKER_EXITED past maxStalledCount, instead of running forever', async () => {
+      const { queue, pool, worker } = setup();
+      const strict = { size: 1, lockDuration: 1000, stalledInterval: 500, maxStalledCount: 0 };
+      const first = worker(strict);
+      const calls = pool({ size: 1 });
+      const raw = new Queue(queue, { connection: { url: sharedRedis().url }, prefix: 'offload' });
+      const second = worker(strict);
+      try {
+        await first.ready;
+        const call = calls.tasks.pidOnceFileExists(join(tmpdir(), 'offload-never-created'));
+        await until(async () => (await raw.getActiveCount()) === 1);
+        await second.ready;
+        first.child.kill('SIGKILL');
+        const error = await rejection(call);
+        assert.ok(error instanceof WorkerExitedError);
+        assert.equal(error.code, 'ERR_OFFLOAD_WORKER_EXITED');
+        assert.match(error.message, /stalled/);
+        assert.equal(calls.stats().crashes, 1);
+        assert.equal(typeof (await calls.tasks.countRuns()), 'number', 'the pool goes on');
       } finally {
         await raw.close();
         await calls.close();
