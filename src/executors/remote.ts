@@ -10,7 +10,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { TransferListItem } from 'node:worker_threads';
-import { AbortError, type ConnectionError } from '../errors.js';
+import { AbortError } from '../errors.js';
 import { decodeError, encodeError } from '../protocol/error-codec.js';
 import { FromWorker, Status, ToWorker, type MainMessage, type WorkerInit } from '../protocol/messages.js';
 import { decodeReply, encodeArgs, Reply, type JobData } from '../remote/codec.js';
@@ -101,7 +101,7 @@ interface Job {
   added: Promise<boolean>;
 }
 
-class RemoteSlot implements WorkerHandle, JobListener {
+class RemoteSlot implements WorkerHandle {
   readonly #executor: RemoteExecutor;
   readonly #events: WorkerEvents;
   #job: Job | undefined;
@@ -155,11 +155,20 @@ class RemoteSlot implements WorkerHandle, JobListener {
     this.#end({ exitCode: null, signal: null });
   }
 
-  // --- JobListener: the job's end, from the shared events listener ---------------------------
+  // --- the job's end, from the shared events listener ----------------------------------------
 
-  completed(returnValue: unknown): void {
-    const job = this.#job;
-    if (job === undefined) return;
+  /** Hears one job's end; anything about a job the slot no longer holds is dropped. */
+  #listenerFor(job: Job): JobListener {
+    const current = (): boolean => this.#job === job;
+    return {
+      completed: (returnValue) => current() && this.#completed(job, returnValue),
+      failed: (reason) => current() && this.#failed(reason),
+      removed: () => current() && this.#reply(job, 0, Status.Failed, encodeError(new AbortError(new Error('The job was removed from the queue')))),
+      lost: (error) => current() && this.#reply(job, 0, Status.Failed, encodeError(error)),
+    };
+  }
+
+  #completed(job: Job, returnValue: unknown): void {
     let reply;
     try {
       reply = decodeReply(returnValue);
@@ -176,21 +185,10 @@ class RemoteSlot implements WorkerHandle, JobListener {
     }
   }
 
-  failed(reason: string): void {
+  #failed(reason: string): void {
     // BullMQ gave up on the job (it stalled more than maxStalledCount: its workers died).
-    if (this.#job === undefined) return;
     this.#job = undefined;
     this.#end({ exitCode: null, signal: null, reason: `remote worker lost: ${reason}` });
-  }
-
-  removed(): void {
-    const job = this.#job;
-    if (job !== undefined) this.#reply(job, 0, Status.Failed, encodeError(new AbortError(new Error('The job was removed from the queue'))));
-  }
-
-  lost(error: ConnectionError): void {
-    const job = this.#job;
-    if (job !== undefined) this.#reply(job, 0, Status.Failed, encodeError(error));
   }
 
   // --- internals -----------------------------------------------------------------------------
@@ -200,20 +198,18 @@ class RemoteSlot implements WorkerHandle, JobListener {
     const data = encodeArgs(args, this.#executor.options.maxPayloadBytes);
     // Moved means moved, as with threads: the sender keeps no usable copy.
     for (const item of transfer) if (item instanceof ArrayBuffer) detach(item);
-    const jobId = this.#executor.nextJobId();
-    const job: Job = { taskId, jobId, added: this.#add(jobId, task, data) };
+    const job: Job = { taskId, jobId: this.#executor.nextJobId(), added: Promise.resolve(false) };
     this.#job = job;
-    void job.added;
+    job.added = this.#add(job, task, data);
   }
 
-  async #add(jobId: string, task: string, data: JobData): Promise<boolean> {
+  async #add(job: Job, task: string, data: JobData): Promise<boolean> {
     try {
       const link = await this.#executor.link();
-      await link.add(jobId, task, data, this);
+      await link.add(job.jobId, task, data, this.#listenerFor(job));
       return true;
     } catch (error) {
-      const job = this.#job;
-      if (job?.jobId === jobId) this.#reply(job, 0, Status.Failed, encodeError(error));
+      this.#reply(job, 0, Status.Failed, encodeError(error));
       return false;
     }
   }
