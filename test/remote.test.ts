@@ -209,6 +209,12 @@ if (hasRedis()) {
       }
     });
 
+    test("the package exports 'offload/remote' from dist, for plain Node", async () => {
+      const script = "import { startRemoteWorker } from 'offload/remote'; console.log(typeof startRemoteWorker);";
+      const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script], { cwd: new URL('..', import.meta.url), timeout: 30_000 });
+      assert.equal(stdout.trim(), 'function');
+    });
+
     test('refuses to start without --queue or with a module that fails to load, saying why', async () => {
       const missing = await rejection(run(process.execPath, [cli, 'worker', TASKS.pathname, '--redis', sharedRedis().url]));
       assert.equal((missing as { code: number }).code, 2);

@@ -4,6 +4,7 @@
  * error too).
  */
 import { blocking, createPool, transfer, type Pool, type TaskName } from '../../src/index.js';
+import { startRemoteWorker, type RemoteWorker } from '../../src/remote/index.js';
 import type * as Basic from '../fixtures/basic.js';
 
 declare const pool: Pool<typeof Basic>;
@@ -70,4 +71,14 @@ class Service {
 }
 const decorated: Promise<number> = new Service().fine(1);
 
-void [sum, later, wrong, byName, withTransfer, anything, decorated];
+// A remote pool is typed the same way; its connection is a URL or ioredis options.
+const remote = createPool<typeof Basic>(new URL('file:///tasks.js'), { executor: 'remote', connection: 'redis://127.0.0.1:6379', queue: 'basic' });
+const remoteSum: Promise<number> = remote.tasks.add(1, 2);
+createPool(new URL('file:///tasks.js'), { executor: 'remote', connection: { host: 'redis', port: 6380, password: 'x', tls: {}, db: 2 }, queue: 'q' });
+// @ts-expect-error a port alone is not a connection
+createPool(new URL('file:///tasks.js'), { executor: 'remote', connection: 6379, queue: 'q' });
+const worker: Promise<RemoteWorker> = startRemoteWorker({ taskModule: new URL('file:///tasks.js'), connection: 'redis://x', queue: 'q', size: 2 });
+// @ts-expect-error the worker needs a queue
+void startRemoteWorker({ taskModule: new URL('file:///tasks.js'), connection: 'redis://x' });
+
+void [sum, later, wrong, byName, withTransfer, anything, decorated, remoteSum, worker];
