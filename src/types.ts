@@ -12,6 +12,44 @@ export type TaskName<M> = {
 }[keyof M] &
   string;
 
+/** What a generator or async generator function's call returns. */
+type AnyGenerator = Generator<unknown, unknown, never> | AsyncGenerator<unknown, unknown, never>;
+
+/** Tasks that are generator functions: they stream (`pool.stream`, or the handle as an AsyncIterable). */
+export type StreamTaskName<M> = {
+  [K in TaskName<M>]: M[K] extends (...args: never[]) => infer R
+    ? [R] extends [never]
+      ? never
+      : unknown extends R
+        ? K
+        : [R] extends [AnyGenerator]
+          ? K
+          : never
+    : never;
+}[TaskName<M>];
+
+/** Tasks that return one value (`pool.run`, `pool.submit`, the handle as a Promise). */
+export type CallTaskName<M> = {
+  [K in TaskName<M>]: M[K] extends (...args: never[]) => infer R
+    ? [R] extends [never]
+      ? K
+      : unknown extends R
+        ? K
+        : [R] extends [AnyGenerator]
+          ? never
+          : K
+    : never;
+}[TaskName<M>];
+
+/** The type a generator task yields. */
+export type StreamItem<M, K extends keyof M> = M[K] extends (...args: never[]) => infer G
+  ? unknown extends G
+    ? unknown
+    : G extends Generator<infer Y, unknown, never> | AsyncGenerator<infer Y, unknown, never>
+      ? Y
+      : never
+  : never;
+
 export type TaskArgs<M, K extends keyof M> = M[K] extends (...args: infer A) => unknown ? A : never;
 
 export type TaskResult<M, K extends keyof M> = M[K] extends (...args: never[]) => infer R ? Awaited<R> : never;
