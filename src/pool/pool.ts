@@ -82,7 +82,7 @@ const LOAD_RETRY_MS = 1000;
 const LOAD_RETRY_MAX_MS = 30_000;
 const RESPAWN_MAX_MS = 5000;
 const NO_TRANSFER: readonly TransferListItem[] = [];
-const DEFAULT_HIGH_WATER_MARK = 256;
+const DEFAULT_HIGH_WATER_MARK = 1024;
 const OBSERVED_EVENTS = new Set<string | symbol>(['taskStarted', 'taskFinished', 'taskFailed']);
 
 /** Internal entry point used by `@blocking`; not part of the public surface. */
