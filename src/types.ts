@@ -15,31 +15,24 @@ export type TaskName<M> = {
 /** What a generator or async generator function's call returns. */
 type AnyGenerator = Generator<unknown, unknown, never> | AsyncGenerator<unknown, unknown, never>;
 
+/** How a task is called: `stream` for generator functions, `either` when its type is unknown. */
+type TaskKind<F> = F extends (...args: never[]) => infer R
+  ? [R] extends [never]
+    ? 'call'
+    : unknown extends R
+      ? 'either'
+      : [R] extends [AnyGenerator]
+        ? 'stream'
+        : 'call'
+  : never;
+
+type NamesOfKind<M, Wanted> = { [K in TaskName<M>]: TaskKind<M[K]> extends Wanted ? K : never }[TaskName<M>];
+
 /** Tasks that are generator functions: they stream (`pool.stream`, or the handle as an AsyncIterable). */
-export type StreamTaskName<M> = {
-  [K in TaskName<M>]: M[K] extends (...args: never[]) => infer R
-    ? [R] extends [never]
-      ? never
-      : unknown extends R
-        ? K
-        : [R] extends [AnyGenerator]
-          ? K
-          : never
-    : never;
-}[TaskName<M>];
+export type StreamTaskName<M> = NamesOfKind<M, 'stream' | 'either'>;
 
 /** Tasks that return one value (`pool.run`, `pool.submit`, the handle as a Promise). */
-export type CallTaskName<M> = {
-  [K in TaskName<M>]: M[K] extends (...args: never[]) => infer R
-    ? [R] extends [never]
-      ? K
-      : unknown extends R
-        ? K
-        : [R] extends [AnyGenerator]
-          ? never
-          : K
-    : never;
-}[TaskName<M>];
+export type CallTaskName<M> = NamesOfKind<M, 'call' | 'either'>;
 
 /** The type a generator task yields. */
 export type StreamItem<M, K extends keyof M> = M[K] extends (...args: never[]) => infer G
