@@ -21,6 +21,7 @@ import { findUncloneablePath } from '../protocol/clone-path.js';
 import { decodeError, type EncodedError } from '../protocol/error-codec.js';
 import { FromWorker, Status, ToWorker, type WorkerMessage } from '../protocol/messages.js';
 import { takeMarked } from '../transfer.js';
+import { callBack, invokeUserCode } from '../styles/callback.js';
 import { createHandles, type TaskHandles } from '../styles/handle.js';
 import type { CallTaskName, StreamItem, StreamTaskName, TaskArgs, TaskCallback, TaskResult, UntypedTasks } from '../types.js';
 import { armDeadline } from './deadline.js';
@@ -179,10 +180,7 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
     } catch (error) {
       pending = Promise.resolve(new Failure(undefined, error));
     }
-    void pending.then((outcome) => {
-      if (outcome instanceof Failure) deliver(callback, callbackError(outcome.toError()));
-      else deliver(callback, null, outcome as TaskResult<M, K>);
-    });
+    callBack(pending, callback);
   }
 
   /**
@@ -536,7 +534,8 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
       case FromWorker.Progress: {
         const task = slot.inflight.peek();
         if (task?.id === message[1] && task.state !== TaskState.Settled && task.onProgress !== undefined) {
-          reportProgress(task.onProgress, message[2]);
+          const onProgress = task.onProgress;
+          invokeUserCode(() => onProgress(message[2]));
         }
         break;
       }
@@ -751,34 +750,4 @@ function callerFrames(): string {
   Error.captureStackTrace(holder, callerFrames);
   const stack = holder.stack ?? '';
   return stack.slice(stack.indexOf('\n') + 1);
-}
-
-/** Node's convention reads a falsy error as success, so a task that threw `null` is wrapped. */
-function callbackError(error: unknown): unknown {
-  if (error) return error;
-  return Object.assign(new Error(`The task threw ${String(error)}`), { thrown: error });
-}
-
-/** Progress callbacks run on this thread; one that throws surfaces as an uncaught exception. */
-function reportProgress(onProgress: (value: unknown) => void, value: unknown): void {
-  try {
-    onProgress(value);
-  } catch (thrown) {
-    process.nextTick(() => {
-      throw thrown;
-    });
-  }
-}
-
-function deliver<R>(callback: TaskCallback<R>, error: unknown, result?: R): void {
-  try {
-    if (error === null) callback(null, result);
-    else callback(error);
-  } catch (thrown) {
-    // A throwing callback must surface as an uncaught exception, as in any Node callback API,
-    // and must never lead to a second call.
-    process.nextTick(() => {
-      throw thrown;
-    });
-  }
 }
