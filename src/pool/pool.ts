@@ -90,6 +90,15 @@ const OBSERVED_EVENTS = new Set<string | symbol>(['taskStarted', 'taskFinished',
 export const dispatch = Symbol('offload.dispatch');
 /** Internal: the names of generator tasks, once a worker has reported them. */
 export const streamTaskNames = Symbol('offload.streamTaskNames');
+/** Internal: queues a call of a task whose kind is not known yet. */
+export const enqueuePending = Symbol('offload.enqueuePending');
+
+export interface PendingTask {
+  /** The call's promise, as a plain call. */
+  result(): Promise<unknown>;
+  /** Turns the call into a stream, if it has not been handed to a worker yet. */
+  streamInstead(): TaskStream<unknown> | undefined;
+}
 
 export type { TaskHandles };
 
@@ -248,10 +257,21 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
   }
 
   /** The one call path under `run`, `tasks.x` and `@blocking` (which names `Class#method`). */
-  async [dispatch](name: string, args: unknown[], options?: RunOptions): Promise<unknown> {
-    const outcome = await this.#enqueue(name, args, options);
-    if (outcome instanceof Failure) throw outcome.toError(callerFrames());
-    return outcome;
+  [dispatch](name: string, args: unknown[], options?: RunOptions): Promise<unknown> {
+    let outcome: Promise<unknown>;
+    try {
+      outcome = this.#enqueue(name, args, options);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return this.#settled(outcome);
+  }
+
+  /** A call's promise: the value, or the error rebuilt with the caller's frames. */
+  async #settled(outcome: Promise<unknown>): Promise<unknown> {
+    const settled = await outcome;
+    if (settled instanceof Failure) throw settled.toError(callerFrames());
+    return settled;
   }
 
   // --- admission -------------------------------------------------------------------------
@@ -279,6 +299,10 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
     task.stream = stream;
     this.#queue.push(task);
     this.#scheduleDispatch();
+    return this.#streamControl(task);
+  }
+
+  #streamControl(task: Task): StreamControl {
     return {
       pull: (items) => {
         if (task.state === TaskState.Dispatched) task.slot?.handle.post([ToWorker.Pull, task.id, items], NO_TRANSFER);
@@ -290,6 +314,30 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
         this.#stats.completed++;
         if (wasQueued) this.#queue.removed();
         else this.#cancelRunning(task);
+      },
+    };
+  }
+
+  /**
+   * Internal, for `pool.tasks` before the task kinds are known: admits and queues a call now,
+   * as a plain call that may still become a stream until it is dispatched (end of this tick).
+   */
+  [enqueuePending](name: string, args: unknown[], options: (RunOptions & StreamOptions) | undefined): PendingTask {
+    this.#admit(name, args, options);
+    let task!: Task;
+    const outcome = new Promise<unknown>((settle) => {
+      task = this.#createTask(name, args, takeMarked(args, options?.transfer ? [...options.transfer] : undefined), options, settle);
+      this.#queue.push(task);
+      this.#scheduleDispatch();
+    });
+    return {
+      result: () => this.#settled(outcome),
+      streamInstead: () => {
+        if (task.state !== TaskState.Queued) return undefined;
+        const stream = new TaskStream<unknown>(options?.highWaterMark ?? DEFAULT_HIGH_WATER_MARK, () => this.#streamControl(task));
+        task.stream = stream;
+        task.settle = (result) => stream.end(result);
+        return stream;
       },
     };
   }

@@ -48,7 +48,7 @@ export class Task {
     readonly transfer: TransferListItem[] | undefined,
     readonly priority: number,
     readonly enqueuedAt: number,
-    readonly settle: (outcome: unknown) => void,
+    public settle: (outcome: unknown) => void,
   ) {}
 
   /** Settles once; later outcomes (a result after a timeout, say) are dropped. */

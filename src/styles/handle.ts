@@ -3,12 +3,12 @@
  * generator task's returns an async iterable of what it yields.
  *
  * Which tasks are generators is learned from the first worker that loads the module. Until then
- * (the very first calls on a fresh pool) a call returns a `PendingCall`, which is both: iterated
- * at once (`for await`), it streams; otherwise it runs as a plain call, so even a call nobody
- * awaits still runs.
+ * (the very first calls on a fresh pool) a call is admitted and queued at once as a plain call,
+ * and returns a `PendingCall`, which is both a promise and an async iterable: iterated in the
+ * same tick (`for await`), the queued call becomes a stream before any worker sees it.
  */
-import type { Pool, RunOptions, StreamOptions } from '../pool/pool.js';
-import { streamTaskNames } from '../pool/pool.js';
+import type { PendingTask, Pool, RunOptions, StreamOptions } from '../pool/pool.js';
+import { enqueuePending, streamTaskNames } from '../pool/pool.js';
 import type { TaskStream } from '../pool/stream.js';
 import type { StreamItem, StreamTaskName, TaskArgs, TaskName, TaskResult, UntypedTasks } from '../types.js';
 
@@ -54,29 +54,24 @@ export function createHandles<M extends object>(pool: Pool<M>): TaskHandles<M> {
 
 function callTask(pool: Untyped, name: string, args: unknown[], options: Options | undefined): unknown {
   const generators = pool[streamTaskNames];
-  if (generators === undefined) return new PendingCall(pool, name, args, options);
-  return generators.has(name) ? pool.stream(name, args, options) : pool.run(name, args, options);
+  if (generators !== undefined) return generators.has(name) ? pool.stream(name, args, options) : pool.run(name, args, options);
+  try {
+    return new PendingCall(name, pool[enqueuePending](name, args, options));
+  } catch (error) {
+    return Promise.reject(error);
+  }
 }
 
 /** A first call whose task kind is not known yet; see the module comment. */
 class PendingCall<T> implements Promise<T>, AsyncIterable<unknown> {
-  readonly #pool: Untyped;
   readonly #name: string;
-  readonly #args: unknown[];
-  readonly #options: Options | undefined;
+  readonly #pending: PendingTask;
   #promise: Promise<T> | undefined;
   #stream: TaskStream<unknown> | undefined;
 
-  constructor(pool: Untyped, name: string, args: unknown[], options: Options | undefined) {
-    this.#pool = pool;
+  constructor(name: string, pending: PendingTask) {
     this.#name = name;
-    this.#args = args;
-    this.#options = options;
-    // `for await` asks for the iterator synchronously, in this same tick; by the next microtask
-    // a call that was not iterated is a plain call.
-    queueMicrotask(() => {
-      if (this.#stream === undefined) this.#asPromise();
-    });
+    this.#pending = pending;
   }
 
   get [Symbol.toStringTag](): string {
@@ -99,10 +94,10 @@ class PendingCall<T> implements Promise<T>, AsyncIterable<unknown> {
   }
 
   [Symbol.asyncIterator](): AsyncIterator<unknown> {
-    if (this.#promise !== undefined) {
-      throw new TypeError(`This call of "${this.#name}" already runs as a plain call; use pool.stream() to iterate it`);
+    this.#stream ??= this.#promise === undefined ? this.#pending.streamInstead() : undefined;
+    if (this.#stream === undefined) {
+      throw new TypeError(`This call of "${this.#name}" already runs as a plain call; iterate it in the tick it is made, or use pool.stream()`);
     }
-    this.#stream ??= this.#pool.stream(this.#name, this.#args, this.#options);
     return this.#stream;
   }
 
@@ -110,7 +105,7 @@ class PendingCall<T> implements Promise<T>, AsyncIterable<unknown> {
     if (this.#stream !== undefined) {
       return Promise.reject(new TypeError(`This call of "${this.#name}" is being iterated as a stream`));
     }
-    this.#promise ??= this.#pool.run(this.#name, this.#args, this.#options) as Promise<T>;
+    this.#promise ??= this.#pending.result() as Promise<T>;
     return this.#promise;
   }
 }
