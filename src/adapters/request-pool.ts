@@ -1,0 +1,101 @@
+/**
+ * A pool seen from one HTTP request: the same calls as the pool, each carrying the request's
+ * disconnect signal (and the adapter's default timeout), so a handler gets cancellation without
+ * passing a signal by hand. Built once per request by every adapter; the signal and its listener
+ * are created only when a call is made, so requests that never offload pay one small object.
+ */
+import type { ServerResponse } from 'node:http';
+import type { Pool, RunOptions, TaskHandle, TaskHandles } from '../pool/pool.js';
+import type { TaskArgs, TaskCallback, TaskName, TaskResult, UntypedTasks } from '../types.js';
+import { disconnectSignal } from './disconnect.js';
+
+/**
+ * Declares the task module of the adapters' pool, once per application, so `app.offload` and
+ * `request.offload` are typed:
+ *
+ * ```ts
+ * declare module 'offload/fastify' {      // or 'offload/express', 'offload/http'
+ *   interface Register { tasks: typeof Tasks }
+ * }
+ * ```
+ */
+export interface Register {}
+
+/** The registered task module, or `UntypedTasks` until one is registered. */
+export type RegisteredTasks = Register extends { tasks: infer M extends object } ? M : UntypedTasks;
+
+/** Defaults an adapter applies to every call made through `request.offload`. */
+export interface RequestDefaults {
+  /** Deadline in ms for each call, unless the call gives its own `timeout`. Default: none. */
+  timeout?: number;
+}
+
+export class RequestPool<M extends object = RegisteredTasks> {
+  /** The pool itself, for what is not a call (`stats()`, events). */
+  readonly pool: Pool<M>;
+  readonly #signal: () => AbortSignal;
+  readonly #defaults: RequestDefaults;
+  #tasks: TaskHandles<M> | undefined;
+
+  constructor(pool: Pool<M>, response: ServerResponse | (() => AbortSignal), defaults: RequestDefaults = {}) {
+    this.pool = pool;
+    this.#defaults = defaults;
+    if (typeof response === 'function') {
+      this.#signal = response;
+    } else {
+      let signal: AbortSignal | undefined;
+      this.#signal = () => (signal ??= disconnectSignal(response));
+    }
+  }
+
+  /** Fires when the client disconnects before the answer: pass it to anything else cancellable. */
+  get signal(): AbortSignal {
+    return this.#signal();
+  }
+
+  /** Typed functions, one per task, like `pool.tasks`, cancelled when the client leaves. */
+  get tasks(): TaskHandles<M> {
+    return (this.#tasks ??= this.#handles());
+  }
+
+  /** `pool.run`, cancelled when the client leaves. */
+  run<K extends TaskName<M>>(name: K, args: TaskArgs<M, K>, options?: RunOptions): Promise<TaskResult<M, K>> {
+    return this.pool.run(name, args, this.#options(options));
+  }
+
+  /** `pool.submit`, cancelled when the client leaves. */
+  submit<K extends TaskName<M>>(name: K, args: TaskArgs<M, K>, callback: TaskCallback<TaskResult<M, K>>, options?: RunOptions): void {
+    this.pool.submit(name, args, callback, this.#options(options));
+  }
+
+  /** Another pool seen from the same request (same disconnect signal): for apps with several pools. */
+  of<N extends object>(pool: Pool<N>): RequestPool<N> {
+    return new RequestPool(pool, this.#signal, this.#defaults);
+  }
+
+  #options(options: RunOptions | undefined): RunOptions {
+    const disconnect = this.#signal();
+    const signal = options?.signal === undefined ? disconnect : AbortSignal.any([disconnect, options.signal]);
+    const timeout = options?.timeout ?? this.#defaults.timeout;
+    return timeout === undefined ? { ...options, signal } : { ...options, signal, timeout };
+  }
+
+  #handles(): TaskHandles<M> {
+    const untyped = this as unknown as RequestPool<UntypedTasks>;
+    const handles = new Map<string, TaskHandle<unknown[], unknown>>();
+    return new Proxy(Object.create(null) as TaskHandles<M>, {
+      get(_, name) {
+        // `then` would make the handle object look like a promise to `await`.
+        if (typeof name !== 'string' || name === 'then') return undefined;
+        let handle = handles.get(name);
+        if (handle === undefined) {
+          handle = Object.assign((...args: unknown[]) => untyped.run(name, args), {
+            with: (options: RunOptions) => (...args: unknown[]) => untyped.run(name, args, options),
+          });
+          handles.set(name, handle);
+        }
+        return handle;
+      },
+    });
+  }
+}
