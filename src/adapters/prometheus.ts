@@ -193,8 +193,9 @@ class PoolCollector {
 function addNew<T extends string>(counter: Counter<T>, source: Source, labels: Partial<Record<T, string>>, total: number): void {
   const outcome = (labels as { outcome?: string }).outcome;
   const series = outcome === undefined ? 'crashes' : `tasks:${outcome}`;
-  const delta = total - (source.reported.get(series) ?? 0);
-  if (delta > 0) counter.inc(labels, delta);
+  const reported = source.reported.get(series);
+  // A series shows from its first scrape, at 0, so rate() and increase() have a starting point.
+  if (reported === undefined || total > reported) counter.inc(labels, total - (reported ?? 0));
   source.reported.set(series, total);
 }
 
