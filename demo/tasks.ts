@@ -4,6 +4,8 @@
  */
 import Database from 'better-sqlite3';
 
+export { hashPassword, renderImage } from './jobs.js';
+
 export interface CustomerTotal {
   customer: string;
   country: string;
