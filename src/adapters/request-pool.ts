@@ -5,8 +5,10 @@
  * are created only when a call is made, so requests that never offload pay one small object.
  */
 import type { ServerResponse } from 'node:http';
-import type { Pool, RunOptions, TaskHandle, TaskHandles } from '../pool/pool.js';
-import type { TaskArgs, TaskCallback, TaskName, TaskResult, UntypedTasks } from '../types.js';
+import type { Pool, RunOptions, StreamOptions } from '../pool/pool.js';
+import type { TaskStream } from '../pool/stream.js';
+import type { TaskHandles } from '../styles/handle.js';
+import type { CallTaskName, StreamItem, StreamTaskName, TaskArgs, TaskCallback, TaskResult, UntypedTasks } from '../types.js';
 import { disconnectSignal } from './disconnect.js';
 
 /**
@@ -59,12 +61,17 @@ export class RequestPool<M extends object = RegisteredTasks> {
   }
 
   /** `pool.run`, cancelled when the client leaves. */
-  run<K extends TaskName<M>>(name: K, args: TaskArgs<M, K>, options?: RunOptions): Promise<TaskResult<M, K>> {
+  run<K extends CallTaskName<M>>(name: K, args: TaskArgs<M, K>, options?: RunOptions): Promise<TaskResult<M, K>> {
     return this.pool.run(name, args, this.#options(options));
   }
 
+  /** `pool.stream`, ended when the client leaves. */
+  stream<K extends StreamTaskName<M>>(name: K, args: TaskArgs<M, K>, options?: StreamOptions): TaskStream<StreamItem<M, K>> {
+    return this.pool.stream(name, args, this.#options(options));
+  }
+
   /** `pool.submit`, cancelled when the client leaves. */
-  submit<K extends TaskName<M>>(name: K, args: TaskArgs<M, K>, callback: TaskCallback<TaskResult<M, K>>, options?: RunOptions): void {
+  submit<K extends CallTaskName<M>>(name: K, args: TaskArgs<M, K>, callback: TaskCallback<TaskResult<M, K>>, options?: RunOptions): void {
     this.pool.submit(name, args, callback, this.#options(options));
   }
 
@@ -73,25 +80,26 @@ export class RequestPool<M extends object = RegisteredTasks> {
     return new RequestPool(pool, this.#signal, this.#defaults);
   }
 
-  #options(options: RunOptions | undefined): RunOptions {
+  #options<O extends RunOptions | StreamOptions>(options: O | undefined): O {
     const disconnect = this.#signal();
     const signal = options?.signal === undefined ? disconnect : AbortSignal.any([disconnect, options.signal]);
     const timeout = options?.timeout ?? this.#defaults.timeout;
-    return timeout === undefined ? { ...options, signal } : { ...options, signal, timeout };
+    return (timeout === undefined ? { ...options, signal } : { ...options, signal, timeout }) as O;
   }
 
+  /** The pool's own handles (they know plain from generator tasks), given this request's options. */
   #handles(): TaskHandles<M> {
-    const untyped = this as unknown as RequestPool<UntypedTasks>;
-    const handles = new Map<string, TaskHandle<unknown[], unknown>>();
+    type Options = RunOptions & StreamOptions;
+    const own = this.pool.tasks as unknown as Record<string, { with(options: Options): (...args: unknown[]) => unknown }>;
+    const handles = new Map<string, unknown>();
     return new Proxy(Object.create(null) as TaskHandles<M>, {
-      get(_, name) {
+      get: (_, name) => {
         // `then` would make the handle object look like a promise to `await`.
         if (typeof name !== 'string' || name === 'then') return undefined;
         let handle = handles.get(name);
         if (handle === undefined) {
-          handle = Object.assign((...args: unknown[]) => untyped.run(name, args), {
-            with: (options: RunOptions) => (...args: unknown[]) => untyped.run(name, args, options),
-          });
+          const call = (options: Options | undefined) => (...args: unknown[]) => own[name]!.with(this.#options(options))(...args);
+          handle = Object.assign(call(undefined), { with: (options: Options) => call(options) });
           handles.set(name, handle);
         }
         return handle;

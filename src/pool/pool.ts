@@ -21,12 +21,15 @@ import { findUncloneablePath } from '../protocol/clone-path.js';
 import { decodeError, type EncodedError } from '../protocol/error-codec.js';
 import { FromWorker, Status, ToWorker, type WorkerMessage } from '../protocol/messages.js';
 import { takeMarked } from '../transfer.js';
-import type { TaskArgs, TaskCallback, TaskName, TaskResult, UntypedTasks } from '../types.js';
+import { callBack, invokeUserCode } from '../styles/callback.js';
+import { createHandles, type TaskHandles } from '../styles/handle.js';
+import type { CallTaskName, StreamItem, StreamTaskName, TaskArgs, TaskCallback, TaskResult, UntypedTasks } from '../types.js';
 import { armDeadline } from './deadline.js';
 import { checkRunOptions, resolveOptions, type PoolOptions, type ResolvedOptions } from './options.js';
 import { StatsRecorder, type PoolStats } from './stats.js';
 import { Failure, Task, TaskState } from './task.js';
 import { TaskQueue } from './task-queue.js';
+import { TaskStream, type StreamControl } from './stream.js';
 import { WorkerSlot } from './worker-slot.js';
 
 export interface RunOptions {
@@ -38,6 +41,18 @@ export interface RunOptions {
   timeout?: number;
   /** Higher runs first; equal priorities run in call order. Default `0`. */
   priority?: number;
+  /** Receives the values the task reports with `progress(value)`, in order (throttled). */
+  onProgress?: (value: unknown) => void;
+}
+
+export interface StreamOptions {
+  signal?: AbortSignal;
+  /** Deadline in ms for the whole stream, from the call. */
+  timeout?: number;
+  priority?: number;
+  /** Most items the generator may run ahead of the consumer. Default `256`. */
+  highWaterMark?: number;
+  onProgress?: (value: unknown) => void;
 }
 
 export interface CloseOptions {
@@ -61,16 +76,6 @@ export interface PoolEvents {
   taskFailed: [{ id: number; name: string; code: string; error: unknown }];
 }
 
-/** A typed function of `pool.tasks`; `.with(options)` gives the same with call options. */
-export type TaskHandle<Args extends unknown[], R> = ((...args: Args) => Promise<R>) & {
-  with(options: RunOptions): (...args: Args) => Promise<R>;
-};
-
-/** The typed functions of `pool.tasks`. */
-export type TaskHandles<M> = {
-  readonly [K in TaskName<M>]: TaskHandle<TaskArgs<M, K>, TaskResult<M, K>>;
-};
-
 /** Longest a worker's pipeline may represent, in milliseconds of observed run time. */
 const PIPELINE_MS = 1;
 const MAX_DEPTH = 64;
@@ -78,10 +83,15 @@ const LOAD_RETRY_MS = 1000;
 const LOAD_RETRY_MAX_MS = 30_000;
 const RESPAWN_MAX_MS = 5000;
 const NO_TRANSFER: readonly TransferListItem[] = [];
+const DEFAULT_HIGH_WATER_MARK = 1024;
 const OBSERVED_EVENTS = new Set<string | symbol>(['taskStarted', 'taskFinished', 'taskFailed']);
 
 /** Internal entry point used by `@blocking`; not part of the public surface. */
 export const dispatch = Symbol('offload.dispatch');
+/** Internal: the names of generator tasks, once a worker has reported them. */
+export const streamTaskNames = Symbol('offload.streamTaskNames');
+
+export type { TaskHandles };
 
 export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEvents> {
   /** Typed functions, one per task: `await pool.tasks.resize(image, 200)`. */
@@ -107,6 +117,7 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
   #whenReady: Array<() => void> = [];
   #loadFailure: { cause: unknown; until: number } | undefined;
   #loadRetryMs = LOAD_RETRY_MS;
+  #streamTasks: ReadonlySet<string> | undefined;
   /** Crashes since a task last completed: grows the respawn pause, so a crash loop slows down. */
   #crashStreak = 0;
   #respawnTimer: NodeJS.Timeout | undefined;
@@ -129,15 +140,34 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
   }
 
   /** Runs a task by name: `await pool.run('resize', [image, 200], { timeout: 2000 })`. */
-  run<K extends TaskName<M>>(name: K, args: TaskArgs<M, K>, options?: RunOptions): Promise<TaskResult<M, K>> {
+  run<K extends CallTaskName<M>>(name: K, args: TaskArgs<M, K>, options?: RunOptions): Promise<TaskResult<M, K>> {
     return this[dispatch](name, args as unknown[], options) as Promise<TaskResult<M, K>>;
+  }
+
+  /**
+   * Runs a generator task and iterates what it yields:
+   * `for await (const row of pool.stream('rows', [query])) ...`. The task starts at the first
+   * pull; `break` ends the generator in the worker (its `finally` blocks run).
+   */
+  stream<K extends StreamTaskName<M>>(name: K, args: TaskArgs<M, K>, options: StreamOptions = {}): TaskStream<StreamItem<M, K>> {
+    const highWaterMark = options.highWaterMark ?? DEFAULT_HIGH_WATER_MARK;
+    if (!Number.isInteger(highWaterMark) || highWaterMark < 1) {
+      throw new RangeError(`options.highWaterMark must be a positive integer (got ${String(highWaterMark)})`);
+    }
+    return new TaskStream<StreamItem<M, K>>(highWaterMark, (stream) =>
+      this.#startStream(name, args as unknown[], options, stream as TaskStream<unknown>),
+    );
+  }
+
+  get [streamTaskNames](): ReadonlySet<string> | undefined {
+    return this.#streamTasks;
   }
 
   /**
    * Runs a task and calls `callback(error, result)` once, on this thread's event loop, never
    * synchronously inside `submit`.
    */
-  submit<K extends TaskName<M>>(
+  submit<K extends CallTaskName<M>>(
     name: K,
     args: TaskArgs<M, K>,
     callback: TaskCallback<TaskResult<M, K>>,
@@ -150,10 +180,7 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
     } catch (error) {
       pending = Promise.resolve(new Failure(undefined, error));
     }
-    void pending.then((outcome) => {
-      if (outcome instanceof Failure) deliver(callback, callbackError(outcome.toError()));
-      else deliver(callback, null, outcome as TaskResult<M, K>);
-    });
+    callBack(pending, callback);
   }
 
   /**
@@ -231,6 +258,44 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
 
   /** Queues a task; resolves with its value or a `Failure`. Throws when admission refuses. */
   #enqueue(name: string, args: unknown[], options: RunOptions | undefined): Promise<unknown> {
+    this.#admit(name, args, options);
+    const transfer = takeMarked(args, options?.transfer ? [...options.transfer] : undefined);
+    return new Promise((settle) => {
+      const task = this.#createTask(name, args, transfer, options, settle);
+      this.#queue.push(task);
+      this.#scheduleDispatch();
+    });
+  }
+
+  /** Queues a generator task feeding `stream`; ends the stream at once when refused. */
+  #startStream(name: string, args: unknown[], options: StreamOptions, stream: TaskStream<unknown>): StreamControl | undefined {
+    try {
+      this.#admit(name, args, options);
+    } catch (error) {
+      stream.end(new Failure(undefined, error));
+      return undefined;
+    }
+    const task = this.#createTask(name, args, takeMarked(args), options, (outcome) => stream.end(outcome));
+    task.stream = stream;
+    this.#queue.push(task);
+    this.#scheduleDispatch();
+    return {
+      pull: (items) => {
+        if (task.state === TaskState.Dispatched) task.slot?.handle.post([ToWorker.Pull, task.id, items], NO_TRANSFER);
+      },
+      stop: () => {
+        // The consumer is done: a normal end, not a failure.
+        const wasQueued = task.state === TaskState.Queued;
+        if (!task.finish(undefined)) return;
+        this.#stats.completed++;
+        if (wasQueued) this.#queue.removed();
+        else this.#cancelRunning(task);
+      },
+    };
+  }
+
+  /** Admission: refuses (throws) a call the pool cannot take now. */
+  #admit(name: string, args: unknown[], options: RunOptions | StreamOptions | undefined): void {
     if (this.#state !== 'open') throw new ClosedError(this.#state === 'closing' ? 'The pool is closing' : undefined);
     if (typeof name !== 'string') throw new TypeError(`The task name must be a string (got ${typeof name})`);
     if (!Array.isArray(args)) throw new TypeError(`The arguments of "${name}" must be an array`);
@@ -244,16 +309,27 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
       this.#stats.shed++;
       throw new QueueFullError(this.options.maxQueue, this.#retryAfter());
     }
-    const transfer = takeMarked(args, options?.transfer ? [...options.transfer] : undefined);
-    return new Promise((settle) => {
-      this.#nextTaskId = (this.#nextTaskId + 1) & 0x7fffffff;
-      const task = new Task(this.#nextTaskId, name, args, transfer, options?.priority ?? 0, performance.now(), settle);
-      if (options !== undefined && (options.timeout !== undefined || options.signal !== undefined)) {
+  }
+
+  #createTask(
+    name: string,
+    args: unknown[],
+    transfer: TransferListItem[] | undefined,
+    options: RunOptions | StreamOptions | undefined,
+    settle: (outcome: unknown) => void,
+  ): Task {
+    this.#nextTaskId = (this.#nextTaskId + 1) & 0x7fffffff;
+    const task = new Task(this.#nextTaskId, name, args, transfer, options?.priority ?? 0, performance.now(), settle);
+    if (options !== undefined) {
+      if (options.timeout !== undefined || options.signal !== undefined) {
         armDeadline(task, options.timeout, options.signal, this.#expire);
       }
-      this.#queue.push(task);
-      this.#scheduleDispatch();
-    });
+      if (options.onProgress !== undefined) {
+        if (typeof options.onProgress !== 'function') throw new TypeError('options.onProgress must be a function');
+        task.onProgress = options.onProgress;
+      }
+    }
+    return task;
   }
 
   #checkLoadFailure(): void {
@@ -273,11 +349,13 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
   readonly #expire = (task: Task, error: Error): void => {
     const wasQueued = task.state === TaskState.Queued;
     if (!this.#fail(task, error)) return;
-    if (wasQueued) {
-      this.#queue.removed();
-      return;
-    }
-    const slot = this.#workers.find((candidate) => candidate.inflight.includes(task));
+    if (wasQueued) this.#queue.removed();
+    else this.#cancelRunning(task);
+  };
+
+  /** Tells a dispatched task's worker to stop it; ends the worker if it overstays the grace period. */
+  #cancelRunning(task: Task): void {
+    const slot = task.slot;
     if (slot === undefined || slot.isRetiring) return;
     slot.handle.post([ToWorker.Cancel, task.id], NO_TRANSFER);
     if (slot.cancelFlag !== undefined) Atomics.store(slot.cancelFlag, 0, task.id);
@@ -289,7 +367,7 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
         if (slot.inflight.peek() === task) this.#retire(slot, true);
       }, this.options.cancelGracePeriod);
     }
-  };
+  }
 
   // --- dispatch --------------------------------------------------------------------------
 
@@ -340,8 +418,14 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
     const tasks: Task[] = [];
     let transfer: TransferListItem[] | undefined;
     for (let i = 0; i < count; i++) {
-      const task = this.#queue.shift();
-      if (task === undefined) break;
+      const next = this.#queue.peek();
+      if (next === undefined) break;
+      if (next.stream !== undefined) {
+        // A stream holds its worker until it ends, so it travels alone.
+        if (tasks.length === 0) this.#sendStream(slot, this.#queue.shift()!);
+        break;
+      }
+      const task = this.#queue.shift()!;
       tasks.push(task);
       message.push(task.id, task.name, task.args);
       if (task.transfer !== undefined) (transfer ??= []).push(...task.transfer);
@@ -356,6 +440,17 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
       return;
     }
     this.#accept(slot, tasks);
+  }
+
+  #sendStream(slot: WorkerSlot, task: Task): void {
+    try {
+      slot.handle.post([ToWorker.Stream, task.id, task.name, task.args, task.stream!.highWaterMark], task.transfer ?? NO_TRANSFER);
+    } catch (error) {
+      this.#fail(task, new NotCloneableError(findUncloneablePath(task.args, 'args') ?? 'args', error));
+      return;
+    }
+    slot.isStreaming = true;
+    this.#accept(slot, [task]);
   }
 
   /** A batch could not be serialised: send each task alone and fail only the culprits. */
@@ -380,6 +475,7 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
     const now = performance.now();
     for (const task of tasks) {
       task.state = TaskState.Dispatched;
+      task.slot = slot;
       slot.inflight.push(task);
       this.#stats.waitTime.record(now - task.enqueuedAt);
       if (this.#isObserved) {
@@ -430,7 +526,21 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
       case FromWorker.Results:
         this.#onResults(slot, message);
         break;
+      case FromWorker.Items: {
+        const task = slot.inflight.peek();
+        if (task?.id === message[1] && task.state !== TaskState.Settled) task.stream?.push(message.slice(2));
+        break;
+      }
+      case FromWorker.Progress: {
+        const task = slot.inflight.peek();
+        if (task?.id === message[1] && task.state !== TaskState.Settled && task.onProgress !== undefined) {
+          const onProgress = task.onProgress;
+          invokeUserCode(() => onProgress(message[2]));
+        }
+        break;
+      }
       case FromWorker.Ready:
+        this.#streamTasks ??= new Set(message[1]);
         this.#onReady(slot);
         break;
       case FromWorker.LoadFailed:
@@ -455,6 +565,7 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
         return;
       }
       this.#stats.runTime.record(runTime);
+      if (task.stream !== undefined) slot.isStreaming = false;
       if (task.state === TaskState.Settled) continue; // timed out or aborted meanwhile
       if (message[i + 1] === Status.Ok) {
         this.#stats.completed++;
@@ -633,50 +744,10 @@ function toModuleUrl(moduleUrl: URL | string): string {
   );
 }
 
-type UntypedHandle = TaskHandle<unknown[], unknown>;
-
-function createHandles<M extends object>(pool: Pool<M>): TaskHandles<M> {
-  const untyped = pool as unknown as Pool<UntypedTasks>;
-  const handles = new Map<string, UntypedHandle>();
-  return new Proxy(Object.create(null) as TaskHandles<M>, {
-    get(_, name) {
-      // `then` would make the handle object look like a promise to `await`.
-      if (typeof name !== 'string' || name === 'then') return undefined;
-      let handle = handles.get(name);
-      if (handle === undefined) {
-        handle = Object.assign((...args: unknown[]) => untyped.run(name, args), {
-          with: (options: RunOptions) => (...args: unknown[]) => untyped.run(name, args, options),
-        });
-        handles.set(name, handle);
-      }
-      return handle;
-    },
-  });
-}
-
 /** The caller's frames (sync and async), to append to errors that come back from a worker. */
 function callerFrames(): string {
   const holder: { stack?: string } = {};
   Error.captureStackTrace(holder, callerFrames);
   const stack = holder.stack ?? '';
   return stack.slice(stack.indexOf('\n') + 1);
-}
-
-/** Node's convention reads a falsy error as success, so a task that threw `null` is wrapped. */
-function callbackError(error: unknown): unknown {
-  if (error) return error;
-  return Object.assign(new Error(`The task threw ${String(error)}`), { thrown: error });
-}
-
-function deliver<R>(callback: TaskCallback<R>, error: unknown, result?: R): void {
-  try {
-    if (error === null) callback(null, result);
-    else callback(error);
-  } catch (thrown) {
-    // A throwing callback must surface as an uncaught exception, as in any Node callback API,
-    // and must never lead to a second call.
-    process.nextTick(() => {
-      throw thrown;
-    });
-  }
 }

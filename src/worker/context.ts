@@ -15,6 +15,8 @@ export interface WorkerState {
   cancelled: boolean;
   controller: AbortController | undefined;
   cancelFlag: Int32Array | undefined;
+  /** Sends a progress value for the running task (throttled by the task loop). */
+  reportProgress: (taskId: number, value: unknown) => void;
 }
 
 const key = Symbol.for('offload.worker');
@@ -27,6 +29,7 @@ export function createWorkerState(init: WorkerInit): WorkerState {
     cancelled: false,
     controller: undefined,
     cancelFlag: init.cancelFlag,
+    reportProgress: () => {},
   };
   (globalThis as Record<symbol, unknown>)[key] = state;
   return state;
@@ -77,6 +80,16 @@ export function taskSignal(): AbortSignal {
   current.controller ??= new AbortController();
   if (current.cancelled && !current.controller.signal.aborted) current.controller.abort(new AbortError('the caller cancelled the task'));
   return current.controller.signal;
+}
+
+/**
+ * Reports progress of the running task; the caller receives it through the `onProgress` call
+ * option. Throttled, and the latest value always arrives. Does nothing outside a worker task,
+ * so the same code can also run inline.
+ */
+export function progress(value: unknown): void {
+  const current = state();
+  if (current !== undefined && current.taskId !== -1) current.reportProgress(current.taskId, value);
 }
 
 /** Marks the running task cancelled and fires its signal, if any was asked for. */
