@@ -11,7 +11,7 @@
  * Wrapped with `fastify-plugin` so the decorations and the error handler reach the scope that
  * registered it instead of staying inside an encapsulated child context.
  */
-import type { FastifyError, FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyError, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import fastifyPlugin from 'fastify-plugin';
 import { Pool } from '../pool/pool.js';
 import { httpErrorFor, isOffloadError, CLIENT_CLOSED_REQUEST } from './http-error.js';
@@ -72,7 +72,7 @@ export default offload;
  * handle. Fastify's own client errors (a 4xx `statusCode` and no offload code) are rethrown, so
  * they reach Fastify's default handler unchanged.
  */
-export function offloadErrorHandler(this: FastifyInstance | undefined, error: FastifyError | Error, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+export function offloadErrorHandler(error: FastifyError | Error, request: FastifyRequest, reply: FastifyReply): FastifyReply {
   const status = (error as { statusCode?: unknown }).statusCode;
   if (!isOffloadError(error) && typeof status === 'number' && status >= 400 && status < 500) throw error;
   const { statusCode, headers, body } = httpErrorFor(error);
