@@ -26,7 +26,9 @@ interface Row {
 }
 
 export function renderReport(results: Results, settings: RunSettings, started: Environment, endLoad: string): string {
-  const rows = MEASURES.map((measure) => summarise(measure, results, settings.pools));
+  // Only the scenarios this run included (`--scenarios` may pick a few).
+  const measures = MEASURES.filter((measure) => results.has(measure.scenario));
+  const rows = measures.map((measure) => summarise(measure, results, settings.pools));
   const peers = Object.entries(started.peers).map(([name, version]) => `${name} ${version}`).join(', ');
   return [
     `## ${started.date} — ${settings.mode} run`,
@@ -43,7 +45,7 @@ export function renderReport(results: Results, settings: RunSettings, started: E
     '',
     '<details><summary>Every round (in round order)</summary>',
     '',
-    roundsTable(results, settings.pools),
+    roundsTable(measures, results, settings.pools),
     '',
     '</details>',
     '',
@@ -114,8 +116,8 @@ function targetSummary(rows: readonly Row[]): string {
   return [`Targets of issue 7: ${met} of ${targeted.length} met.`, '', ...lines].join('\n');
 }
 
-function roundsTable(results: Results, pools: readonly PoolName[]): string {
-  const lines = MEASURES.map((measure) => [
+function roundsTable(measures: readonly Measure[], results: Results, pools: readonly PoolName[]): string {
+  const lines = measures.map((measure) => [
     `${measure.label} (${measure.unit})`,
     ...pools.map((pool) => roundValues(results, measure, pool).map((value) => format(value, measure.digits)).join(' · ')),
   ]);
