@@ -8,6 +8,8 @@ export function start(size: number, workerFile: URL): PoolAdapter {
       if (input === undefined) return pool.run(task, []);
       return pool.run(task, [moveInput ? transfer(input as Bytes) : input]);
     },
-    close: () => pool.close(),
+    close: async () => {
+      await pool.close();
+    },
   };
 }
