@@ -17,6 +17,7 @@ import type { TransferListItem } from 'node:worker_threads';
 import { AbortError, ClosedError, NotCloneableError, QueueFullError, TaskModuleError, WorkerExitedError } from '../errors.js';
 import type { Executor, WorkerExit } from '../executors/executor.js';
 import { ThreadExecutor } from '../executors/thread.js';
+import { createCancelFlag, flagCancelled } from '../protocol/cancel-flag.js';
 import { findUncloneablePath } from '../protocol/clone-path.js';
 import { decodeError, type EncodedError } from '../protocol/error-codec.js';
 import { FromWorker, Status, ToWorker, type WorkerMessage } from '../protocol/messages.js';
@@ -366,7 +367,7 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
     options: RunOptions | StreamOptions | undefined,
     settle: (outcome: unknown) => void,
   ): Task {
-    this.#nextTaskId = (this.#nextTaskId + 1) & 0x7fffffff;
+    this.#nextTaskId = ((this.#nextTaskId + 1) & 0x7fffffff) || 1; // 0 never names a task
     const task = new Task(this.#nextTaskId, name, args, transfer, options?.priority ?? 0, performance.now(), settle);
     if (options !== undefined) {
       if (options.timeout !== undefined || options.signal !== undefined) {
@@ -406,7 +407,7 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
     const slot = task.slot;
     if (slot === undefined || slot.isRetiring) return;
     slot.handle.post([ToWorker.Cancel, task.id], NO_TRANSFER);
-    if (slot.cancelFlag !== undefined) Atomics.store(slot.cancelFlag, 0, task.id);
+    if (slot.cancelFlag !== undefined) flagCancelled(slot.cancelFlag, task.id);
     // Only the head of the FIFO can be running; the others are skipped by the worker.
     if (slot.inflight.peek() === task && slot.killTimer === undefined) {
       slot.killTimer = setTimeout(() => {
@@ -437,14 +438,16 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
       else if (!slot.isRetiring && slot.inflight.length === 0) idle++;
     }
     const spare = this.options.maxSize - this.#workers.length;
-    if (this.#depth === 1 || this.#queue.length <= idle + starting + spare) {
+    if (this.#queue.length <= idle + starting + spare) {
       // No backlog beyond what free workers can take: one task each, however fast tasks have
       // been, so a slow task never waits behind another while a worker could run it.
       this.#assign(1, true);
     } else {
-      // A backlog: fill idle workers first, then top up every pipeline to `depth`.
-      this.#assign(this.#depth, true);
-      if (this.#queue.length > 0) this.#assign(this.#depth, false);
+      // A backlog: fill idle workers first, then top up every pipeline. Even slow tasks go two
+      // deep, so a busy worker has its next task at hand instead of idling for a round trip.
+      const depth = Math.max(2, this.#depth);
+      this.#assign(depth, true);
+      if (this.#queue.length > 0) this.#assign(depth, false);
     }
     if (this.#queue.length > 0) this.#grow();
   }
@@ -554,7 +557,7 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
   }
 
   #spawn(): void {
-    const cancelFlag = this.#executor.sharesMemory ? new Int32Array(new SharedArrayBuffer(4)) : undefined;
+    const cancelFlag = this.#executor.sharesMemory ? createCancelFlag() : undefined;
     const slot = new WorkerSlot(++this.#nextWorkerId, cancelFlag);
     slot.handle = this.#executor.spawn(
       { moduleUrl: this.moduleUrl, poolName: this.options.name, workerId: slot.id, cancelFlag },

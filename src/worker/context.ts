@@ -4,6 +4,7 @@
  * of offload in one worker (a `.ts` source and its compiled `dist/`) agree.
  */
 import { AbortError } from '../errors.js';
+import { isFlagged } from '../protocol/cancel-flag.js';
 import type { WorkerInit } from '../protocol/messages.js';
 
 /** Per-worker state, written by the task loop, read by the functions below. */
@@ -57,7 +58,7 @@ export function workerId(): number | undefined {
 export function isCancelled(): boolean {
   const current = state();
   if (current === undefined) return false;
-  if (!current.cancelled && current.cancelFlag !== undefined && Atomics.load(current.cancelFlag, 0) === current.taskId) {
+  if (!current.cancelled && current.cancelFlag !== undefined && isFlagged(current.cancelFlag, current.taskId)) {
     cancelCurrent(current);
   }
   return current.cancelled;

@@ -19,6 +19,7 @@ import {
   type WorkerMessage,
 } from '../protocol/messages.js';
 import { takeMarked } from '../transfer.js';
+import { isFlagged } from '../protocol/cancel-flag.js';
 import { cancelCurrent, createWorkerState, type WorkerState } from './context.js';
 import { ProgressReporter } from './progress.js';
 import { isIterator, pump, StreamControl } from './stream.js';
@@ -140,7 +141,7 @@ class TaskLoop {
     const began = performance.now();
     for (let i = start; i < batch.length; i += 3) {
       const id = batch[i] as number;
-      if (this.#skip.size > 0 && this.#skip.delete(id)) {
+      if (this.#wasCancelled(id)) {
         out.push(id, Status.Failed, encodeError(new AbortError('cancelled before it started')));
         continue;
       }
@@ -192,6 +193,16 @@ class TaskLoop {
     if (rest !== undefined) await rest;
   }
 
+  /**
+   * Whether task `id` was cancelled before it started: by a message already received, or, for
+   * a task later in the batch being run, through shared memory (no message gets in meanwhile).
+   */
+  #wasCancelled(id: number): boolean {
+    if (this.#skip.size > 0 && this.#skip.delete(id)) return true;
+    const flag = this.#state.cancelFlag;
+    return flag !== undefined && isFlagged(flag, id);
+  }
+
   /** Runs a generator task as a stream; its end (return value or error) is a results message. */
   async #runStream(message: unknown[]): Promise<void> {
     const [, id, name, args, credit] = message as [number, number, string, unknown[], number];
@@ -202,7 +213,7 @@ class TaskLoop {
     const began = performance.now();
     let out: unknown[];
     try {
-      if (this.#skip.size > 0 && this.#skip.delete(id)) throw new AbortError('cancelled before it started');
+      if (this.#wasCancelled(id)) throw new AbortError('cancelled before it started');
       const task = this.#resolve(name);
       const iterator = task.fn.apply(task.self, args);
       if (!isIterator(iterator)) throw new TypeError(`"${name}" is not a generator task, so it cannot stream: call it with run()`);
