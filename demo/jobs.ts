@@ -4,7 +4,7 @@
  */
 import { scryptSync } from 'node:crypto';
 import { deflateSync } from 'node:zlib';
-import { isCancelled } from 'offload';
+import { isCancelled, progress } from 'offload';
 
 /** Node's default scrypt cost (N = 2^14, r = 8): about 100 ms of one core, by design. */
 export function hashPassword(password: string, salt: string): string {
@@ -22,6 +22,8 @@ export function renderImage(width: number, height: number): Uint8Array | null {
   const maxIterations = 200;
   for (let y = 0; y < height; y++) {
     if (isCancelled()) return null;
+    // Throttled by offload, so reporting every row is cheap; a no-op when run inline.
+    progress({ rows: y + 1, of: height });
     const ci = ((y - height / 2) / height) * 2.4;
     for (let x = 0; x < width; x++) {
       const cr = ((x - width * 0.65) / width) * 3.2;

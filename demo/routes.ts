@@ -4,8 +4,10 @@
  * request for as long as it takes.
  */
 import { randomBytes } from 'node:crypto';
+import { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
+import { ORDER_COUNT } from './database.js';
 import type { LoopDelay } from './event-loop.js';
 import { hashPassword, renderImage } from './jobs.js';
 import type * as Tasks from './tasks.js';
@@ -17,6 +19,10 @@ export interface RouteContext {
 
 /** `?inline=1`: run the job on the main thread. */
 const inlineFlag = { type: 'string', enum: ['0', '1'], default: '0' } as const;
+
+function size(fallback: number) {
+  return { type: 'integer', minimum: 16, maximum: 2048, default: fallback } as const;
+}
 
 export function registerRoutes(app: FastifyInstance, { registry, loop }: RouteContext): void {
   /** Inline jobs done on the main thread, for /health: the dashboard's inline bursts show here. */
@@ -71,7 +77,39 @@ export function registerRoutes(app: FastifyInstance, { registry, loop }: RouteCo
     },
   );
 
-  const size = (fallback: number) => ({ type: 'integer', minimum: 16, maximum: 2048, default: fallback }) as const;
+  app.get<{ Querystring: { rows: number } }>(
+    '/report.csv',
+    { schema: { querystring: { type: 'object', properties: { rows: { type: 'integer', minimum: 1, maximum: ORDER_COUNT, default: 1000 } } } } },
+    async (request, reply) => {
+      // A pipeline with backpressure: the response pulls lines from the worker's generator only
+      // as fast as the client reads; a client that leaves destroys the stream, ending the generator.
+      const lines = request.offload.stream('ordersCsv', [request.query.rows], { highWaterMark: 512 });
+      return reply
+        .type('text/csv')
+        .header('content-disposition', 'attachment; filename="orders.csv"')
+        .send(Readable.from(lines));
+    },
+  );
+
+  app.get<{ Querystring: { width: number; height: number } }>(
+    '/render-progress',
+    { schema: { querystring: { type: 'object', properties: { width: size(1200), height: size(900) } } } },
+    (request, reply) => {
+      // Server-sent events: each progress() value of the render, then the end.
+      reply.hijack();
+      const response = reply.raw;
+      response.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store' });
+      const send = (event: string, data: unknown): void => void response.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+      request.offload.tasks.renderImage
+        .with({ onProgress: (value) => send('progress', value) })(request.query.width, request.query.height)
+        .then(
+          (png) => send('done', { bytes: png?.byteLength ?? 0 }),
+          (error: unknown) => send('failed', { code: (error as { code?: string }).code ?? 'ERROR' }),
+        )
+        .finally(() => response.end());
+    },
+  );
+
   app.get<{ Querystring: { width: number; height: number; inline: '0' | '1' } }>(
     '/image',
     { schema: { querystring: { type: 'object', properties: { width: size(800), height: size(600), inline: inlineFlag } } } },

@@ -111,6 +111,17 @@ test('the dashboard loads, plots /health, fires offloaded and inline bursts, and
     assert.ok((await linePixels(id)) > 20, `the ${id} chart drew its line`);
   }
 
+  // The progress bar follows a long render's progress() values to the end.
+  await page.click('#render');
+  await page.waitForSelector('#render-status[data-state=done], #render-status[data-state=failed]', { timeout: 60_000 });
+  assert.match((await page.textContent('#render-status')) ?? '', /^Done: /);
+  const bar = await page.$eval('#render-progress', (element) => {
+    const progress = element as unknown as { value: number; dataset: { updates?: string } };
+    return { value: progress.value, updates: Number(progress.dataset.updates) };
+  });
+  assert.equal(bar.value, 1);
+  assert.ok(bar.updates >= 2, `the bar moved through ${bar.updates} progress values`);
+
   mkdirSync(artifacts, { recursive: true });
   const file = join(artifacts, 'dashboard.png');
   await page.screenshot({ path: file, fullPage: true });

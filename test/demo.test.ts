@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -10,6 +10,12 @@ import { buildDemo } from '../demo/server.js';
 import { parseMetrics, valueOf } from './metrics-text.js';
 
 const scratch = mkdtempSync(join(tmpdir(), 'offload-demo-'));
+const exportLog = join(scratch, 'exports.log');
+process.env.OFFLOAD_DEMO_EXPORT_LOG = exportLog;
+const readLog = (): string => (existsSync(exportLog) ? readFileSync(exportLog, 'utf8') : '');
+async function waitFor(condition: () => boolean): Promise<void> {
+  while (!condition()) await new Promise((resolve) => setTimeout(resolve, 20));
+}
 let base = '';
 let close: () => Promise<unknown> = async () => {};
 
@@ -113,4 +119,34 @@ test('npm start serves on PORT and, on SIGTERM, stops accepting, drains the pool
   child.kill('SIGTERM');
   const [code] = await once(child, 'exit');
   assert.equal(code, 0);
+});
+
+test('GET /report.csv streams rows from a worker generator; a client that leaves stops the generator', async () => {
+  const response = await fetch(`${base}/report.csv?rows=2000`);
+  assert.equal(response.status, 200);
+  assert.match(response.headers.get('content-type') ?? '', /text\/csv/);
+  const lines = (await response.text()).trim().split('\n');
+  assert.equal(lines[0], 'id,customer,country,amount,day');
+  assert.equal(lines.length, 2001);
+  assert.match(lines[1]!, /^1,Customer \d+,[A-Z]{2},[\d.]+,\d+$/);
+  await waitFor(() => readLog().includes('finished after 2000 rows'));
+
+  // A client that reads a little of a long export, then leaves.
+  const controller = new AbortController();
+  const partial = await fetch(`${base}/report.csv?rows=400000`, { signal: controller.signal });
+  const reader = partial.body!.getReader();
+  await reader.read();
+  controller.abort();
+  await waitFor(() => /stopped after \d+ rows/.test(readLog()));
+  const stoppedAt = Number(/stopped after (\d+) rows/.exec(readLog())![1]);
+  assert.ok(stoppedAt < 400_000, `the generator stopped early, at ${stoppedAt}`);
+});
+
+test('GET /render-progress streams the render\'s progress() values, then its end', async () => {
+  const text = await (await fetch(`${base}/render-progress?width=200&height=120`)).text();
+  const events = [...text.matchAll(/event: (\w+)\ndata: (.*)\n/g)].map((m) => [m[1], JSON.parse(m[2]!)] as const);
+  const progress = events.filter(([name]) => name === 'progress').map(([, value]) => value as { rows: number; of: number });
+  assert.ok(progress.length >= 1);
+  assert.deepEqual(progress.at(-1), { rows: 120, of: 120 });
+  assert.equal(events.at(-1)![0], 'done');
 });

@@ -165,3 +165,35 @@ setInterval(() => {
   for (const name of Object.keys(series)) draw(name);
 }, POLL_MS);
 poll();
+
+// A long task's progress bar, fed by the task's progress() calls through server-sent events.
+document.getElementById('render-form').addEventListener('submit', (event) => {
+  event.preventDefault();
+  const button = document.getElementById('render');
+  const bar = document.getElementById('render-progress');
+  const status = document.getElementById('render-status');
+  button.disabled = true;
+  bar.value = 0;
+  bar.dataset.updates = '0';
+  status.dataset.state = 'running';
+  status.textContent = 'Rendering...';
+  const source = new EventSource('/render-progress?width=1400&height=1000');
+  const finish = (state, text) => {
+    source.close();
+    button.disabled = false;
+    status.dataset.state = state;
+    status.textContent = text;
+  };
+  source.addEventListener('progress', (message) => {
+    const { rows, of } = JSON.parse(message.data);
+    bar.value = rows / of;
+    bar.dataset.updates = String(Number(bar.dataset.updates) + 1);
+    status.textContent = `Rendering: row ${rows} of ${of}`;
+  });
+  source.addEventListener('done', (message) => {
+    bar.value = 1;
+    finish('done', `Done: ${JSON.parse(message.data).bytes.toLocaleString()} bytes of PNG.`);
+  });
+  source.addEventListener('failed', (message) => finish('failed', `Failed: ${JSON.parse(message.data).code}`));
+  source.onerror = () => finish('failed', 'The connection failed.');
+});
