@@ -2,12 +2,16 @@
  * Pool options: one type, defaults in one place, validated when the pool is created so a typo
  * fails at start-up with the option's name, never later inside a task.
  */
+import { statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import type { ResourceLimits } from 'node:worker_threads';
 
 export interface PoolOptions {
-  /** `'thread'` (worker_threads). Default `'thread'`. */
-  executor?: 'thread';
+  /**
+   * `'thread'` (worker_threads) or `'process'` (child processes: isolation from native crashes,
+   * a heap per worker). Default `'thread'`.
+   */
+  executor?: 'thread' | 'process';
   /** Number of workers, started on demand. Default: `os.availableParallelism()`. */
   size?: number;
   /** Tasks allowed to wait for a worker; beyond it calls fail with `ERR_OFFLOAD_QUEUE_FULL`. Default `Infinity`. */
@@ -20,19 +24,27 @@ export interface PoolOptions {
   env?: NodeJS.ProcessEnv;
   /** Node flags of the workers. Default: the parent's `process.execArgv` (so `--import tsx` carries over). */
   execArgv?: string[];
+  /** Process executor: the workers' working directory. Default: the parent's `process.cwd()`. */
+  cwd?: string;
+  /** Process executor: V8 old-space limit per worker (`--max-old-space-size`), in MB. Default: Node's. */
+  maxOldSpaceSizeMb?: number;
 }
 
 export interface ResolvedOptions {
-  executor: 'thread';
+  executor: 'thread' | 'process';
   size: number;
   maxQueue: number;
   name: string;
   resourceLimits: ResourceLimits | undefined;
   env: NodeJS.ProcessEnv | undefined;
   execArgv: string[] | undefined;
+  cwd: string | undefined;
+  maxOldSpaceSizeMb: number | undefined;
 }
 
-const EXECUTORS = ['thread'] as const;
+const EXECUTORS = ['thread', 'process'] as const;
+/** Options that only one executor can honour: refused with the other rather than ignored. */
+const ONLY_FOR = { resourceLimits: 'thread', cwd: 'process', maxOldSpaceSizeMb: 'process' } as const;
 
 export function resolveOptions(options: PoolOptions = {}): ResolvedOptions {
   if (options === null || typeof options !== 'object') throw new TypeError('options must be an object');
@@ -40,14 +52,21 @@ export function resolveOptions(options: PoolOptions = {}): ResolvedOptions {
   if (!EXECUTORS.includes(executor)) {
     throw new TypeError(`options.executor must be one of ${EXECUTORS.join(', ')} (got ${String(executor)})`);
   }
+  for (const [name, only] of Object.entries(ONLY_FOR)) {
+    if (options[name as keyof typeof ONLY_FOR] !== undefined && executor !== only) {
+      throw new TypeError(`options.${name} applies to the ${only} executor only (executor: '${executor}')`);
+    }
+  }
   return {
     executor,
     size: integer('size', options.size ?? availableParallelism(), 1),
     maxQueue: options.maxQueue === Infinity || options.maxQueue === undefined ? Infinity : integer('maxQueue', options.maxQueue, 0),
     name: text('name', options.name ?? 'offload'),
     resourceLimits: options.resourceLimits,
-    env: options.env,
-    execArgv: options.execArgv,
+    env: options.env === undefined ? undefined : environment(options.env),
+    execArgv: options.execArgv === undefined ? undefined : flags(options.execArgv),
+    cwd: options.cwd === undefined ? undefined : directory(options.cwd),
+    maxOldSpaceSizeMb: options.maxOldSpaceSizeMb === undefined ? undefined : integer('maxOldSpaceSizeMb', options.maxOldSpaceSizeMb, 1),
   };
 }
 
@@ -62,4 +81,27 @@ function integer(name: string, value: unknown, min: number): number {
 function text(name: string, value: unknown): string {
   if (typeof value !== 'string' || value === '') throw new TypeError(`options.${name} must be a non-empty string`);
   return value;
+}
+
+function environment(value: unknown): NodeJS.ProcessEnv {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw new TypeError('options.env must be an object of environment variables');
+  }
+  return value as NodeJS.ProcessEnv;
+}
+
+function flags(value: unknown): string[] {
+  if (!Array.isArray(value) || !value.every((flag) => typeof flag === 'string')) {
+    throw new TypeError('options.execArgv must be an array of strings');
+  }
+  return value;
+}
+
+/** Checked now: a missing directory would otherwise surface only when the first worker starts. */
+function directory(value: unknown): string {
+  const path = text('cwd', value);
+  if (!statSync(path, { throwIfNoEntry: false })?.isDirectory()) {
+    throw new RangeError(`options.cwd must be an existing directory (got ${path})`);
+  }
+  return path;
 }

@@ -13,7 +13,7 @@ import { pathToFileURL } from 'node:url';
 import type { TransferListItem } from 'node:worker_threads';
 import { ClosedError, NotCloneableError, QueueFullError, TaskModuleError, WorkerExitedError } from '../errors.js';
 import type { Executor, WorkerExit, WorkerHandle } from '../executors/executor.js';
-import { ThreadExecutor } from '../executors/thread.js';
+import { createExecutor } from '../executors/index.js';
 import { findUncloneablePath } from '../protocol/clone-path.js';
 import { decodeError, type EncodedError } from '../protocol/error-codec.js';
 import { FromWorker, Status, ToWorker, type WorkerMessage } from '../protocol/messages.js';
@@ -121,7 +121,7 @@ export class Pool<M extends object = UntypedTasks> {
   constructor(moduleUrl: URL | string, options: PoolOptions = {}) {
     this.moduleUrl = toModuleUrl(moduleUrl);
     this.options = Object.freeze(resolveOptions(options));
-    this.#executor = new ThreadExecutor(this.options);
+    this.#executor = createExecutor(this.options);
     this.tasks = createHandles(this);
   }
 
@@ -317,8 +317,11 @@ export class Pool<M extends object = UntypedTasks> {
       try {
         slot.handle.post([ToWorker.Run, task.id, task.name, task.args], task.transfer ?? NO_TRANSFER);
       } catch (error) {
-        const path = findUncloneablePath(task.args, 'args') ?? 'args';
-        this.#fail(task, new NotCloneableError(path, error));
+        // An executor may name the path itself: a child process refuses shared memory, which
+        // structured clone within a process accepts.
+        const refusal =
+          error instanceof NotCloneableError ? error : new NotCloneableError(findUncloneablePath(task.args, 'args') ?? 'args', error);
+        this.#fail(task, refusal);
         continue;
       }
       if (slot.inflight.length === 0) this.#markBusy(slot);

@@ -1,0 +1,63 @@
+/**
+ * Entry of a worker process: adapts the IPC channel to the executor-agnostic task loop, and adds
+ * what only a process needs: exit with the parent, and report a fatal error before dying.
+ */
+import type { TransferListItem } from 'node:worker_threads';
+import { NotCloneableError } from '../errors.js';
+import { encodeError } from '../protocol/error-codec.js';
+import { FromWorker, type MainMessage, type WorkerMessage } from '../protocol/messages.js';
+import { FATAL, INIT_VARIABLE, detachTransferred, refuseForProcess, type ProcessWorkerInit } from '../protocol/process-channel.js';
+import { exitWithParent } from './parent-watch.js';
+import { runWorker } from './runtime.js';
+
+const serialized = process.env[INIT_VARIABLE];
+// Task code and its own child processes must not see (or inherit) the pool's internals.
+delete process.env[INIT_VARIABLE];
+const send = process.send?.bind(process);
+if (serialized === undefined || send === undefined) {
+  throw new Error('offload: this file runs only as a worker process started by a pool');
+}
+const init = JSON.parse(serialized) as ProcessWorkerInit;
+
+exitWithParent(init.parentPid);
+
+process.on('uncaughtExceptionMonitor', (error) => {
+  // Only when the error is about to end the process: with a handler of the task module's own,
+  // it lives on. The channel writes at once when it is not backed up, so the parent receives
+  // this although the process dies right after.
+  if (process.listenerCount('uncaughtException') > 0) return;
+  try {
+    send([FATAL, encodeError(error)]);
+  } catch {
+    // The channel is gone: the exit code alone will tell the parent.
+  }
+});
+
+void runWorker(
+  {
+    post(message: WorkerMessage, transfer?: TransferListItem[]): void {
+      if (transfer?.some((item) => !(item instanceof ArrayBuffer))) {
+        refuseForProcess(resultsOf(message), 'result');
+        throw new NotCloneableError('result', new TypeError('only ArrayBuffers can be transferred to the parent process'));
+      }
+      try {
+        send(message);
+      } catch (error) {
+        refuseForProcess(resultsOf(message), 'result');
+        throw error;
+      }
+      if (transfer !== undefined && transfer.length > 0) detachTransferred(transfer);
+    },
+    onMessage(handler: (message: MainMessage) => void): void {
+      process.on('message', handler as (message: unknown) => void);
+    },
+  },
+  init,
+);
+
+/** The result values in a results message: where a refused value can sit. */
+function resultsOf(message: WorkerMessage): unknown[] {
+  const values: unknown[] = [];
+  if (message[0] === FromWorker.Results) for (let i = 4; i < message.length; i += 3) values.push(message[i]);
+  return values;
+}
