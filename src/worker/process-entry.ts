@@ -7,7 +7,7 @@ import { NotCloneableError } from '../errors.js';
 import { encodeError } from '../protocol/error-codec.js';
 import { FromWorker, type MainMessage, type WorkerMessage } from '../protocol/messages.js';
 import { FATAL, INIT_VARIABLE, detachTransferred, refuseForProcess, type ProcessWorkerInit } from '../protocol/process-channel.js';
-import { exitWithParent } from './parent-watch.js';
+import { exitOnDisconnect, startWatchdog } from './parent-watch.js';
 import { runWorker } from './runtime.js';
 
 const serialized = process.env[INIT_VARIABLE];
@@ -19,7 +19,7 @@ if (serialized === undefined || send === undefined) {
 }
 const init = JSON.parse(serialized) as ProcessWorkerInit;
 
-exitWithParent(init.parentPid);
+exitOnDisconnect();
 
 process.on('uncaughtExceptionMonitor', (error) => {
   // Only when the error is about to end the process: with a handler of the task module's own,
@@ -47,6 +47,7 @@ void runWorker(
         throw error;
       }
       if (transfer !== undefined && transfer.length > 0) detachTransferred(transfer);
+      if (message[0] === FromWorker.Ready) startWatchdog(init.parentPid);
     },
     onMessage(handler: (message: MainMessage) => void): void {
       process.on('message', handler as (message: unknown) => void);
