@@ -10,7 +10,7 @@ import type { TransferListItem } from 'node:worker_threads';
 import { NotCloneableError } from '../errors.js';
 import { decodeError, type EncodedError } from '../protocol/error-codec.js';
 import { ToWorker, type MainMessage, type WorkerInit, type WorkerMessage } from '../protocol/messages.js';
-import { FATAL, INIT_VARIABLE, detachTransferred, refuseForProcess, type ProcessWorkerInit } from '../protocol/process-channel.js';
+import { FATAL, INIT_VARIABLE, detachTransferred, refuseProcessLocal, type ProcessWorkerInit } from '../protocol/process-channel.js';
 import { entryUrl, typeScriptLoader, type Executor, type WorkerEvents, type WorkerExit, type WorkerHandle } from './executor.js';
 import { PrefixedLines } from './output.js';
 import { workerFlags } from './process-flags.js';
@@ -114,37 +114,24 @@ export class ProcessExecutor implements Executor {
 }
 
 /**
- * Sends over the channel. Serialisation happens inside `send`, so a value it cannot encode
- * throws here, as `postMessage` would; what a thread could receive but a process cannot (shared
- * memory, a port) is named by path. Transferred buffers are copied, then detached here.
+ * Sends over the channel. Serialisation happens inside `send`, so a value it cannot encode (a
+ * function) throws here, as `postMessage` would, and the pool names it; what a thread could
+ * receive but a process cannot is refused first, by path. Transferred buffers are copied, then
+ * detached here.
  */
 function post(child: ChildProcess, message: MainMessage, transfer: readonly TransferListItem[]): void {
-  if (transfer.some((item) => !(item instanceof ArrayBuffer))) refuseUnmovable(message);
-  try {
-    child.send(message);
-  } catch (error) {
-    refuseForProcess(argumentsOf(message), 'args');
-    throw error;
+  if (message[0] === ToWorker.Run) refuseProcessLocal(message, 3, 'args');
+  if (transfer.some((item) => !(item instanceof ArrayBuffer))) {
+    // A port listed in `options.transfer` without being among the arguments.
+    throw new NotCloneableError('options.transfer', new TypeError('only ArrayBuffers can be transferred to a child process'));
   }
+  child.send(message);
   if (transfer.length > 0) detachTransferred(transfer);
-}
-
-function refuseUnmovable(message: MainMessage): never {
-  refuseForProcess(argumentsOf(message), 'args');
-  // Listed in `options.transfer` without being among the arguments.
-  throw new NotCloneableError('options.transfer', new TypeError('only ArrayBuffers can be transferred to a child process'));
 }
 
 /** The child's stdout and stderr, which are sockets over pipes, so they can be (un)referenced. */
 function pipesOf(child: ChildProcess): Socket[] {
   return [child.stdout, child.stderr].filter((pipe) => pipe !== null) as Socket[];
-}
-
-/** The tasks' arguments in a message to a worker: the values that may hold something refused. */
-function argumentsOf(message: MainMessage): unknown[] {
-  const values: unknown[] = [];
-  if (message[0] === ToWorker.Run) for (let i = 3; i < message.length; i += 3) values.push(message[i]);
-  return values;
 }
 
 let tsxLoader: string | null | undefined;

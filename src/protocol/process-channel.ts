@@ -3,9 +3,9 @@
  *
  * Node's `advanced` serialization is structured clone without the in-process parts: there is
  * no shared memory and nothing to transfer. This file makes those gaps explicit rather than
- * silent: shared memory and ports are refused with the path that holds them, and transferred
- * buffers are detached on the sending side after their bytes are copied, so code behaves the
- * same on threads and processes.
+ * silent: shared memory and ports are refused, before sending, with the path that holds them;
+ * transferred buffers are detached on the sending side after their bytes are copied, so code
+ * behaves the same on threads and processes.
  */
 import { MessagePort, type TransferListItem } from 'node:worker_threads';
 import { NotCloneableError } from '../errors.js';
@@ -38,46 +38,78 @@ function refusalOf(value: object): string | undefined {
 }
 
 /**
- * Finds the first part of `value` that another process cannot receive although structured clone
- * within a process accepts it. Runs only after a send failed or when something was marked for
- * transfer, never on the ordinary path.
+ * Whether `value` holds anything `refusalOf` refuses. This runs on every message, so it builds
+ * no paths and allocates nothing but the set that guards against cycles; typed arrays and
+ * buffers are not descended into.
  */
-export function findProcessRefusal(value: unknown, path: string): NotCloneableError | undefined {
-  const seen = new Set<object>();
-  const visit = (current: unknown, currentPath: string): NotCloneableError | undefined => {
-    if (current === null || typeof current !== 'object' || seen.has(current)) return undefined;
-    seen.add(current);
-    const reason = refusalOf(current);
-    if (reason !== undefined) return new NotCloneableError(currentPath, new TypeError(`${reason}; it cannot be sent to a child process`));
-    if (ArrayBuffer.isView(current) || current instanceof ArrayBuffer) return undefined;
-    const entries: Array<[string, unknown]> =
-      current instanceof Map
-        ? [...current].map(([key, inner], i): [string, unknown] => [`${currentPath}.get(${describeKey(key, i)})`, inner])
-        : current instanceof Set
-          ? [...current].map((inner, i): [string, unknown] => [`${currentPath}[set item ${i}]`, inner])
-          : Object.keys(current).map((key): [string, unknown] => [
-              Array.isArray(current) ? `${currentPath}[${key}]` : `${currentPath}${propertyPath(key)}`,
-              (current as Record<string, unknown>)[key],
-            ]);
-    for (const [innerPath, inner] of entries) {
-      const found = visit(inner, innerPath);
-      if (found !== undefined) return found;
+function holdsRefused(value: object, seen: Set<object>): boolean {
+  if (value instanceof ArrayBuffer) return false;
+  if (ArrayBuffer.isView(value)) return value.buffer instanceof SharedArrayBuffer;
+  if (value instanceof SharedArrayBuffer || value instanceof MessagePort) return true;
+  if (seen.has(value)) return false;
+  seen.add(value);
+  if (Array.isArray(value)) {
+    for (const item of value) if (item !== null && typeof item === 'object' && holdsRefused(item, seen)) return true;
+    return false;
+  }
+  if (value instanceof Map) {
+    for (const [key, item] of value) {
+      if (key !== null && typeof key === 'object' && holdsRefused(key, seen)) return true;
+      if (item !== null && typeof item === 'object' && holdsRefused(item, seen)) return true;
     }
-    return undefined;
-  };
-  return visit(value, path);
+    return false;
+  }
+  if (value instanceof Set) {
+    for (const item of value) if (item !== null && typeof item === 'object' && holdsRefused(item, seen)) return true;
+    return false;
+  }
+  for (const key of Object.keys(value)) {
+    const item = (value as Record<string, unknown>)[key];
+    if (item !== null && typeof item === 'object' && holdsRefused(item, seen)) return true;
+  }
+  return false;
+}
+
+/** Names the first refused part of `value`: the slow half of the check, run once something is found. */
+function findRefusal(value: unknown, path: string, seen: Set<object>): NotCloneableError | undefined {
+  if (value === null || typeof value !== 'object' || seen.has(value)) return undefined;
+  seen.add(value);
+  const reason = refusalOf(value);
+  if (reason !== undefined) return new NotCloneableError(path, new TypeError(`${reason}; it cannot be sent to a child process`));
+  if (ArrayBuffer.isView(value) || value instanceof ArrayBuffer) return undefined;
+  const entries: Array<[string, unknown]> =
+    value instanceof Map
+      ? [...value].flatMap(([key, inner], i): Array<[string, unknown]> => [
+          [`${path}[map key ${i}]`, key],
+          [`${path}.get(${describeKey(key, i)})`, inner],
+        ])
+      : value instanceof Set
+        ? [...value].map((inner, i): [string, unknown] => [`${path}[set item ${i}]`, inner])
+        : Object.keys(value).map((key): [string, unknown] => [
+            Array.isArray(value) ? `${path}[${key}]` : `${path}${propertyPath(key)}`,
+            (value as Record<string, unknown>)[key],
+          ]);
+  for (const [innerPath, inner] of entries) {
+    const found = findRefusal(inner, innerPath, seen);
+    if (found !== undefined) return found;
+  }
+  return undefined;
 }
 
 /**
- * Checks the values of a message (each task's arguments, or each result, named `root`) after a
- * send threw or when something was marked for transfer, and throws the `NotCloneableError` that
- * names what a process cannot receive. Returns when nothing process-specific is wrong, leaving
- * the caller to rethrow what it caught.
+ * Refuses, before sending, what another process cannot receive although structured clone within
+ * a process accepts it: shared memory (which the channel would silently copy, so writes would
+ * no longer be shared) and ports (which would arrive as `{}`). Checks the values at
+ * `message[first]`, `message[first + 3]`... (each task's arguments, or each result), and throws
+ * a `NotCloneableError` naming the path from `root` (`args[0].memory`).
  */
-export function refuseForProcess(values: readonly unknown[], root: string): void {
-  for (const value of values) {
-    const refusal = findProcessRefusal(value, root);
-    if (refusal !== undefined) throw refusal;
+export function refuseProcessLocal(message: readonly unknown[], first: number, root: string): void {
+  let seen: Set<object> | undefined;
+  for (let i = first; i < message.length; i += 3) {
+    const value = message[i];
+    if (value === null || typeof value !== 'object') continue;
+    seen ??= new Set();
+    if (holdsRefused(value, seen)) throw findRefusal(value, root, new Set())!;
   }
 }
 

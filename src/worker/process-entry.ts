@@ -6,7 +6,7 @@ import type { TransferListItem } from 'node:worker_threads';
 import { NotCloneableError } from '../errors.js';
 import { encodeError } from '../protocol/error-codec.js';
 import { FromWorker, type MainMessage, type WorkerMessage } from '../protocol/messages.js';
-import { FATAL, INIT_VARIABLE, detachTransferred, refuseForProcess, type ProcessWorkerInit } from '../protocol/process-channel.js';
+import { FATAL, INIT_VARIABLE, detachTransferred, refuseProcessLocal, type ProcessWorkerInit } from '../protocol/process-channel.js';
 import { exitOnDisconnect, startWatchdog } from './parent-watch.js';
 import { runWorker } from './runtime.js';
 
@@ -36,16 +36,11 @@ process.on('uncaughtExceptionMonitor', (error) => {
 void runWorker(
   {
     post(message: WorkerMessage, transfer?: TransferListItem[]): void {
+      if (message[0] === FromWorker.Results) refuseProcessLocal(message, 4, 'result');
       if (transfer?.some((item) => !(item instanceof ArrayBuffer))) {
-        refuseForProcess(resultsOf(message), 'result');
         throw new NotCloneableError('result', new TypeError('only ArrayBuffers can be transferred to the parent process'));
       }
-      try {
-        send(message);
-      } catch (error) {
-        refuseForProcess(resultsOf(message), 'result');
-        throw error;
-      }
+      send(message);
       if (transfer !== undefined && transfer.length > 0) detachTransferred(transfer);
       if (message[0] === FromWorker.Ready) startWatchdog(init.parentPid);
     },
@@ -55,10 +50,3 @@ void runWorker(
   },
   init,
 );
-
-/** The result values in a results message: where a refused value can sit. */
-function resultsOf(message: WorkerMessage): unknown[] {
-  const values: unknown[] = [];
-  if (message[0] === FromWorker.Results) for (let i = 4; i < message.length; i += 3) values.push(message[i]);
-  return values;
-}
