@@ -40,7 +40,7 @@ test("each line of a worker's stdout and stderr reaches the parent's, prefixed w
 });
 
 test('lines written in pieces by concurrent workers never interleave', async () => {
-  const { stdout } = await parentRunning('chat', 2, `await Promise.all([pool.run('chatter', [50]), pool.run('chatter', [50])]);`);
+  const { stdout } = await parentRunning('chat', 2, `await pool.warmup(); await Promise.all([pool.run('chatter', [50]), pool.run('chatter', [50])]);`);
   const lines = stdout.trim().split('\n');
   assert.equal(lines.length, 100);
   const perWorker = new Map<string, number[]>();
