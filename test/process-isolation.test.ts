@@ -63,7 +63,9 @@ describe('native crash isolation (process)', () => {
   });
 
   test('calls on a pool whose workers keep dying each fail alone; the others complete', async () => {
-    const calls = [pool.tasks.abort(), pool.tasks.pid(), pool.tasks.killSelf(), pool.tasks.pid(), pool.tasks.pid()];
+    // Slow tasks keep the pool from pipelining (a crash fails the calls pipelined behind it, by design).
+    await pool.tasks.slowPid(50);
+    const calls = [pool.tasks.abort(), pool.tasks.slowPid(20), pool.tasks.killSelf(), pool.tasks.slowPid(20), pool.tasks.pid()];
     const outcomes = await Promise.allSettled(calls);
     assert.deepEqual(
       outcomes.map((outcome) => outcome.status),

@@ -60,6 +60,20 @@ test('a worker process that cannot start fails calls with ERR_OFFLOAD_TASK_MODUL
   }
 });
 
+test('a worker process that cannot be spawned fails calls with ERR_OFFLOAD_TASK_MODULE, the spawn error as cause', async () => {
+  const doomed = mkdtempSync(join(scratch, 'doomed-'));
+  const pool = poolFor<typeof Tasks>('process-tasks.ts', 'process', { size: 1, cwd: doomed });
+  rmSync(doomed, { recursive: true });
+  try {
+    const error = await rejection(pool.tasks.pid());
+    assert.ok(error instanceof TaskModuleError, String(error));
+    assert.equal(error.code, 'ERR_OFFLOAD_TASK_MODULE');
+    assert.equal((error.cause as NodeJS.ErrnoException).code, 'ENOENT');
+  } finally {
+    await pool.close();
+  }
+});
+
 test("the parent's own flags pass on, except those that would hijack or break a worker", () => {
   const inherited = [
     '--enable-source-maps',

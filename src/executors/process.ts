@@ -26,8 +26,12 @@ const entry = fileURLToPath(entryUrl('process-entry'));
 
 /** What V8 prints, through Node, as it aborts on a full heap; the exit itself says only SIGABRT. */
 const OUT_OF_MEMORY = /^FATAL ERROR: .*JavaScript heap out of memory/;
-/** How long an exit report waits for the pipes to drain (a grandchild may hold them open). */
-const DRAIN_MS = 250;
+/**
+ * How long an exit report may wait for the pipes and the channel to drain. They close within a
+ * tick of the exit unless a grandchild holds them open; meanwhile the pool still counts the
+ * worker, so the wait is kept short.
+ */
+const DRAIN_MS = 100;
 
 export class ProcessExecutor implements Executor {
   readonly #options: ProcessExecutorOptions;
