@@ -12,7 +12,7 @@ type Executor = 'thread' | 'process';
 interface BenchPool {
   run(name: string, args: unknown[]): Promise<unknown>;
   warmup(): Promise<void>;
-  close(): Promise<void>;
+  close(): Promise<unknown>;
 }
 type CreatePool = (task: URL, options: { executor: Executor; size: number }) => BenchPool;
 // As in production: no loader flags, although this bench itself runs under `--import tsx`

@@ -57,8 +57,8 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const { app } = await buildDemo();
   const port = Number(process.env.PORT ?? 8888);
   const host = process.env.HOST ?? '127.0.0.1';
-  await app.listen({ port, host });
-  console.log(`offload demo on http://${host}:${port}/  (try /report, /report?inline=1, /health)`);
+  const address = await app.listen({ port, host });
+  console.log(`offload demo on ${address}/  (try /report, /report?inline=1, /health)`);
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     // Stop accepting first, then drain the pool (Fastify's onClose hook closes it).
     process.once(signal, () => void app.close().then(() => process.exit(0)));

@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -45,4 +47,20 @@ test('GET /health answers while report queries keep the pool busy', async () => 
   // Event order, not timing: /health answered before the reports it overlapped with finished.
   assert.ok(health.pool.busy > 0, 'the pool was busy when /health answered');
   await Promise.all(reports);
+});
+
+test('npm start serves on PORT and, on SIGTERM, stops accepting, drains the pool and exits cleanly', async () => {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'demo/server.ts'], {
+    cwd: new URL('..', import.meta.url),
+    env: { ...process.env, PORT: '0', OFFLOAD_DEMO_DB: join(scratch, 'demo.db') },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const [line] = (await once(child.stdout, 'data')) as [Buffer];
+  const port = /127\.0\.0\.1:(\d+)/.exec(line.toString())?.[1];
+  assert.ok(port, line.toString());
+  const answer = fetch(`http://127.0.0.1:${port}/`).then((r) => r.text());
+  assert.equal(await answer, 'Test 10<br/>');
+  child.kill('SIGTERM');
+  const [code] = await once(child, 'exit');
+  assert.equal(code, 0);
 });

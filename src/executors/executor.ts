@@ -31,6 +31,8 @@ export interface WorkerHandle {
 }
 
 export interface Executor {
+  /** Whether workers can share memory with the pool (a `SharedArrayBuffer` in `WorkerInit`). */
+  readonly sharesMemory: boolean;
   spawn(init: WorkerInit, events: WorkerEvents): WorkerHandle;
 }
 

@@ -34,6 +34,8 @@ const OUT_OF_MEMORY = /^FATAL ERROR: .*JavaScript heap out of memory/;
 const DRAIN_MS = 100;
 
 export class ProcessExecutor implements Executor {
+  /** Processes share no memory: cancellation reaches a running task as a message. */
+  readonly sharesMemory = false;
   readonly #options: ProcessExecutorOptions;
 
   constructor(options: ProcessExecutorOptions = {}) {
@@ -124,7 +126,9 @@ export class ProcessExecutor implements Executor {
  * detached here.
  */
 function post(child: ChildProcess, message: MainMessage, transfer: readonly TransferListItem[]): void {
-  if (message[0] === ToWorker.Run) refuseProcessLocal(message, 3, 'args');
+  // Arguments sit every third slot from 3: `[Run, id, name, args, id, name, args...]`, and
+  // `[Stream, id, name, args, credit]` holds one set.
+  if (message[0] === ToWorker.Run || message[0] === ToWorker.Stream) refuseProcessLocal(message, 3, 3, 'args');
   if (transfer.some((item) => !(item instanceof ArrayBuffer))) {
     // A port listed in `options.transfer` without being among the arguments.
     throw new NotCloneableError('options.transfer', new TypeError('only ArrayBuffers can be transferred to a child process'));

@@ -22,6 +22,7 @@ const BOOTSTRAP = `
 `;
 
 export class ThreadExecutor implements Executor {
+  readonly sharesMemory = true;
   readonly #options: ThreadExecutorOptions;
 
   constructor(options: ThreadExecutorOptions = {}) {

@@ -12,17 +12,27 @@ export interface PoolOptions {
    * a heap per worker). Default `'thread'`.
    */
   executor?: 'thread' | 'process';
-  /** Number of workers, started on demand. Default: `os.availableParallelism()`. */
+  /** Most workers (same as `maxSize`). Default: `os.availableParallelism()`. */
   size?: number;
+  /** Most workers; the pool grows to it under load. Default: `size`. */
+  maxSize?: number;
+  /** Workers kept even when idle, once the pool has started. Default `0`. */
+  minSize?: number;
+  /** A worker idle this long (ms) ends, down to `minSize`. Default `30000`. */
+  idleTimeout?: number;
   /** Tasks allowed to wait for a worker; beyond it calls fail with `ERR_OFFLOAD_QUEUE_FULL`. Default `Infinity`. */
   maxQueue?: number;
+  /** A worker is replaced after running this many tasks (for leaky native code). Default `Infinity`. */
+  maxTasksPerWorker?: number;
+  /** After a running task is cancelled, how long (ms) it may take to stop by itself before its worker is ended. Default `500`. */
+  cancelGracePeriod?: number;
   /** Names the pool in worker names and messages. Default `'offload'`. */
   name?: string;
   /** Thread executor: V8 heap limits per worker. Default: Node's. */
   resourceLimits?: ResourceLimits;
   /** Environment of the workers. Default: the parent's `process.env`. */
   env?: NodeJS.ProcessEnv;
-  /** Node flags of the workers. Default: the parent's `process.execArgv` (so `--import tsx` carries over). */
+  /** Node flags of the workers. Default: the parent's `process.execArgv`. */
   execArgv?: string[];
   /** Process executor: the workers' working directory. Default: the parent's `process.cwd()`. */
   cwd?: string;
@@ -32,8 +42,12 @@ export interface PoolOptions {
 
 export interface ResolvedOptions {
   executor: 'thread' | 'process';
-  size: number;
+  maxSize: number;
+  minSize: number;
+  idleTimeout: number;
   maxQueue: number;
+  maxTasksPerWorker: number;
+  cancelGracePeriod: number;
   name: string;
   resourceLimits: ResourceLimits | undefined;
   env: NodeJS.ProcessEnv | undefined;
@@ -57,10 +71,20 @@ export function resolveOptions(options: PoolOptions = {}): ResolvedOptions {
       throw new TypeError(`options.${name} applies to the ${only} executor only (executor: '${executor}')`);
     }
   }
+  if (options.size !== undefined && options.maxSize !== undefined && options.size !== options.maxSize) {
+    throw new RangeError(`options.size and options.maxSize disagree (${options.size} and ${options.maxSize}); give one`);
+  }
+  const maxSize = integer('maxSize', options.maxSize ?? integer('size', options.size ?? availableParallelism(), 1), 1);
+  const minSize = integer('minSize', options.minSize ?? 0, 0);
+  if (minSize > maxSize) throw new RangeError(`options.minSize (${minSize}) exceeds the pool's size (${maxSize})`);
   return {
     executor,
-    size: integer('size', options.size ?? availableParallelism(), 1),
-    maxQueue: options.maxQueue === Infinity || options.maxQueue === undefined ? Infinity : integer('maxQueue', options.maxQueue, 0),
+    maxSize,
+    minSize,
+    idleTimeout: limit('idleTimeout', options.idleTimeout ?? 30_000, 0),
+    maxQueue: limit('maxQueue', options.maxQueue ?? Infinity, 0),
+    maxTasksPerWorker: limit('maxTasksPerWorker', options.maxTasksPerWorker ?? Infinity, 1),
+    cancelGracePeriod: limit('cancelGracePeriod', options.cancelGracePeriod ?? 500, 0),
     name: text('name', options.name ?? 'offload'),
     resourceLimits: options.resourceLimits,
     env: options.env === undefined ? undefined : environment(options.env),
@@ -68,6 +92,11 @@ export function resolveOptions(options: PoolOptions = {}): ResolvedOptions {
     cwd: options.cwd === undefined ? undefined : directory(options.cwd),
     maxOldSpaceSizeMb: options.maxOldSpaceSizeMb === undefined ? undefined : integer('maxOldSpaceSizeMb', options.maxOldSpaceSizeMb, 1),
   };
+}
+
+/** An integer at least `min`, or `Infinity`. */
+function limit(name: string, value: unknown, min: number): number {
+  return value === Infinity ? Infinity : integer(name, value, min);
 }
 
 function integer(name: string, value: unknown, min: number): number {
@@ -81,6 +110,24 @@ function integer(name: string, value: unknown, min: number): number {
 function text(name: string, value: unknown): string {
   if (typeof value !== 'string' || value === '') throw new TypeError(`options.${name} must be a non-empty string`);
   return value;
+}
+
+export interface RunOptionsInput {
+  signal?: AbortSignal | undefined;
+  timeout?: number | undefined;
+  priority?: number | undefined;
+}
+
+/** Checks a call's options; runs on every call that passes some, so it stays cheap. */
+export function checkRunOptions(options: RunOptionsInput): void {
+  const { signal, timeout, priority } = options;
+  if (signal !== undefined && !(signal instanceof AbortSignal)) throw new TypeError('options.signal must be an AbortSignal');
+  if (timeout !== undefined && !(typeof timeout === 'number' && timeout > 0)) {
+    throw new RangeError(`options.timeout must be a positive number of milliseconds (got ${String(timeout)})`);
+  }
+  if (priority !== undefined && !Number.isInteger(priority)) {
+    throw new TypeError(`options.priority must be an integer (got ${String(priority)})`);
+  }
 }
 
 function environment(value: unknown): NodeJS.ProcessEnv {

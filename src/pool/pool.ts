@@ -1,86 +1,79 @@
 /**
- * The pool core: admission, dispatch, results, lifecycle. Written once against the small
- * `Executor` interface, so every executor gets the same behaviour.
+ * The pool core: admission, dispatch, results, faults and lifecycle. Written once against the
+ * small `Executor` interface, so every executor gets the same behaviour.
  *
- * Dispatch path: a call becomes a `Task` in the pool's FIFO; a microtask later every ready
+ * Dispatch path: a call becomes a `Task` in the pool's queue; at the end of the tick every ready
  * worker with room receives a share of the queue in one message. A worker runs its tasks one at
  * a time, in order, so each worker's in-flight tasks form a FIFO and results are matched to
- * tasks without any lookup. How many tasks a worker may hold ahead (`depth`) follows the
- * observed run time: one at a time for slow tasks, so a long task never holds others hostage
- * while a worker idles; a deep pipeline for tiny tasks, so messages stay few.
+ * tasks without any lookup. How many tasks a worker may hold ahead (`depth`) follows the observed
+ * run time: one at a time for slow tasks, so a long task never holds others hostage while a
+ * worker idles; a deep pipeline for tiny tasks, so messages stay few.
+ *
+ * Invariant: every admitted call settles exactly once (`Task.finish` drops later outcomes).
  */
+import { EventEmitter } from 'node:events';
 import { pathToFileURL } from 'node:url';
 import type { TransferListItem } from 'node:worker_threads';
-import { ClosedError, NotCloneableError, QueueFullError, TaskModuleError, WorkerExitedError } from '../errors.js';
-import type { Executor, WorkerExit, WorkerHandle } from '../executors/executor.js';
+import { AbortError, ClosedError, NotCloneableError, QueueFullError, TaskModuleError, WorkerExitedError } from '../errors.js';
+import type { Executor, WorkerExit } from '../executors/executor.js';
 import { createExecutor } from '../executors/index.js';
 import { findUncloneablePath } from '../protocol/clone-path.js';
 import { decodeError, type EncodedError } from '../protocol/error-codec.js';
 import { FromWorker, Status, ToWorker, type WorkerMessage } from '../protocol/messages.js';
 import { takeMarked } from '../transfer.js';
-import type { TaskArgs, TaskCallback, TaskName, TaskResult, UntypedTasks } from '../types.js';
-import { resolveOptions, type PoolOptions, type ResolvedOptions } from './options.js';
-import { Queue } from './queue.js';
+import { callBack, invokeUserCode } from '../styles/callback.js';
+import { createHandles, type TaskHandles } from '../styles/handle.js';
+import type { CallTaskName, StreamItem, StreamTaskName, TaskArgs, TaskCallback, TaskResult, UntypedTasks } from '../types.js';
+import { armDeadline } from './deadline.js';
+import { checkRunOptions, resolveOptions, type PoolOptions, type ResolvedOptions } from './options.js';
+import { StatsRecorder, type PoolStats } from './stats.js';
+import { Failure, Task, TaskState } from './task.js';
+import { TaskQueue } from './task-queue.js';
+import { TaskStream, type StreamControl } from './stream.js';
+import { WorkerSlot } from './worker-slot.js';
 
 export interface RunOptions {
   /** Buffers to move rather than copy, besides those marked with `transfer()`. */
   transfer?: readonly TransferListItem[];
+  /** Aborting it fails the call with `ERR_OFFLOAD_ABORTED` and cancels the task. */
+  signal?: AbortSignal;
+  /** Deadline in ms from the call, queued or running: then `ERR_OFFLOAD_TIMEOUT`. */
+  timeout?: number;
+  /** Higher runs first; equal priorities run in call order. Default `0`. */
+  priority?: number;
+  /** Receives the values the task reports with `progress(value)`, in order (throttled). */
+  onProgress?: (value: unknown) => void;
 }
 
-export interface PoolStats {
-  /** Workers alive (started on demand, up to `options.size`). */
-  size: number;
-  /** Workers running a task. */
-  busy: number;
-  /** Workers ready and without a task. */
-  idle: number;
-  /** Tasks waiting for a worker. */
-  queued: number;
-  /** Tasks that returned a value. */
-  completed: number;
-  /** Tasks that ended in an error (their own, or the pool's). */
-  failed: number;
+export interface StreamOptions {
+  signal?: AbortSignal;
+  /** Deadline in ms for the whole stream, from the call. */
+  timeout?: number;
+  priority?: number;
+  /** Most items the generator may run ahead of the consumer. Default `256`. */
+  highWaterMark?: number;
+  onProgress?: (value: unknown) => void;
 }
 
-/** The typed functions of `pool.tasks`. */
-export type TaskHandles<M> = {
-  readonly [K in TaskName<M>]: (...args: TaskArgs<M, K>) => Promise<TaskResult<M, K>>;
-};
-
-/** How a task ended badly: an error encoded by a worker, or one raised here. */
-class Failure {
-  constructor(
-    readonly encoded: EncodedError | undefined,
-    readonly error?: unknown,
-  ) {}
-
-  toError(callerStack?: string): unknown {
-    if (this.encoded !== undefined) return decodeError(this.encoded, callerStack);
-    if (callerStack && this.error instanceof Error) {
-      this.error.stack += `\n    at <offload: called from>\n${callerStack}`;
-    }
-    return this.error;
-  }
+export interface CloseOptions {
+  /** Past this many ms, cancel what remains and end the workers. Default: wait for everything. */
+  timeout?: number;
 }
 
-class Task {
-  constructor(
-    readonly id: number,
-    readonly name: string,
-    readonly args: unknown[],
-    readonly transfer: TransferListItem[] | undefined,
-    readonly settle: (outcome: unknown) => void,
-  ) {}
+export interface CloseReport {
+  /** Whether the timeout ran out before the pool drained. */
+  timedOut: boolean;
+  /** Tasks that failed with `ERR_OFFLOAD_CLOSED` because the timeout ran out. */
+  cancelled: { queued: number; running: number };
 }
 
-class WorkerSlot {
-  handle!: WorkerHandle;
-  isReady = false;
-  /** Closing or terminated on purpose: its exit is expected. */
-  isRetiring = false;
-  readonly inflight = new Queue<Task>();
-
-  constructor(readonly id: number) {}
+export interface PoolEvents {
+  workerSpawned: [{ workerId: number }];
+  workerExited: [{ workerId: number; exitCode: number | null; signal: string | null; expected: boolean; reason?: string }];
+  /** A task was handed to a worker. */
+  taskStarted: [{ id: number; name: string; workerId: number; waitTime: number }];
+  taskFinished: [{ id: number; name: string; workerId: number; runTime: number }];
+  taskFailed: [{ id: number; name: string; code: string; error: unknown }];
 }
 
 /** Longest a worker's pipeline may represent, in milliseconds of observed run time. */
@@ -88,120 +81,170 @@ const PIPELINE_MS = 1;
 const MAX_DEPTH = 64;
 const LOAD_RETRY_MS = 1000;
 const LOAD_RETRY_MAX_MS = 30_000;
+const RESPAWN_MAX_MS = 5000;
 const NO_TRANSFER: readonly TransferListItem[] = [];
+const DEFAULT_HIGH_WATER_MARK = 1024;
+const OBSERVED_EVENTS = new Set<string | symbol>(['taskStarted', 'taskFinished', 'taskFailed']);
 
 /** Internal entry point used by `@blocking`; not part of the public surface. */
 export const dispatch = Symbol('offload.dispatch');
+/** Internal: the names of generator tasks, once a worker has reported them. */
+export const streamTaskNames = Symbol('offload.streamTaskNames');
 
-export class Pool<M extends object = UntypedTasks> {
+export type { TaskHandles };
+
+export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEvents> {
   /** Typed functions, one per task: `await pool.tasks.resize(image, 200)`. */
   readonly tasks: TaskHandles<M>;
   readonly options: Readonly<ResolvedOptions>;
   readonly moduleUrl: string;
 
   readonly #executor: Executor;
-  readonly #queue = new Queue<Task>();
+  readonly #queue = new TaskQueue();
   readonly #workers: WorkerSlot[] = [];
+  readonly #stats = new StatsRecorder();
   #nextTaskId = 0;
   #nextWorkerId = 0;
   #busy = 0;
-  #completed = 0;
-  #failed = 0;
   #runTimeMs = Number.NaN;
   #depth = 1;
-  #isFlushScheduled = false;
-  readonly #flush = (): void => this.#dispatchQueued();
+  #isDispatchScheduled = false;
+  readonly #dispatchQueued = (): void => this.#dispatch();
+  #isObserved = false;
   #state: 'open' | 'closing' | 'closed' = 'open';
-  #closed: Promise<void> | undefined;
+  #closed: Promise<CloseReport> | undefined;
   #whenEmpty: Array<() => void> = [];
   #whenReady: Array<() => void> = [];
   #loadFailure: { cause: unknown; until: number } | undefined;
   #loadRetryMs = LOAD_RETRY_MS;
+  #streamTasks: ReadonlySet<string> | undefined;
+  /** Crashes since a task last completed: grows the respawn pause, so a crash loop slows down. */
+  #crashStreak = 0;
+  #respawnTimer: NodeJS.Timeout | undefined;
+  #idleTimer: NodeJS.Timeout | undefined;
 
   constructor(moduleUrl: URL | string, options: PoolOptions = {}) {
+    super();
     this.moduleUrl = toModuleUrl(moduleUrl);
     this.options = Object.freeze(resolveOptions(options));
     this.#executor = createExecutor(this.options);
     this.tasks = createHandles(this);
+    // Task events cost a check per task only while someone listens.
+    const untyped = this as EventEmitter;
+    untyped.on('newListener', (event: string | symbol) => {
+      if (OBSERVED_EVENTS.has(event)) this.#isObserved = true;
+    });
+    untyped.on('removeListener', () => {
+      this.#isObserved = [...OBSERVED_EVENTS].some((event) => untyped.listenerCount(event) > 0);
+    });
   }
 
-  /** Runs a task by name: `await pool.run('resize', [image, 200])`. */
-  run<K extends TaskName<M>>(name: K, args: TaskArgs<M, K>, options?: RunOptions): Promise<TaskResult<M, K>> {
+  /** Runs a task by name: `await pool.run('resize', [image, 200], { timeout: 2000 })`. */
+  run<K extends CallTaskName<M>>(name: K, args: TaskArgs<M, K>, options?: RunOptions): Promise<TaskResult<M, K>> {
     return this[dispatch](name, args as unknown[], options) as Promise<TaskResult<M, K>>;
+  }
+
+  /**
+   * Runs a generator task and iterates what it yields:
+   * `for await (const row of pool.stream('rows', [query])) ...`. The task starts at the first
+   * pull; `break` ends the generator in the worker (its `finally` blocks run).
+   */
+  stream<K extends StreamTaskName<M>>(name: K, args: TaskArgs<M, K>, options: StreamOptions = {}): TaskStream<StreamItem<M, K>> {
+    const highWaterMark = options.highWaterMark ?? DEFAULT_HIGH_WATER_MARK;
+    if (!Number.isInteger(highWaterMark) || highWaterMark < 1) {
+      throw new RangeError(`options.highWaterMark must be a positive integer (got ${String(highWaterMark)})`);
+    }
+    return new TaskStream<StreamItem<M, K>>(highWaterMark, (stream) =>
+      this.#startStream(name, args as unknown[], options, stream as TaskStream<unknown>),
+    );
+  }
+
+  get [streamTaskNames](): ReadonlySet<string> | undefined {
+    return this.#streamTasks;
   }
 
   /**
    * Runs a task and calls `callback(error, result)` once, on this thread's event loop, never
    * synchronously inside `submit`.
    */
-  submit<K extends TaskName<M>>(name: K, args: TaskArgs<M, K>, callback: TaskCallback<TaskResult<M, K>>): void {
+  submit<K extends CallTaskName<M>>(
+    name: K,
+    args: TaskArgs<M, K>,
+    callback: TaskCallback<TaskResult<M, K>>,
+    options?: RunOptions,
+  ): void {
     if (typeof callback !== 'function') throw new TypeError('submit() needs a callback function');
     let pending: Promise<unknown>;
     try {
-      pending = this.#enqueue(name, args as unknown[], undefined);
+      pending = this.#enqueue(name, args as unknown[], options);
     } catch (error) {
       pending = Promise.resolve(new Failure(undefined, error));
     }
-    void pending.then((outcome) => {
-      if (outcome instanceof Failure) deliver(callback, callbackError(outcome.toError()));
-      else deliver(callback, null, outcome as TaskResult<M, K>);
-    });
+    callBack(pending, callback);
   }
 
   /**
-   * Starts every worker now (they otherwise start on demand) and resolves once all have loaded
-   * the task module: pay the start-up before traffic arrives. Rejects with
-   * `ERR_OFFLOAD_TASK_MODULE` when the module fails to load.
+   * Starts workers now (they otherwise start on demand): `minSize` of them, or every one when
+   * `minSize` is 0, and resolves once they have loaded the task module. Pay the start-up before
+   * traffic arrives. Rejects with `ERR_OFFLOAD_TASK_MODULE` when the module fails to load.
    */
   async warmup(): Promise<void> {
     if (this.#state !== 'open') throw new ClosedError();
     if (this.#loadFailure !== undefined) this.#checkLoadFailure();
-    while (this.#workers.length < this.options.size) this.#spawn();
+    const target = this.options.minSize > 0 ? this.options.minSize : this.options.maxSize;
+    while (this.#workers.length < target) this.#spawn();
     await new Promise<void>((resolve, reject) => {
       const check = (): void => {
         if (this.#loadFailure !== undefined) reject(new TaskModuleError(this.moduleUrl, this.#loadFailure.cause));
-        else if (this.#workers.every((slot) => slot.isReady)) resolve();
+        else if (this.#workers.every((slot) => slot.isReady || slot.isRetiring)) resolve();
         else this.#whenReady.push(check);
       };
       check();
     });
   }
 
-  /** Stops admission, finishes queued and running tasks, runs `teardown`, ends the workers. */
-  close(): Promise<void> {
-    if (this.#closed === undefined) {
-      if (this.#state === 'open') this.#state = 'closing';
-      this.#closed = this.#whenNoWorkers().then(() => {
-        this.#state = 'closed';
-      });
-      this.#closeIdleWorkers();
+  /**
+   * Stops admission (`ERR_OFFLOAD_CLOSED`), finishes queued and running tasks, runs `teardown`
+   * in every worker, ends them. With `timeout`, what remains after it is cancelled and the
+   * workers are ended; the report says what was cancelled.
+   */
+  close(options: CloseOptions = {}): Promise<CloseReport> {
+    if (this.#closed !== undefined) return this.#closed;
+    const timeout = options.timeout;
+    if (timeout !== undefined && !(typeof timeout === 'number' && timeout >= 0)) {
+      throw new RangeError(`close({ timeout }) must be a number of milliseconds (got ${String(timeout)})`);
     }
+    if (this.#state === 'open') this.#state = 'closing';
+    const report: CloseReport = { timedOut: false, cancelled: { queued: 0, running: 0 } };
+    let timer: NodeJS.Timeout | undefined;
+    if (timeout !== undefined) {
+      timer = setTimeout(() => {
+        report.timedOut = true;
+        report.cancelled = this.#terminateAll('The pool closed before the task finished');
+      }, timeout);
+    }
+    this.#closed = this.#whenNoWorkers().then(() => {
+      clearTimeout(timer);
+      clearInterval(this.#idleTimer);
+      clearTimeout(this.#respawnTimer);
+      this.#state = 'closed';
+      return report;
+    });
+    this.#closeIdleWorkers();
     return this.#closed;
   }
 
   /** Ends every worker now; queued and running tasks fail with `ERR_OFFLOAD_CLOSED`. */
   async destroy(): Promise<void> {
     this.#state = 'closed';
-    for (const task of this.#queue.drain()) this.#fail(task, new ClosedError('The pool was destroyed'));
-    for (const slot of this.#workers) {
-      slot.isRetiring = true;
-      for (const task of slot.inflight.drain()) this.#fail(task, new ClosedError('The pool was destroyed'));
-      slot.handle.terminate();
-    }
+    clearInterval(this.#idleTimer);
+    clearTimeout(this.#respawnTimer);
+    this.#terminateAll('The pool was destroyed');
     await this.#whenNoWorkers();
   }
 
   stats(): PoolStats {
-    let idle = 0;
-    for (const slot of this.#workers) if (slot.isReady && slot.inflight.length === 0) idle++;
-    return {
-      size: this.#workers.length,
-      busy: this.#busy,
-      idle,
-      queued: this.#queue.length,
-      completed: this.#completed,
-      failed: this.#failed,
-    };
+    return this.#stats.snapshot(this.#workers, this.#busy, this.#queue.length);
   }
 
   /** The one call path under `run`, `tasks.x` and `@blocking` (which names `Class#method`). */
@@ -215,27 +258,78 @@ export class Pool<M extends object = UntypedTasks> {
 
   /** Queues a task; resolves with its value or a `Failure`. Throws when admission refuses. */
   #enqueue(name: string, args: unknown[], options: RunOptions | undefined): Promise<unknown> {
-    if (this.#state !== 'open') throw new ClosedError(this.#state === 'closing' ? 'The pool is closing' : undefined);
-    if (typeof name !== 'string') throw new TypeError(`The task name must be a string (got ${typeof name})`);
-    if (!Array.isArray(args)) throw new TypeError(`The arguments of "${name}" must be an array`);
-    if (this.#loadFailure !== undefined) this.#checkLoadFailure();
-    const free = this.options.size - this.#busy;
-    if (this.#queue.length >= this.options.maxQueue + free) {
-      throw new QueueFullError(this.options.maxQueue, this.#retryAfter());
-    }
+    this.#admit(name, args, options);
     const transfer = takeMarked(args, options?.transfer ? [...options.transfer] : undefined);
     return new Promise((settle) => {
-      this.#queue.push(new Task(++this.#nextTaskId, name, args, transfer, settle));
+      const task = this.#createTask(name, args, transfer, options, settle);
+      this.#queue.push(task);
       this.#scheduleDispatch();
     });
   }
 
-  /** Dispatch waits for the end of the current tick, so a burst of calls shares messages. */
-  #scheduleDispatch(): void {
-    if (!this.#isFlushScheduled) {
-      this.#isFlushScheduled = true;
-      queueMicrotask(this.#flush);
+  /** Queues a generator task feeding `stream`; ends the stream at once when refused. */
+  #startStream(name: string, args: unknown[], options: StreamOptions, stream: TaskStream<unknown>): StreamControl | undefined {
+    try {
+      this.#admit(name, args, options);
+    } catch (error) {
+      stream.end(new Failure(undefined, error));
+      return undefined;
     }
+    const task = this.#createTask(name, args, takeMarked(args), options, (outcome) => stream.end(outcome));
+    task.stream = stream;
+    this.#queue.push(task);
+    this.#scheduleDispatch();
+    return {
+      pull: (items) => {
+        if (task.state === TaskState.Dispatched) task.slot?.handle.post([ToWorker.Pull, task.id, items], NO_TRANSFER);
+      },
+      stop: () => {
+        // The consumer is done: a normal end, not a failure.
+        const wasQueued = task.state === TaskState.Queued;
+        if (!task.finish(undefined)) return;
+        this.#stats.completed++;
+        if (wasQueued) this.#queue.removed();
+        else this.#cancelRunning(task);
+      },
+    };
+  }
+
+  /** Admission: refuses (throws) a call the pool cannot take now. */
+  #admit(name: string, args: unknown[], options: RunOptions | StreamOptions | undefined): void {
+    if (this.#state !== 'open') throw new ClosedError(this.#state === 'closing' ? 'The pool is closing' : undefined);
+    if (typeof name !== 'string') throw new TypeError(`The task name must be a string (got ${typeof name})`);
+    if (!Array.isArray(args)) throw new TypeError(`The arguments of "${name}" must be an array`);
+    if (options !== undefined) {
+      checkRunOptions(options);
+      if (options.signal?.aborted) throw new AbortError(options.signal.reason);
+    }
+    if (this.#loadFailure !== undefined) this.#checkLoadFailure();
+    // Workers not started yet count as free: a first burst is not shed while they start.
+    if (this.#queue.length >= this.options.maxQueue + (this.options.maxSize - this.#busy)) {
+      this.#stats.shed++;
+      throw new QueueFullError(this.options.maxQueue, this.#retryAfter());
+    }
+  }
+
+  #createTask(
+    name: string,
+    args: unknown[],
+    transfer: TransferListItem[] | undefined,
+    options: RunOptions | StreamOptions | undefined,
+    settle: (outcome: unknown) => void,
+  ): Task {
+    this.#nextTaskId = (this.#nextTaskId + 1) & 0x7fffffff;
+    const task = new Task(this.#nextTaskId, name, args, transfer, options?.priority ?? 0, performance.now(), settle);
+    if (options !== undefined) {
+      if (options.timeout !== undefined || options.signal !== undefined) {
+        armDeadline(task, options.timeout, options.signal, this.#expire);
+      }
+      if (options.onProgress !== undefined) {
+        if (typeof options.onProgress !== 'function') throw new TypeError('options.onProgress must be a function');
+        task.onProgress = options.onProgress;
+      }
+    }
+    return task;
   }
 
   #checkLoadFailure(): void {
@@ -246,13 +340,47 @@ export class Pool<M extends object = UntypedTasks> {
 
   #retryAfter(): number {
     const perTask = Number.isNaN(this.#runTimeMs) ? 1 : this.#runTimeMs;
-    return Math.max(1, Math.ceil((perTask * (this.#queue.length + 1)) / this.options.size));
+    return Math.max(1, Math.ceil((perTask * (this.#queue.length + 1)) / this.options.maxSize));
+  }
+
+  // --- cancellation ----------------------------------------------------------------------
+
+  /** A deadline passed or a signal fired: settle now, then stop the work wherever it is. */
+  readonly #expire = (task: Task, error: Error): void => {
+    const wasQueued = task.state === TaskState.Queued;
+    if (!this.#fail(task, error)) return;
+    if (wasQueued) this.#queue.removed();
+    else this.#cancelRunning(task);
+  };
+
+  /** Tells a dispatched task's worker to stop it; ends the worker if it overstays the grace period. */
+  #cancelRunning(task: Task): void {
+    const slot = task.slot;
+    if (slot === undefined || slot.isRetiring) return;
+    slot.handle.post([ToWorker.Cancel, task.id], NO_TRANSFER);
+    if (slot.cancelFlag !== undefined) Atomics.store(slot.cancelFlag, 0, task.id);
+    // Only the head of the FIFO can be running; the others are skipped by the worker.
+    if (slot.inflight.peek() === task && slot.killTimer === undefined) {
+      slot.killTimer = setTimeout(() => {
+        slot.killTimer = undefined;
+        // Still not answered: end the worker; tasks behind it go back to the queue.
+        if (slot.inflight.peek() === task) this.#retire(slot, true);
+      }, this.options.cancelGracePeriod);
+    }
   }
 
   // --- dispatch --------------------------------------------------------------------------
 
-  #dispatchQueued(): void {
-    this.#isFlushScheduled = false;
+  /** Dispatch waits for the end of the current tick, so a burst of calls shares messages. */
+  #scheduleDispatch(): void {
+    if (!this.#isDispatchScheduled) {
+      this.#isDispatchScheduled = true;
+      queueMicrotask(this.#dispatchQueued);
+    }
+  }
+
+  #dispatch(): void {
+    this.#isDispatchScheduled = false;
     if (this.#queue.length === 0) return;
     let idle = 0;
     let starting = 0;
@@ -260,7 +388,7 @@ export class Pool<M extends object = UntypedTasks> {
       if (!slot.isReady) starting++;
       else if (!slot.isRetiring && slot.inflight.length === 0) idle++;
     }
-    const spare = this.options.size - this.#workers.length;
+    const spare = this.options.maxSize - this.#workers.length;
     if (this.#depth === 1 || this.#queue.length <= idle + starting + spare) {
       // No backlog beyond what free workers can take: one task each, however fast tasks have
       // been, so a slow task never waits behind another while a worker could run it.
@@ -274,19 +402,15 @@ export class Pool<M extends object = UntypedTasks> {
   }
 
   #assign(depth: number, idleOnly: boolean): void {
+    const maxTasks = this.options.maxTasksPerWorker;
     let candidates = 0;
-    for (const slot of this.#workers) if (this.#canTake(slot, depth, idleOnly)) candidates++;
+    for (const slot of this.#workers) if (slot.canTake(depth, idleOnly, maxTasks)) candidates++;
     for (const slot of this.#workers) {
       if (candidates === 0 || this.#queue.length === 0) return;
-      if (!this.#canTake(slot, depth, idleOnly)) continue;
-      const room = depth - slot.inflight.length;
+      if (!slot.canTake(depth, idleOnly, maxTasks)) continue;
+      const room = Math.min(depth - slot.inflight.length, maxTasks - slot.assigned);
       this.#send(slot, Math.min(room, Math.ceil(this.#queue.length / candidates--)));
     }
-  }
-
-  #canTake(slot: WorkerSlot, depth: number, idleOnly: boolean): boolean {
-    const load = slot.inflight.length;
-    return slot.isReady && !slot.isRetiring && (idleOnly ? load === 0 : load < depth);
   }
 
   #send(slot: WorkerSlot, count: number): void {
@@ -294,11 +418,19 @@ export class Pool<M extends object = UntypedTasks> {
     const tasks: Task[] = [];
     let transfer: TransferListItem[] | undefined;
     for (let i = 0; i < count; i++) {
+      const next = this.#queue.peek();
+      if (next === undefined) break;
+      if (next.stream !== undefined) {
+        // A stream holds its worker until it ends, so it travels alone.
+        if (tasks.length === 0) this.#sendStream(slot, this.#queue.shift()!);
+        break;
+      }
       const task = this.#queue.shift()!;
       tasks.push(task);
       message.push(task.id, task.name, task.args);
       if (task.transfer !== undefined) (transfer ??= []).push(...task.transfer);
     }
+    if (tasks.length === 0) return;
     try {
       slot.handle.post(message as [typeof ToWorker.Run], transfer ?? NO_TRANSFER);
     } catch {
@@ -307,8 +439,18 @@ export class Pool<M extends object = UntypedTasks> {
       if (this.#queue.length > 0) this.#scheduleDispatch();
       return;
     }
-    if (slot.inflight.length === 0) this.#markBusy(slot);
-    for (const task of tasks) slot.inflight.push(task);
+    this.#accept(slot, tasks);
+  }
+
+  #sendStream(slot: WorkerSlot, task: Task): void {
+    try {
+      slot.handle.post([ToWorker.Stream, task.id, task.name, task.args, task.stream!.highWaterMark], task.transfer ?? NO_TRANSFER);
+    } catch (error) {
+      this.#fail(task, notCloneable(error, task.args));
+      return;
+    }
+    slot.isStreaming = true;
+    this.#accept(slot, [task]);
   }
 
   /** A batch could not be serialised: send each task alone and fail only the culprits. */
@@ -317,49 +459,64 @@ export class Pool<M extends object = UntypedTasks> {
       try {
         slot.handle.post([ToWorker.Run, task.id, task.name, task.args], task.transfer ?? NO_TRANSFER);
       } catch (error) {
-        // An executor may name the path itself: a child process refuses shared memory, which
-        // structured clone within a process accepts.
-        const refusal =
-          error instanceof NotCloneableError ? error : new NotCloneableError(findUncloneablePath(task.args, 'args') ?? 'args', error);
-        this.#fail(task, refusal);
+        this.#fail(task, notCloneable(error, task.args));
         continue;
       }
-      if (slot.inflight.length === 0) this.#markBusy(slot);
-      slot.inflight.push(task);
+      this.#accept(slot, [task]);
     }
   }
 
-  #markBusy(slot: WorkerSlot): void {
-    this.#busy++;
-    slot.handle.ref();
+  /** Records tasks as handed to `slot`. */
+  #accept(slot: WorkerSlot, tasks: Task[]): void {
+    if (slot.inflight.length === 0) {
+      this.#busy++;
+      slot.handle.ref();
+    }
+    const now = performance.now();
+    for (const task of tasks) {
+      task.state = TaskState.Dispatched;
+      task.slot = slot;
+      slot.inflight.push(task);
+      this.#stats.waitTime.record(now - task.enqueuedAt);
+      if (this.#isObserved) {
+        this.emit('taskStarted', { id: task.id, name: task.name, workerId: slot.id, waitTime: now - task.enqueuedAt });
+      }
+    }
+    slot.assigned += tasks.length;
   }
 
-  #markIdle(slot: WorkerSlot): void {
-    this.#busy--;
-    // An idle worker must not keep the process alive: a forgotten pool never hangs an exit.
-    slot.handle.unref();
-  }
-
-  /** Starts workers for the backlog, up to `size`. */
+  /** Starts workers for the backlog, up to `maxSize`, after a pause if workers keep crashing. */
   #grow(): void {
-    if (this.#loadFailure !== undefined || this.#state === 'closed') return;
+    if (this.#loadFailure !== undefined || this.#state === 'closed' || this.#respawnTimer !== undefined) return;
     let starting = 0;
     for (const slot of this.#workers) if (!slot.isReady) starting++;
     const wanted = Math.ceil(this.#queue.length / this.#depth) - starting;
-    const room = this.options.size - this.#workers.length;
+    const room = this.options.maxSize - this.#workers.length;
+    if (wanted <= 0 || room <= 0) return;
+    if (this.#crashStreak > 1) {
+      const pause = Math.min(RESPAWN_MAX_MS, 50 * 2 ** (this.#crashStreak - 2));
+      this.#respawnTimer = setTimeout(() => {
+        this.#respawnTimer = undefined;
+        this.#spawn();
+        this.#dispatch();
+      }, pause);
+      return;
+    }
     for (let i = Math.min(wanted, room); i > 0; i--) this.#spawn();
   }
 
   #spawn(): void {
-    const slot = new WorkerSlot(++this.#nextWorkerId);
+    const cancelFlag = this.#executor.sharesMemory ? new Int32Array(new SharedArrayBuffer(4)) : undefined;
+    const slot = new WorkerSlot(++this.#nextWorkerId, cancelFlag);
     slot.handle = this.#executor.spawn(
-      { moduleUrl: this.moduleUrl, poolName: this.options.name, workerId: slot.id },
+      { moduleUrl: this.moduleUrl, poolName: this.options.name, workerId: slot.id, cancelFlag },
       {
         message: (message) => this.#onMessage(slot, message),
         exit: (exit) => this.#onExit(slot, exit),
       },
     );
     this.#workers.push(slot);
+    this.emit('workerSpawned', { workerId: slot.id });
   }
 
   // --- worker events ---------------------------------------------------------------------
@@ -369,7 +526,21 @@ export class Pool<M extends object = UntypedTasks> {
       case FromWorker.Results:
         this.#onResults(slot, message);
         break;
+      case FromWorker.Items: {
+        const task = slot.inflight.peek();
+        if (task?.id === message[1] && task.state !== TaskState.Settled) task.stream?.push(message.slice(2));
+        break;
+      }
+      case FromWorker.Progress: {
+        const task = slot.inflight.peek();
+        if (task?.id === message[1] && task.state !== TaskState.Settled && task.onProgress !== undefined) {
+          const onProgress = task.onProgress;
+          invokeUserCode(() => onProgress(message[2]));
+        }
+        break;
+      }
       case FromWorker.Ready:
+        this.#streamTasks ??= new Set(message[1]);
         this.#onReady(slot);
         break;
       case FromWorker.LoadFailed:
@@ -383,25 +554,43 @@ export class Pool<M extends object = UntypedTasks> {
 
   #onResults(slot: WorkerSlot, message: unknown[]): void {
     const count = (message.length - 2) / 3;
-    this.#observeRunTime((message[1] as number) / count);
+    const runTime = (message[1] as number) / count;
+    this.#observeRunTime(runTime);
+    slot.busyTime += message[1] as number;
     for (let i = 2; i < message.length; i += 3) {
       const task = slot.inflight.shift();
       if (task === undefined || task.id !== message[i]) {
         // The in-order invariant broke: nothing this worker says can be trusted any more.
-        slot.handle.terminate();
+        this.#retire(slot, true);
         return;
       }
+      this.#stats.runTime.record(runTime);
+      if (task.stream !== undefined) slot.isStreaming = false;
+      if (task.state === TaskState.Settled) continue; // timed out or aborted meanwhile
       if (message[i + 1] === Status.Ok) {
-        this.#completed++;
-        task.settle(message[i + 2]);
+        this.#stats.completed++;
+        this.#crashStreak = 0;
+        task.finish(message[i + 2]);
+        if (this.#isObserved) this.emit('taskFinished', { id: task.id, name: task.name, workerId: slot.id, runTime });
       } else {
-        this.#failed++;
-        task.settle(new Failure(message[i + 2] as EncodedError));
+        this.#fail(task, undefined, message[i + 2] as EncodedError);
       }
     }
-    if (slot.inflight.length === 0) this.#markIdle(slot);
-    if (this.#queue.length > 0) this.#dispatchQueued();
+    if (slot.inflight.length === 0) this.#onIdle(slot);
+    if (this.#queue.length > 0) this.#dispatch();
     else if (this.#state !== 'open') this.#closeIdleWorkers();
+  }
+
+  #onIdle(slot: WorkerSlot): void {
+    this.#busy--;
+    slot.idleSince = performance.now();
+    // An idle worker must not keep the process alive: a forgotten pool never hangs an exit.
+    slot.handle.unref();
+    if (slot.killTimer !== undefined) {
+      clearTimeout(slot.killTimer);
+      slot.killTimer = undefined;
+    }
+    if (slot.assigned >= this.options.maxTasksPerWorker) this.#retire(slot, false);
   }
 
   #observeRunTime(ms: number): void {
@@ -411,16 +600,17 @@ export class Pool<M extends object = UntypedTasks> {
 
   #onReady(slot: WorkerSlot): void {
     slot.isReady = true;
+    slot.idleSince = performance.now();
     this.#loadRetryMs = LOAD_RETRY_MS;
     slot.handle.unref();
     this.#notifyReady();
-    if (this.#queue.length > 0) this.#dispatchQueued();
+    this.#watchIdle();
+    if (this.#queue.length > 0) this.#dispatch();
     else if (this.#state !== 'open') this.#closeIdleWorkers();
   }
 
   #onLoadFailed(slot: WorkerSlot, cause: unknown): void {
-    slot.isRetiring = true;
-    slot.handle.terminate();
+    this.#retire(slot, true);
     // Fail fast, then let a later call try again after a growing pause: no respawn loop.
     this.#loadFailure = { cause, until: performance.now() + this.#loadRetryMs };
     this.#loadRetryMs = Math.min(this.#loadRetryMs * 2, LOAD_RETRY_MAX_MS);
@@ -428,23 +618,27 @@ export class Pool<M extends object = UntypedTasks> {
     this.#notifyReady();
   }
 
-  #notifyReady(): void {
-    if (this.#whenReady.length === 0) return;
-    const waiting = this.#whenReady;
-    this.#whenReady = [];
-    for (const check of waiting) check();
-  }
-
   #onExit(slot: WorkerSlot, exit: WorkerExit): void {
     this.#workers.splice(this.#workers.indexOf(slot), 1);
+    clearTimeout(slot.killTimer);
+    const expected = slot.isRetiring;
+    if (!expected) this.#stats.crashes++;
     if (slot.inflight.length > 0) {
       this.#busy--;
-      for (const task of slot.inflight.drain()) this.#fail(task, new WorkerExitedError(exit, exit.error));
+      // The head was running (or already settled, if it was cancelled); the worker never
+      // started the others, so they go back to the front of the queue.
+      const [head, ...unstarted] = slot.inflight.drain();
+      if (head !== undefined && head.state !== TaskState.Settled) {
+        this.#crashStreak++;
+        this.#fail(head, new WorkerExitedError(exit, exit.error));
+      }
+      const requeued = unstarted.filter((task) => task.state !== TaskState.Settled);
+      if (this.#state === 'closed') for (const task of requeued) this.#fail(task, new ClosedError('The pool was destroyed'));
+      else this.#queue.requeue(requeued);
     }
-    if (!slot.isReady && !slot.isRetiring) {
-      this.#onLoadFailed(slot, exit.error ?? new WorkerExitedError(exit));
-    }
-    if (this.#queue.length > 0) this.#dispatchQueued();
+    if (!slot.isReady && !expected) this.#onLoadFailed(slot, exit.error ?? new WorkerExitedError(exit));
+    this.emit('workerExited', { workerId: slot.id, exitCode: exit.exitCode, signal: exit.signal, expected, reason: exit.reason });
+    if (this.#queue.length > 0) this.#dispatch();
     if (this.#workers.length === 0) {
       const waiting = this.#whenEmpty;
       this.#whenEmpty = [];
@@ -454,9 +648,50 @@ export class Pool<M extends object = UntypedTasks> {
     }
   }
 
-  #fail(task: Task, error: unknown): void {
-    this.#failed++;
-    task.settle(new Failure(undefined, error));
+  /** Fails a task once; returns whether it was still pending. */
+  #fail(task: Task, error: unknown, encoded?: EncodedError): boolean {
+    const failure = new Failure(encoded, error);
+    if (!task.finish(failure)) return false;
+    const code = failure.code;
+    this.#stats.fail(code);
+    if (this.#isObserved) this.emit('taskFailed', { id: task.id, name: task.name, code, error: failure.toError() });
+    return true;
+  }
+
+  /** Ends a worker on purpose: gracefully (teardown) when idle, at once when `now`. */
+  #retire(slot: WorkerSlot, now: boolean): void {
+    if (slot.isRetiring && !now) return;
+    slot.isRetiring = true;
+    if (now) {
+      slot.handle.terminate();
+    } else {
+      slot.handle.ref();
+      slot.handle.post([ToWorker.Close], NO_TRANSFER);
+    }
+  }
+
+  // --- elastic size ----------------------------------------------------------------------
+
+  /** Ends workers idle longer than `idleTimeout`, down to `minSize`; one timer for the pool. */
+  #watchIdle(): void {
+    if (this.#idleTimer !== undefined || this.options.idleTimeout === Infinity) return;
+    const period = Math.max(10, Math.min(this.options.idleTimeout / 2, 5000));
+    this.#idleTimer = setInterval(() => {
+      const now = performance.now();
+      let alive = this.#workers.filter((slot) => !slot.isRetiring).length;
+      for (const slot of this.#workers) {
+        if (alive <= this.options.minSize) break;
+        if (slot.isReady && !slot.isRetiring && slot.inflight.length === 0 && now - slot.idleSince >= this.options.idleTimeout) {
+          this.#retire(slot, false);
+          alive--;
+        }
+      }
+      if (this.#workers.length === 0) {
+        clearInterval(this.#idleTimer);
+        this.#idleTimer = undefined;
+      }
+    }, period);
+    this.#idleTimer.unref();
   }
 
   // --- shutdown --------------------------------------------------------------------------
@@ -465,18 +700,40 @@ export class Pool<M extends object = UntypedTasks> {
   #closeIdleWorkers(): void {
     if (this.#state === 'open' || this.#queue.length > 0) return;
     for (const slot of this.#workers) {
-      if (slot.isReady && !slot.isRetiring && slot.inflight.length === 0) {
-        slot.isRetiring = true;
-        slot.handle.ref();
-        slot.handle.post([ToWorker.Close], NO_TRANSFER);
-      }
+      if (slot.isReady && !slot.isRetiring && slot.inflight.length === 0) this.#retire(slot, false);
     }
+  }
+
+  /** Fails everything pending with `ERR_OFFLOAD_CLOSED` and ends every worker now. */
+  #terminateAll(message: string): { queued: number; running: number } {
+    const cancelled = { queued: 0, running: 0 };
+    for (const task of this.#queue.drain()) if (this.#fail(task, new ClosedError(message))) cancelled.queued++;
+    for (const slot of this.#workers) {
+      for (const task of slot.inflight) if (this.#fail(task, new ClosedError(message))) cancelled.running++;
+      this.#retire(slot, true);
+    }
+    return cancelled;
+  }
+
+  #notifyReady(): void {
+    if (this.#whenReady.length === 0) return;
+    const waiting = this.#whenReady;
+    this.#whenReady = [];
+    for (const check of waiting) check();
   }
 
   #whenNoWorkers(): Promise<void> {
     if (this.#workers.length === 0) return Promise.resolve();
     return new Promise((resolve) => this.#whenEmpty.push(resolve));
   }
+}
+
+/**
+ * The error for a task whose arguments could not be sent. An executor may name the path itself:
+ * a child process refuses shared memory, which structured clone within a process accepts.
+ */
+function notCloneable(error: unknown, args: unknown[]): NotCloneableError {
+  return error instanceof NotCloneableError ? error : new NotCloneableError(findUncloneablePath(args, 'args') ?? 'args', error);
 }
 
 /** Creates a pool for a task module: `createPool<typeof Tasks>(new URL('./tasks.js', import.meta.url))`. */
@@ -495,46 +752,10 @@ function toModuleUrl(moduleUrl: URL | string): string {
   );
 }
 
-function createHandles<M extends object>(pool: Pool<M>): TaskHandles<M> {
-  const handles = new Map<string, (...args: unknown[]) => Promise<unknown>>();
-  return new Proxy(Object.create(null) as TaskHandles<M>, {
-    get(_, name) {
-      // `then` would make the handle object look like a promise to `await`.
-      if (typeof name !== 'string' || name === 'then') return undefined;
-      let handle = handles.get(name);
-      if (handle === undefined) {
-        const untyped = pool as unknown as Pool<UntypedTasks>;
-        handle = (...args: unknown[]) => untyped.run(name, args);
-        handles.set(name, handle);
-      }
-      return handle;
-    },
-  });
-}
-
 /** The caller's frames (sync and async), to append to errors that come back from a worker. */
 function callerFrames(): string {
   const holder: { stack?: string } = {};
   Error.captureStackTrace(holder, callerFrames);
   const stack = holder.stack ?? '';
   return stack.slice(stack.indexOf('\n') + 1);
-}
-
-/** Node's convention reads a falsy error as success, so a task that threw `null` is wrapped. */
-function callbackError(error: unknown): unknown {
-  if (error) return error;
-  return Object.assign(new Error(`The task threw ${String(error)}`), { thrown: error });
-}
-
-function deliver<R>(callback: TaskCallback<R>, error: unknown, result?: R): void {
-  try {
-    if (error === null) callback(null, result);
-    else callback(error);
-  } catch (thrown) {
-    // A throwing callback must surface as an uncaught exception, as in any Node callback API,
-    // and must never lead to a second call.
-    process.nextTick(() => {
-      throw thrown;
-    });
-  }
 }

@@ -15,6 +15,12 @@ export class Queue<T> {
     this.#items.push(item);
   }
 
+  /** Puts an item back at the front (a task returned from a worker that never started it). */
+  unshift(item: T): void {
+    if (this.#head > 0) this.#items[--this.#head] = item;
+    else this.#items.unshift(item);
+  }
+
   peek(): T | undefined {
     return this.#items[this.#head];
   }
@@ -31,6 +37,11 @@ export class Queue<T> {
       this.#head = 0;
     }
     return item;
+  }
+
+  includes(item: T): boolean {
+    for (let i = this.#head; i < this.#items.length; i++) if (this.#items[i] === item) return true;
+    return false;
   }
 
   /** Removes and returns every item. */

@@ -100,12 +100,12 @@ function findRefusal(value: unknown, path: string, seen: Set<object>): NotClonea
  * Refuses, before sending, what another process cannot receive although structured clone within
  * a process accepts it: shared memory (which the channel would silently copy, so writes would
  * no longer be shared) and ports (which would arrive as `{}`). Checks the values at
- * `message[first]`, `message[first + 3]`... (each task's arguments, or each result), and throws
- * a `NotCloneableError` naming the path from `root` (`args[0].memory`).
+ * `message[first]`, `message[first + step]`... (each task's arguments, each result, each stream
+ * item), and throws a `NotCloneableError` naming the path from `root` (`args[0].memory`).
  */
-export function refuseProcessLocal(message: readonly unknown[], first: number, root: string): void {
+export function refuseProcessLocal(message: readonly unknown[], first: number, step: number, root: string): void {
   let seen: Set<object> | undefined;
-  for (let i = first; i < message.length; i += 3) {
+  for (let i = first; i < message.length; i += step) {
     const value = message[i];
     if (value === null || typeof value !== 'object') continue;
     seen ??= new Set();

@@ -36,7 +36,9 @@ process.on('uncaughtExceptionMonitor', (error) => {
 void runWorker(
   {
     post(message: WorkerMessage, transfer?: TransferListItem[]): void {
-      if (message[0] === FromWorker.Results) refuseProcessLocal(message, 4, 'result');
+      if (message[0] === FromWorker.Results) refuseProcessLocal(message, 4, 3, 'result');
+      else if (message[0] === FromWorker.Items) refuseProcessLocal(message, 2, 1, 'item');
+      else if (message[0] === FromWorker.Progress) refuseProcessLocal(message, 2, 1, 'progress');
       if (transfer?.some((item) => !(item instanceof ArrayBuffer))) {
         throw new NotCloneableError('result', new TypeError('only ArrayBuffers can be transferred to the parent process'));
       }

@@ -6,7 +6,7 @@
  */
 import { fileURLToPath } from 'node:url';
 import type { TransferListItem } from 'node:worker_threads';
-import { UnknownTaskError, NotCloneableError } from '../errors.js';
+import { AbortError, NotCloneableError, UnknownTaskError } from '../errors.js';
 import { findUncloneablePath } from '../protocol/clone-path.js';
 import { encodeError, type EncodedError } from '../protocol/error-codec.js';
 import {
@@ -19,7 +19,9 @@ import {
   type WorkerMessage,
 } from '../protocol/messages.js';
 import { takeMarked } from '../transfer.js';
-import { markWorkerContext } from './context.js';
+import { cancelCurrent, createWorkerState, type WorkerState } from './context.js';
+import { ProgressReporter } from './progress.js';
+import { isIterator, pump, StreamControl } from './stream.js';
 
 export interface WorkerPort {
   post(message: WorkerMessage, transfer?: TransferListItem[]): void;
@@ -46,7 +48,7 @@ interface Resolved {
 }
 
 export async function runWorker(port: WorkerPort, init: WorkerInit): Promise<void> {
-  markWorkerContext(init);
+  const state = createWorkerState(init);
   let taskModule: Record<string, unknown>;
   try {
     taskModule = (await import(init.moduleUrl)) as Record<string, unknown>;
@@ -54,7 +56,7 @@ export async function runWorker(port: WorkerPort, init: WorkerInit): Promise<voi
     port.post([FromWorker.LoadFailed, encodeError(error)]);
     return;
   }
-  new TaskLoop(port, taskModule).start();
+  new TaskLoop(port, taskModule, state).start();
 }
 
 class TaskLoop {
@@ -63,23 +65,55 @@ class TaskLoop {
   readonly #resolved = new Map<string, Resolved>();
   readonly #instances = new Map<Function, unknown>();
   readonly #inbox: unknown[][] = [];
+  readonly #state: WorkerState;
+  /** Cancelled tasks not started yet: skipped when reached. */
+  readonly #skip = new Set<number>();
+  /** Results of the batch in progress, not sent yet. */
+  #unsent: unknown[] | undefined;
+  readonly #progress: ProgressReporter;
+  /** The stream running now, if the running task is a generator. */
+  #stream: StreamControl | undefined;
   #isRunning = false;
   #isCloseRequested = false;
 
-  constructor(port: WorkerPort, taskModule: Record<string, unknown>) {
+  constructor(port: WorkerPort, taskModule: Record<string, unknown>, state: WorkerState) {
     this.#port = port;
     this.#module = taskModule;
+    this.#state = state;
+    this.#progress = new ProgressReporter((message) => port.post(message));
+    state.reportProgress = (taskId, value) => this.#progress.report(taskId, value);
   }
 
   start(): void {
     this.#port.onMessage((message) => this.#receive(message));
-    this.#port.post([FromWorker.Ready]);
+    // A task that calls process.exit() mid-batch must not take the finished tasks' results
+    // with it: their callers would see a crash they had nothing to do with.
+    process.once('exit', () => {
+      if (this.#unsent !== undefined) this.#send(this.#unsent);
+    });
+    this.#port.post([FromWorker.Ready, this.#generatorTasks()]);
+  }
+
+  #generatorTasks(): string[] {
+    return this.#taskNames().filter((name) => {
+      const kind = (this.#module[name] as Function).constructor.name;
+      return kind === 'GeneratorFunction' || kind === 'AsyncGeneratorFunction';
+    });
   }
 
   #receive(message: MainMessage): void {
-    if (message[0] === ToWorker.Run) {
+    if (message[0] === ToWorker.Run || message[0] === ToWorker.Stream) {
       if (this.#isRunning) this.#inbox.push(message);
       else void this.#drain(message);
+    } else if (message[0] === ToWorker.Pull) {
+      if (message[1] === this.#state.taskId) this.#stream?.grant(message[2]);
+    } else if (message[0] === ToWorker.Cancel) {
+      if (message[1] === this.#state.taskId) {
+        cancelCurrent(this.#state);
+        this.#stream?.wake();
+      } else {
+        this.#skip.add(message[1]);
+      }
     } else if (message[0] === ToWorker.Close) {
       this.#isCloseRequested = true;
       if (!this.#isRunning) void this.#close();
@@ -90,7 +124,7 @@ class TaskLoop {
     this.#isRunning = true;
     let batch: unknown[] | undefined = first;
     while (batch !== undefined) {
-      const pending = this.#runBatch(batch, 1);
+      const pending = batch[0] === ToWorker.Stream ? this.#runStream(batch) : this.#runBatch(batch, 1);
       if (pending !== undefined) await pending;
       batch = this.#inbox.shift();
     }
@@ -101,9 +135,18 @@ class TaskLoop {
   /** Runs tasks from `start`; returns a promise only when a task turned out to be async. */
   #runBatch(batch: unknown[], start: number): Promise<void> | undefined {
     const out: unknown[] = [FromWorker.Results, 0];
+    const state = this.#state;
+    this.#unsent = out;
     const began = performance.now();
     for (let i = start; i < batch.length; i += 3) {
-      const id = batch[i];
+      const id = batch[i] as number;
+      if (this.#skip.size > 0 && this.#skip.delete(id)) {
+        out.push(id, Status.Failed, encodeError(new AbortError('cancelled before it started')));
+        continue;
+      }
+      state.taskId = id;
+      state.cancelled = false;
+      state.controller = undefined;
       let value: unknown;
       try {
         const task = this.#resolve(batch[i + 1] as string);
@@ -114,12 +157,22 @@ class TaskLoop {
       }
       if (value !== null && typeof value === 'object' && typeof (value as PromiseLike<unknown>).then === 'function') {
         out[1] = performance.now() - began;
+        this.#progress.flush();
+        this.#unsent = undefined;
         this.#send(out);
         return this.#finishAsync(batch, i, value as PromiseLike<unknown>);
       }
+      if (isIterator(value) && !Array.isArray(value)) {
+        out.push(id, Status.Failed, encodeError(new TypeError(`"${String(batch[i + 1])}" is a generator task: iterate it (for await ... of pool.tasks.x()) or use pool.stream()`)));
+        (value as Iterator<unknown>).return?.(undefined);
+        continue;
+      }
       out.push(id, Status.Ok, value);
     }
+    this.#progress.flush();
     out[1] = performance.now() - began;
+    this.#unsent = undefined;
+    state.taskId = -1;
     this.#send(out);
     return undefined;
   }
@@ -133,9 +186,36 @@ class TaskLoop {
     } catch (error) {
       out = [FromWorker.Results, performance.now() - began, batch[index], Status.Failed, encodeTaskError(error)];
     }
+    this.#progress.flush();
     this.#send(out);
     const rest = this.#runBatch(batch, index + 3);
     if (rest !== undefined) await rest;
+  }
+
+  /** Runs a generator task as a stream; its end (return value or error) is a results message. */
+  async #runStream(message: unknown[]): Promise<void> {
+    const [, id, name, args, credit] = message as [number, number, string, unknown[], number];
+    const state = this.#state;
+    state.taskId = id;
+    state.cancelled = false;
+    state.controller = undefined;
+    const began = performance.now();
+    let out: unknown[];
+    try {
+      if (this.#skip.size > 0 && this.#skip.delete(id)) throw new AbortError('cancelled before it started');
+      const task = this.#resolve(name);
+      const iterator = task.fn.apply(task.self, args);
+      if (!isIterator(iterator)) throw new TypeError(`"${name}" is not a generator task, so it cannot stream: call it with run()`);
+      this.#stream = new StreamControl(credit);
+      const value = await pump(id, iterator, this.#stream, (items, transfer) => this.#port.post(items, transfer));
+      out = [FromWorker.Results, performance.now() - began, id, Status.Ok, value];
+    } catch (error) {
+      out = [FromWorker.Results, performance.now() - began, id, Status.Failed, encodeTaskError(error)];
+    }
+    this.#stream = undefined;
+    this.#progress.flush();
+    state.taskId = -1;
+    this.#send(out);
   }
 
   /** Sends a results message; a result that cannot be cloned becomes that task's error. */

@@ -1,0 +1,62 @@
+/** A call in flight through the pool, and how a failed one is carried until it is thrown. */
+import type { TransferListItem } from 'node:worker_threads';
+import type { EncodedError } from '../protocol/error-codec.js';
+import { decodeError } from '../protocol/error-codec.js';
+import type { TaskStream } from './stream.js';
+import type { WorkerSlot } from './worker-slot.js';
+
+export const TaskState = { Queued: 0, Dispatched: 1, Settled: 2 } as const;
+type TaskStateValue = (typeof TaskState)[keyof typeof TaskState];
+
+/** How a task ended badly: an error encoded by a worker, or one raised on this side. */
+export class Failure {
+  constructor(
+    readonly encoded: EncodedError | undefined,
+    readonly error?: unknown,
+  ) {}
+
+  /** The stable code for counting outcomes: an offload error's code, or `task` for the task's own. */
+  get code(): string {
+    if (this.encoded !== undefined) return 'task';
+    const code = (this.error as { code?: unknown } | null)?.code;
+    return typeof code === 'string' && code.startsWith('ERR_OFFLOAD_') ? code : 'task';
+  }
+
+  toError(callerStack?: string): unknown {
+    if (this.encoded !== undefined) return decodeError(this.encoded, callerStack);
+    if (callerStack && this.error instanceof Error) {
+      this.error.stack += `\n    at <offload: called from>\n${callerStack}`;
+    }
+    return this.error;
+  }
+}
+
+export class Task {
+  state: TaskStateValue = TaskState.Queued;
+  /** Clears the timeout and the abort listener; set only when the call has either. */
+  disarm: (() => void) | undefined = undefined;
+  /** The worker it was handed to. */
+  slot: WorkerSlot | undefined = undefined;
+  /** Set for a generator task: where its items go. */
+  stream: TaskStream<unknown> | undefined = undefined;
+  onProgress: ((value: unknown) => void) | undefined = undefined;
+
+  constructor(
+    readonly id: number,
+    readonly name: string,
+    readonly args: unknown[],
+    readonly transfer: TransferListItem[] | undefined,
+    readonly priority: number,
+    readonly enqueuedAt: number,
+    readonly settle: (outcome: unknown) => void,
+  ) {}
+
+  /** Settles once; later outcomes (a result after a timeout, say) are dropped. */
+  finish(outcome: unknown): boolean {
+    if (this.state === TaskState.Settled) return false;
+    this.state = TaskState.Settled;
+    if (this.disarm !== undefined) this.disarm();
+    this.settle(outcome);
+    return true;
+  }
+}

@@ -1,0 +1,40 @@
+/** The pool's record of one worker: its handle, its in-flight FIFO and its accounting. */
+import type { WorkerHandle } from '../executors/executor.js';
+import { Queue } from './queue.js';
+import type { Task } from './task.js';
+
+export class WorkerSlot {
+  handle!: WorkerHandle;
+  isReady = false;
+  /** Closing or ended on purpose: its exit is expected, and it takes no new task. */
+  isRetiring = false;
+  /** Tasks sent and not yet answered, in the order the worker runs them. */
+  readonly inflight = new Queue<Task>();
+  /** Tasks ever sent, for `maxTasksPerWorker`. */
+  assigned = 0;
+  /** Milliseconds spent running tasks, as the worker measured them. */
+  busyTime = 0;
+  readonly spawnedAt = performance.now();
+  idleSince = performance.now();
+  /** Running a generator task: it holds the worker until the stream ends. */
+  isStreaming = false;
+  /** Pending end of a worker whose cancelled task overstays the grace period. */
+  killTimer: NodeJS.Timeout | undefined;
+
+  constructor(
+    readonly id: number,
+    readonly cancelFlag: Int32Array | undefined,
+  ) {}
+
+  /** Whether it may take tasks now, holding at most `depth` in flight. */
+  canTake(depth: number, idleOnly: boolean, maxTasks: number): boolean {
+    const load = this.inflight.length;
+    return (
+      this.isReady &&
+      !this.isRetiring &&
+      !this.isStreaming &&
+      this.assigned < maxTasks &&
+      (idleOnly ? load === 0 : load < depth)
+    );
+  }
+}

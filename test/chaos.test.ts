@@ -1,0 +1,54 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { test } from 'node:test';
+import { promisify } from 'node:util';
+import { executors } from './helpers.js';
+
+const run = promisify(execFile);
+
+/** What each kind of call must end as, whatever else happens in the pool. */
+const EXPECTED: Record<string, string> = {
+  ok: 'value',
+  fail: 'task error',
+  slow: 'value',
+  abort: 'aborted',
+  timeout: 'timeout',
+  stubborn: 'timeout',
+  crash: 'exited',
+};
+
+for (const executor of executors) {
+  test(`chaos (${executor}): 20,000 mixed calls while workers die; each settles once, as its kind must; nothing is left`, async () => {
+    // A separate process, so that "it exits by itself" proves no worker, timer or handle leaked.
+    const { stdout } = await run(process.execPath, [new URL('./fixtures/chaos-run.mjs', import.meta.url).pathname, executor, '20000'], {
+      timeout: 240_000,
+    });
+    const summary = JSON.parse(stdout) as {
+      calls: number;
+      settled: number;
+      outcomes: Record<string, number>;
+      crashes: number;
+      completed: number;
+      failed: number;
+      maxSize: number;
+      sizeAfter: number;
+      afterOk: boolean;
+      report: unknown;
+    };
+    console.log(`chaos (${executor}):`, JSON.stringify(summary));
+    assert.equal(summary.settled, summary.calls);
+    assert.equal(summary.completed + summary.failed, summary.calls, 'the pool counted each call exactly once');
+    let crashCalls = 0;
+    for (const [key, count] of Object.entries(summary.outcomes)) {
+      const [kind, outcome] = key.split(' -> ') as [string, string];
+      assert.equal(outcome, EXPECTED[kind], `${count} × ${key}`);
+      if (kind === 'crash') crashCalls = count;
+    }
+    assert.ok(crashCalls > 100, 'workers were killed often');
+    assert.equal(summary.crashes, crashCalls, 'every crash ended exactly one worker, and nothing else did');
+    assert.ok(summary.maxSize <= 4, 'never more workers than configured');
+    assert.equal(summary.sizeAfter, 4, 'the pool is whole again');
+    assert.equal(summary.afterOk, true);
+    assert.deepEqual(summary.report, { timedOut: false, cancelled: { queued: 0, running: 0 } });
+  });
+}

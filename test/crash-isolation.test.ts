@@ -1,0 +1,117 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { TaskModuleError, WorkerExitedError } from '../src/index.js';
+import type * as Faults from './fixtures/faults.js';
+import { executors, poolFor, rejection } from './helpers.js';
+
+for (const executor of executors) {
+  describe(`crash isolation (${executor})`, () => {
+    test('a worker that calls process.exit fails only its own task; the others complete and the pool is whole again', async () => {
+      const pool = poolFor<typeof Faults>('faults.ts', executor, { size: 2 });
+      try {
+        await pool.warmup();
+        const others = Array.from({ length: 50 }, (_, i) => pool.tasks.ok(i));
+        const crash = pool.tasks.exitNow(7);
+        const more = Array.from({ length: 50 }, (_, i) => pool.tasks.ok(100 + i));
+        const error = await rejection(crash);
+        assert.ok(error instanceof WorkerExitedError);
+        assert.equal(error.code, 'ERR_OFFLOAD_WORKER_EXITED');
+        assert.equal(error.exitCode, 7);
+        assert.match(error.message, /exit code 7/);
+        assert.deepEqual(await Promise.all(others), Array.from({ length: 50 }, (_, i) => i));
+        assert.deepEqual(await Promise.all(more), Array.from({ length: 50 }, (_, i) => 100 + i));
+        assert.equal(await pool.tasks.ok(1), 1);
+        const stats = pool.stats();
+        assert.equal(stats.crashes, 1);
+        assert.equal(stats.failures.ERR_OFFLOAD_WORKER_EXITED, 1);
+      } finally {
+        await pool.close();
+      }
+    });
+
+    test('tiny tasks pipelined behind a crashing one are not lost: they never started, so they run elsewhere', async () => {
+      const pool = poolFor<typeof Faults>('faults.ts', executor, { size: 1 });
+      try {
+        await Promise.all(Array.from({ length: 2000 }, (_, i) => pool.tasks.ok(i))); // learn: tasks are tiny
+        const before = Array.from({ length: 100 }, (_, i) => pool.tasks.ok(i));
+        const crash = pool.tasks.exitNow(3);
+        const after = Array.from({ length: 100 }, (_, i) => pool.tasks.ok(i));
+        assert.equal(((await rejection(crash)) as WorkerExitedError).exitCode, 3);
+        assert.equal((await Promise.all([...before, ...after])).length, 200);
+      } finally {
+        await pool.close();
+      }
+    });
+
+    test('an uncaught error in a timer ends the worker: its task fails with the error as cause', async () => {
+      const pool = poolFor<typeof Faults>('faults.ts', executor, { size: 1 });
+      try {
+        const error = await rejection(pool.tasks.throwInTimer('timer blew up'));
+        assert.ok(error instanceof WorkerExitedError);
+        assert.match(error.message, /timer blew up/);
+        assert.equal((error.cause as Error).message, 'timer blew up');
+        assert.equal(await pool.tasks.ok(5), 5);
+      } finally {
+        await pool.close();
+      }
+    });
+
+    if (executor === 'thread') {
+      test('a worker out of memory under resourceLimits fails its task with the reason; the pool lives on', async () => {
+        const pool = poolFor<typeof Faults>('faults.ts', executor, {
+          size: 1,
+          resourceLimits: { maxOldGenerationSizeMb: 32, maxYoungGenerationSizeMb: 8 },
+        });
+        try {
+          const error = await rejection(pool.tasks.exhaustMemory());
+          assert.ok(error instanceof WorkerExitedError);
+          assert.match(error.message, /out of memory/);
+          assert.equal(await pool.tasks.ok(9), 9);
+        } finally {
+          await pool.close();
+        }
+      });
+    }
+
+    test('repeated crashes respawn with a growing pause instead of a tight loop', async () => {
+      const pool = poolFor<typeof Faults>('faults.ts', executor, { size: 1 });
+      const spawns: number[] = [];
+      pool.on('workerSpawned', () => spawns.push(performance.now()));
+      try {
+        for (let i = 0; i < 4; i++) await rejection(pool.tasks.exitNow(1));
+        assert.equal(await pool.tasks.ok(1), 1);
+        // Gaps between respawns after consecutive crashes grow: the third pause exceeds the first.
+        const gaps = spawns.slice(1).map((t, i) => t - spawns[i]!);
+        assert.equal(spawns.length, 5);
+        assert.ok(gaps.at(-1)! > 50, JSON.stringify(gaps));
+      } finally {
+        await pool.close();
+      }
+    });
+
+    test('maxTasksPerWorker recycles workers, running teardown, without failing any call', async () => {
+      const pool = poolFor<typeof Faults>('faults.ts', executor, { size: 1, maxTasksPerWorker: 10 });
+      const exits: boolean[] = [];
+      pool.on('workerExited', ({ expected }) => exits.push(expected));
+      try {
+        // Each worker counts its own runs: a fresh worker starts again at 1.
+        const counts = await Promise.all(Array.from({ length: 35 }, () => pool.tasks.countRuns()));
+        const expected = Array.from({ length: 35 }, (_, i) => (i % 10) + 1);
+        assert.deepEqual(counts, expected);
+        assert.ok(exits.length >= 3 && exits.every(Boolean), JSON.stringify(exits));
+      } finally {
+        await pool.close();
+      }
+    });
+
+    test('a module that fails at load is ERR_OFFLOAD_TASK_MODULE for queued calls too', async () => {
+      const pool = poolFor<{ never(): void }>('load-fails.ts', executor, { size: 2 });
+      const outcomes = await Promise.allSettled(Array.from({ length: 5 }, () => pool.tasks.never()));
+      for (const outcome of outcomes) {
+        assert.equal(outcome.status, 'rejected');
+        assert.ok((outcome as PromiseRejectedResult).reason instanceof TaskModuleError);
+      }
+      await pool.close();
+    });
+  });
+}

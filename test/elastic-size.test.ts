@@ -1,0 +1,63 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import type * as Faults from './fixtures/faults.js';
+import { executors, poolFor } from './helpers.js';
+
+function until(condition: () => boolean): Promise<void> {
+  return new Promise((resolve) => {
+    const poll = setInterval(() => {
+      if (condition()) {
+        clearInterval(poll);
+        resolve();
+      }
+    }, 10);
+  });
+}
+
+for (const executor of executors) {
+  describe(`elastic size (${executor})`, () => {
+    test('grows to maxSize under load, then shrinks to minSize when idle', async () => {
+      const pool = poolFor<typeof Faults>('faults.ts', executor, { minSize: 1, maxSize: 3, idleTimeout: 100 });
+      try {
+        assert.equal(pool.stats().size, 0, 'nothing starts before it is needed');
+        await Promise.all(Array.from({ length: 6 }, () => pool.tasks.sleep(100)));
+        assert.equal(pool.stats().size, 3);
+        await until(() => pool.stats().size === 1);
+        assert.equal(pool.stats().size, 1, 'never below minSize');
+        assert.equal(await pool.tasks.ok(1), 1);
+      } finally {
+        await pool.close();
+      }
+    });
+
+    test('a pool with minSize 0 holds no worker once idle', async () => {
+      const pool = poolFor<typeof Faults>('faults.ts', executor, { maxSize: 2, idleTimeout: 50 });
+      try {
+        await Promise.all([pool.tasks.ok(1), pool.tasks.ok(2)]);
+        await until(() => pool.stats().size === 0);
+        assert.equal(pool.stats().size, 0);
+        // And it starts again on demand.
+        assert.equal(await pool.tasks.ok(3), 3);
+      } finally {
+        await pool.close();
+      }
+    });
+
+    test('warmup() starts minSize workers', async () => {
+      const pool = poolFor<typeof Faults>('faults.ts', executor, { minSize: 2, maxSize: 4 });
+      try {
+        await pool.warmup();
+        assert.equal(pool.stats().size, 2);
+        assert.equal(pool.stats().idle, 2);
+      } finally {
+        await pool.close();
+      }
+    });
+
+    test('options are checked: minSize above maxSize, size and maxSize disagreeing', () => {
+      assert.throws(() => poolFor('faults.ts', executor, { minSize: 3, maxSize: 2 }), /minSize/);
+      assert.throws(() => poolFor('faults.ts', executor, { size: 2, maxSize: 3 }), /disagree/);
+      assert.throws(() => poolFor('faults.ts', executor, { idleTimeout: -1 }), /idleTimeout/);
+    });
+  });
+}

@@ -1,0 +1,60 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import type * as Faults from './fixtures/faults.js';
+import { executors, poolFor, rejection } from './helpers.js';
+
+for (const executor of executors) {
+  describe(`observability (${executor})`, () => {
+    test('events tell worker spawn and exit, and each task start, finish and failure, in order', async () => {
+      const pool = poolFor<typeof Faults>('faults.ts', executor, { size: 1 });
+      const events: string[] = [];
+      pool.on('workerSpawned', ({ workerId }) => events.push(`spawned ${workerId}`));
+      pool.on('workerExited', ({ workerId, expected }) => events.push(`exited ${workerId} ${expected ? 'expected' : 'crash'}`));
+      pool.on('taskStarted', ({ name, workerId }) => events.push(`started ${name} on ${workerId}`));
+      pool.on('taskFinished', ({ name }) => events.push(`finished ${name}`));
+      pool.on('taskFailed', ({ name, code, error }) => events.push(`failed ${name} ${code} ${(error as Error).message}`));
+      await pool.tasks.ok(1);
+      await rejection(pool.tasks.fail('nope'));
+      await rejection(pool.tasks.exitNow(2));
+      await pool.close();
+      assert.deepEqual(events, [
+        'spawned 1',
+        'started ok on 1',
+        'finished ok',
+        'started fail on 1',
+        'failed fail task nope',
+        'started exitNow on 1',
+        'failed exitNow ERR_OFFLOAD_WORKER_EXITED The worker exited while running the task (exit code 2)',
+        'exited 1 crash',
+      ]);
+    });
+
+    test('stats() has wait and run time percentiles, outcomes by code and per-worker utilisation', async () => {
+      const pool = poolFor<typeof Faults>('faults.ts', executor, { size: 2 });
+      try {
+        await pool.warmup();
+        await Promise.all(Array.from({ length: 8 }, () => pool.tasks.sleep(25)));
+        await rejection(pool.tasks.fail('x'));
+        await rejection(pool.tasks.sleep.with({ timeout: 1 })(50));
+        const stats = pool.stats();
+        // The timed-out task's own run may still be under way: 9 or 10 runs measured.
+        assert.ok(stats.runTime.count === 9 || stats.runTime.count === 10, String(stats.runTime.count));
+        assert.ok(stats.runTime.p50 >= 20 && stats.runTime.p50 <= 80, JSON.stringify(stats.runTime));
+        assert.ok(stats.runTime.p90 >= stats.runTime.p50 && stats.runTime.p99 >= stats.runTime.p90);
+        // Eight 25 ms tasks on two workers: the last ones waited about three task lengths.
+        assert.ok(stats.waitTime.max >= 50, JSON.stringify(stats.waitTime));
+        assert.deepEqual(stats.failures, { task: 1, ERR_OFFLOAD_TIMEOUT: 1 });
+        assert.equal(stats.completed, 8);
+        assert.equal(stats.failed, 2);
+        assert.equal(stats.workers.length, 2);
+        for (const worker of stats.workers) {
+          assert.ok(worker.tasks >= 1);
+          assert.ok(worker.busyTime >= 25);
+          assert.ok(worker.utilization > 0 && worker.utilization <= 1);
+        }
+      } finally {
+        await pool.close();
+      }
+    });
+  });
+}

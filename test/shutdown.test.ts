@@ -1,0 +1,40 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { ClosedError } from '../src/index.js';
+import type * as Faults from './fixtures/faults.js';
+import { executors, poolFor, rejection } from './helpers.js';
+
+for (const executor of executors) {
+  describe(`graceful shutdown (${executor})`, () => {
+    test('close() without timeout drains everything, then reports nothing cancelled', async () => {
+      const pool = poolFor<typeof Faults>('faults.ts', executor, { size: 2 });
+      const work = Array.from({ length: 4 }, () => pool.tasks.sleep(30));
+      const report = await pool.close();
+      assert.deepEqual(await Promise.all(work), [30, 30, 30, 30]);
+      assert.deepEqual(report, { timedOut: false, cancelled: { queued: 0, running: 0 } });
+    });
+
+    test('close({ timeout }) cancels what remains past the timeout and says what it cancelled', async () => {
+      const pool = poolFor<typeof Faults>('faults.ts', executor, { size: 1 });
+      await pool.warmup();
+      const calls = [pool.tasks.stubbornSpin(20_000), pool.tasks.ok(1), pool.tasks.ok(2)].map(rejection);
+      const report = await pool.close({ timeout: 100 });
+      assert.deepEqual(report, { timedOut: true, cancelled: { queued: 2, running: 1 } });
+      for (const call of calls) {
+        const error = await call;
+        assert.ok(error instanceof ClosedError);
+        assert.equal(error.code, 'ERR_OFFLOAD_CLOSED');
+      }
+      assert.equal(pool.stats().size, 0);
+    });
+
+    test('calls made while closing are refused with ERR_OFFLOAD_CLOSED', async () => {
+      const pool = poolFor<typeof Faults>('faults.ts', executor, { size: 1 });
+      const running = pool.tasks.sleep(50);
+      const closing = pool.close();
+      assert.equal(((await rejection(pool.tasks.ok(1))) as ClosedError).code, 'ERR_OFFLOAD_CLOSED');
+      await running;
+      await closing;
+    });
+  });
+}
