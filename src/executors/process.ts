@@ -10,7 +10,7 @@ import type { TransferListItem } from 'node:worker_threads';
 import { NotCloneableError } from '../errors.js';
 import { decodeError, type EncodedError } from '../protocol/error-codec.js';
 import { ToWorker, type MainMessage, type WorkerInit, type WorkerMessage } from '../protocol/messages.js';
-import { FATAL, INIT_VARIABLE, detachTransferred, refuseProcessLocal, type ProcessWorkerInit } from '../protocol/process-channel.js';
+import { CONTROL_FD, FATAL, INIT_VARIABLE, detachTransferred, refuseProcessLocal } from '../protocol/process-channel.js';
 import { entryUrl, typeScriptLoader, type Executor, type WorkerEvents, type WorkerExit, type WorkerHandle } from './executor.js';
 import { PrefixedLines } from './output.js';
 import { workerFlags } from './process-flags.js';
@@ -43,7 +43,8 @@ export class ProcessExecutor implements Executor {
   }
 
   spawn(init: WorkerInit, events: WorkerEvents): WorkerHandle {
-    const childInit: ProcessWorkerInit = { ...init, parentPid: process.pid };
+    // Plain data only: the child makes its own cancel flag (see process-control.ts).
+    const childInit: WorkerInit = { moduleUrl: init.moduleUrl, poolName: init.poolName, workerId: init.workerId };
     const child = fork(entry, [], {
       serialization: 'advanced',
       execArgv: workerFlags({
@@ -53,9 +54,14 @@ export class ProcessExecutor implements Executor {
       }),
       env: { ...(this.#options.env ?? process.env), [INIT_VARIABLE]: JSON.stringify(childInit) },
       cwd: this.#options.cwd,
-      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+      stdio: ['ignore', 'pipe', 'pipe', 'ipc', 'pipe'],
     });
     const pipes = pipesOf(child);
+    const control = child.stdio[CONTROL_FD] as Socket;
+    // Written to, never read; it must never keep the parent alive, and a dead child's EPIPE is
+    // told by its exit.
+    control.unref();
+    control.on('error', () => {});
     const prefix = `[${init.poolName}#${init.workerId}] `;
     let isOutOfMemory = false;
     new PrefixedLines(prefix, process.stdout).forward(child.stdout!);
@@ -98,7 +104,11 @@ export class ProcessExecutor implements Executor {
     });
 
     return {
-      post: (message, transfer) => post(child, message, transfer),
+      post: (message, transfer) => {
+        // A synchronous task cannot receive the message; the control thread hears this at once.
+        if (message[0] === ToWorker.Cancel) control.write(cancelRecord(message[1]));
+        post(child, message, transfer);
+      },
       ref: () => {
         child.ref();
         child.channel?.ref();
@@ -135,6 +145,13 @@ function post(child: ChildProcess, message: MainMessage, transfer: readonly Tran
   }
   child.send(message);
   if (transfer.length > 0) detachTransferred(transfer);
+}
+
+/** A cancelled task's id, as the control thread reads it. */
+function cancelRecord(taskId: number): Buffer {
+  const record = Buffer.allocUnsafe(4);
+  record.writeInt32LE(taskId | 0);
+  return record;
 }
 
 /** The child's stdout and stderr, which are sockets over pipes, so they can be (un)referenced. */

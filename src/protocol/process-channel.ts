@@ -10,15 +10,15 @@
 import { MessagePort, type TransferListItem } from 'node:worker_threads';
 import { NotCloneableError } from '../errors.js';
 import { describeKey, propertyPath } from './clone-path.js';
-import type { WorkerInit } from './messages.js';
 
-/** Environment variable carrying the `ProcessWorkerInit` JSON; removed in the child before any task code runs. */
+/** Environment variable carrying the `WorkerInit` JSON; removed in the child before any task code runs. */
 export const INIT_VARIABLE = 'OFFLOAD_PROCESS_WORKER';
 
-export interface ProcessWorkerInit extends WorkerInit {
-  /** Whose death the worker watches for, so that it never outlives the pool's process. */
-  parentPid: number;
-}
+/**
+ * The child's file descriptor of its control pipe (after stdin, stdout, stderr and IPC): the
+ * parent writes cancelled task ids to it, and its end tells the child that the parent is gone.
+ */
+export const CONTROL_FD = 4;
 
 /**
  * Child → parent, beside the pool's messages: `[FATAL, encodedError]`, the uncaught error that is

@@ -5,9 +5,9 @@
 import type { TransferListItem } from 'node:worker_threads';
 import { NotCloneableError } from '../errors.js';
 import { encodeError } from '../protocol/error-codec.js';
-import { FromWorker, type MainMessage, type WorkerMessage } from '../protocol/messages.js';
-import { FATAL, INIT_VARIABLE, detachTransferred, refuseProcessLocal, type ProcessWorkerInit } from '../protocol/process-channel.js';
-import { exitOnDisconnect, startWatchdog } from './parent-watch.js';
+import { FromWorker, type MainMessage, type WorkerInit, type WorkerMessage } from '../protocol/messages.js';
+import { FATAL, INIT_VARIABLE, detachTransferred, refuseProcessLocal } from '../protocol/process-channel.js';
+import { exitOnDisconnect, startControlThread } from './process-control.js';
 import { runWorker } from './runtime.js';
 
 const serialized = process.env[INIT_VARIABLE];
@@ -17,7 +17,10 @@ const send = process.send?.bind(process);
 if (serialized === undefined || send === undefined) {
   throw new Error('offload: this file runs only as a worker process started by a pool');
 }
-const init = JSON.parse(serialized) as ProcessWorkerInit;
+// Shared with the control thread, which writes cancelled task ids into it: `isCancelled()` in a
+// synchronous loop then works as on a thread.
+const cancelFlag = new Int32Array(new SharedArrayBuffer(4));
+const init: WorkerInit = { ...(JSON.parse(serialized) as WorkerInit), cancelFlag };
 
 exitOnDisconnect();
 
@@ -44,7 +47,7 @@ void runWorker(
       }
       send(message);
       if (transfer !== undefined && transfer.length > 0) detachTransferred(transfer);
-      if (message[0] === FromWorker.Ready) startWatchdog(init.parentPid);
+      if (message[0] === FromWorker.Ready) startControlThread(cancelFlag);
     },
     onMessage(handler: (message: MainMessage) => void): void {
       process.on('message', handler as (message: unknown) => void);
