@@ -5,6 +5,9 @@
  */
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
+import { Blob } from 'node:buffer';
+import { createSecretKey } from 'node:crypto';
+import { BlockList } from 'node:net';
 import { MessageChannel } from 'node:worker_threads';
 import { NotCloneableError, transfer } from '../src/index.js';
 import type * as Tasks from './fixtures/process-tasks.js';
@@ -57,6 +60,18 @@ describe('the process boundary', () => {
     const back = await rejection(pool.tasks.transferredPort());
     assert.equal((back as NotCloneableError).code, 'ERR_OFFLOAD_NOT_CLONEABLE');
     assert.equal((back as NotCloneableError).path, 'result');
+  });
+
+  test("Node's objects that threads receive whole but the channel would empty are refused by path", async () => {
+    const blob = await rejection(pool.tasks.echo({ upload: new Blob(['bytes']) }));
+    assert.ok(blob instanceof NotCloneableError, String(blob));
+    assert.equal(blob.path, 'args[0].upload');
+    assert.match(blob.message, /a Blob would arrive as an empty object/);
+    const key = await rejection(pool.tasks.echo([createSecretKey(Buffer.from('secret'))]));
+    assert.equal((key as NotCloneableError).path, 'args[0][0]');
+    assert.match((key as NotCloneableError).message, /KeyObject/);
+    const list = await rejection(pool.tasks.echo(new Set([new BlockList()])));
+    assert.equal((list as NotCloneableError).path, 'args[0][set item 0]');
   });
 
   test('a transferred buffer is copied whole, and the sender still gives it up as with threads', async () => {

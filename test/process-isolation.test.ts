@@ -1,8 +1,9 @@
 /**
- * What only a process gives: a worker that dies natively (abort, SIGSEGV, SIGKILL), exits, throws
- * outside any task or exhausts its own heap fails its task with ERR_OFFLOAD_WORKER_EXITED naming
- * the signal or exit code; the pool lives on and every other call completes. The crashes print
- * native stack traces on stderr, under the pool name `expected-crash`.
+ * What only a process survives: a worker that dies natively (abort, SIGSEGV, SIGKILL) or exhausts
+ * its own heap fails its task with ERR_OFFLOAD_WORKER_EXITED naming the signal; the pool lives on
+ * and every other call completes. (Exits and uncaught errors, which threads survive too, are in
+ * the shared crash-isolation suite.) The crashes print native stack traces on stderr, under the
+ * pool name `expected-crash`.
  */
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
@@ -47,31 +48,6 @@ describe('native crash isolation (process)', () => {
     assert.equal(error.signal, 'SIGKILL');
   });
 
-  test('process.exit() fails the task with its exit code', async () => {
-    const error = await crashBeside(pool.tasks.exitWith(3));
-    assert.equal(error.exitCode, 3);
-    assert.equal(error.signal, null);
-    assert.match(error.message, /exit code 3/);
-  });
-
-  test('an uncaught exception outside the task comes back as the cause, with exit code 1', async () => {
-    const error = await crashBeside(pool.tasks.throwLater('lost in a timer'));
-    assert.equal(error.exitCode, 1);
-    assert.match(error.message, /exit code 1: lost in a timer/);
-    assert.ok(error.cause instanceof TypeError);
-    assert.equal(error.cause.message, 'lost in a timer');
-  });
-
-  test('calls on a pool whose workers keep dying each fail alone; the others complete', async () => {
-    // Slow tasks keep the pool from pipelining (a crash fails the calls pipelined behind it, by design).
-    await pool.tasks.slowPid(50);
-    const calls = [pool.tasks.abort(), pool.tasks.slowPid(20), pool.tasks.killSelf(), pool.tasks.slowPid(20), pool.tasks.pid()];
-    const outcomes = await Promise.allSettled(calls);
-    assert.deepEqual(
-      outcomes.map((outcome) => outcome.status),
-      ['rejected', 'fulfilled', 'rejected', 'fulfilled', 'fulfilled'],
-    );
-  });
 });
 
 describe('heap limit (process)', () => {

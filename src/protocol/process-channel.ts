@@ -7,6 +7,9 @@
  * transferred buffers are detached on the sending side after their bytes are copied, so code
  * behaves the same on threads and processes.
  */
+import { Blob } from 'node:buffer';
+import { KeyObject } from 'node:crypto';
+import { BlockList, SocketAddress } from 'node:net';
 import { MessagePort, type TransferListItem } from 'node:worker_threads';
 import { NotCloneableError } from '../errors.js';
 import { describeKey, propertyPath } from './clone-path.js';
@@ -27,6 +30,21 @@ export const CONTROL_FD = 4;
  */
 export const FATAL = 'offload:fatal';
 
+/** Web Crypto's key class: a global in Node 20, though not in its type declarations. */
+const CryptoKeyClass = (globalThis as { CryptoKey?: Function }).CryptoKey;
+
+/**
+ * Node's objects that structured clone copies whole between threads, but that the IPC channel's
+ * serializer turns into `{}` (it keeps only own enumerable properties of such objects).
+ */
+const PLATFORM_CLONEABLES: ReadonlyArray<readonly [Function, string]> = [
+  [Blob, 'a Blob'],
+  [KeyObject, 'a KeyObject'],
+  [BlockList, 'a BlockList'],
+  [SocketAddress, 'a SocketAddress'],
+  ...(CryptoKeyClass === undefined ? [] : [[CryptoKeyClass, 'a CryptoKey'] as const]),
+];
+
 /** Why a value cannot reach another process, or `undefined` when it can as far as this check goes. */
 function refusalOf(value: object): string | undefined {
   if (value instanceof SharedArrayBuffer) return 'a SharedArrayBuffer is memory shared within one process';
@@ -34,6 +52,9 @@ function refusalOf(value: object): string | undefined {
     return 'a view of a SharedArrayBuffer shares memory within one process';
   }
   if (value instanceof MessagePort) return 'a MessagePort cannot be moved to another process';
+  for (const [kind, name] of PLATFORM_CLONEABLES) {
+    if (value instanceof kind) return `${name} would arrive as an empty object; send its data instead`;
+  }
   return undefined;
 }
 
@@ -43,15 +64,17 @@ function refusalOf(value: object): string | undefined {
  * buffers are not descended into.
  */
 function holdsRefused(value: object, seen: Set<object>): boolean {
-  if (value instanceof ArrayBuffer) return false;
   if (ArrayBuffer.isView(value)) return value.buffer instanceof SharedArrayBuffer;
-  if (value instanceof SharedArrayBuffer || value instanceof MessagePort) return true;
+  if (value instanceof ArrayBuffer) return false;
   if (seen.has(value)) return false;
   seen.add(value);
   if (Array.isArray(value)) {
     for (const item of value) if (item !== null && typeof item === 'object' && holdsRefused(item, seen)) return true;
     return false;
   }
+  // Only class instances can be what `refusalOf` refuses; plain objects go straight to their keys.
+  const prototype: unknown = Object.getPrototypeOf(value);
+  if (prototype !== Object.prototype && prototype !== null && refusalOf(value) !== undefined) return true;
   if (value instanceof Map) {
     for (const [key, item] of value) {
       if (key !== null && typeof key === 'object' && holdsRefused(key, seen)) return true;
