@@ -1,6 +1,7 @@
 /**
  * Entry of a worker process: adapts the IPC channel to the executor-agnostic task loop, and adds
- * what only a process needs: exit with the parent, and report a fatal error before dying.
+ * what only a process needs: a control thread (cancellation that a synchronous loop can see, and
+ * an end with the parent), and a report of a fatal error before dying.
  */
 import type { TransferListItem } from 'node:worker_threads';
 import { NotCloneableError } from '../errors.js';
@@ -9,6 +10,13 @@ import { FromWorker, type MainMessage, type WorkerInit, type WorkerMessage } fro
 import { FATAL, INIT_VARIABLE, detachTransferred, refuseProcessLocal } from '../protocol/process-channel.js';
 import { exitOnDisconnect, startControlThread } from './process-control.js';
 import { runWorker } from './runtime.js';
+
+/** Where user values sit in the messages that carry them: first index, step, and their name. */
+const VALUES: Partial<Record<WorkerMessage[0], readonly [number, number, string]>> = {
+  [FromWorker.Results]: [4, 3, 'result'], // [Results, busyMs, id, status, value, ...]
+  [FromWorker.Items]: [2, 1, 'item'], // [Items, id, item, item, ...]
+  [FromWorker.Progress]: [2, 1, 'progress'], // [Progress, id, value]
+};
 
 const serialized = process.env[INIT_VARIABLE];
 // Task code and its own child processes must not see (or inherit) the pool's internals.
@@ -39,11 +47,13 @@ process.on('uncaughtExceptionMonitor', (error) => {
 void runWorker(
   {
     post(message: WorkerMessage, transfer?: TransferListItem[]): void {
-      if (message[0] === FromWorker.Results) refuseProcessLocal(message, 4, 3, 'result');
-      else if (message[0] === FromWorker.Items) refuseProcessLocal(message, 2, 1, 'item');
-      else if (message[0] === FromWorker.Progress) refuseProcessLocal(message, 2, 1, 'progress');
-      if (transfer?.some((item) => !(item instanceof ArrayBuffer))) {
-        throw new NotCloneableError('result', new TypeError('only ArrayBuffers can be transferred to the parent process'));
+      const values = VALUES[message[0]];
+      if (values !== undefined) {
+        const [first, step, root] = values;
+        refuseProcessLocal(message, first, step, root);
+        if (transfer?.some((item) => !(item instanceof ArrayBuffer))) {
+          throw new NotCloneableError(root, new TypeError('only ArrayBuffers can be transferred to the parent process'));
+        }
       }
       send(message);
       if (transfer !== undefined && transfer.length > 0) detachTransferred(transfer);
