@@ -8,8 +8,10 @@ import { after, describe, test } from 'node:test';
 import { Blob } from 'node:buffer';
 import { createSecretKey } from 'node:crypto';
 import { BlockList } from 'node:net';
-import { MessageChannel } from 'node:worker_threads';
+import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import { NotCloneableError, transfer } from '../src/index.js';
+import { FromWorker } from '../src/protocol/messages.js';
+import { refuseProcessLocal } from '../src/protocol/process-channel.js';
 import type * as Tasks from './fixtures/process-tasks.js';
 import { poolFor, rejection } from './helpers.js';
 
@@ -81,4 +83,20 @@ describe('the process boundary', () => {
     assert.equal(bytes.byteLength, 0, 'the sender is left with a detached buffer');
     assert.deepEqual(copy, expected);
   });
+});
+
+test('stream items and progress values are checked like results, each message kind at its own slots', () => {
+  const items = [FromWorker.Items, 7, 'plain', { nested: [new Int32Array(new SharedArrayBuffer(8))] }];
+  assert.throws(
+    () => refuseProcessLocal(items, 2, 1, 'item'),
+    (error: unknown) => error instanceof NotCloneableError && error.path === 'item.nested[0]',
+  );
+  const progress = [FromWorker.Progress, 7, { port: new MessageChannel().port1 }];
+  assert.throws(
+    () => refuseProcessLocal(progress, 2, 1, 'progress'),
+    (error: unknown) => error instanceof NotCloneableError && error.path === 'progress.port',
+  );
+  (progress[2] as { port: MessagePort }).port.close();
+  // Values elsewhere in the message (ids, timings) are never mistaken for user values.
+  assert.doesNotThrow(() => refuseProcessLocal([FromWorker.Results, 0.5, 3, 0, { ok: true }], 4, 3, 'result'));
 });
