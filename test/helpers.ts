@@ -1,7 +1,7 @@
 import { createPool, type PoolOptions } from '../src/index.js';
 
 /** The executors the shared behaviour suites run against. */
-export const executors = ['thread'] as const satisfies ReadonlyArray<NonNullable<PoolOptions['executor']>>;
+export const executors = ['thread', 'process'] as const satisfies ReadonlyArray<NonNullable<PoolOptions['executor']>>;
 export type ExecutorName = (typeof executors)[number];
 
 export function fixture(name: string): URL {

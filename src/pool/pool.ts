@@ -16,7 +16,7 @@ import { pathToFileURL } from 'node:url';
 import type { TransferListItem } from 'node:worker_threads';
 import { AbortError, ClosedError, NotCloneableError, QueueFullError, TaskModuleError, WorkerExitedError } from '../errors.js';
 import type { Executor, WorkerExit } from '../executors/executor.js';
-import { ThreadExecutor } from '../executors/thread.js';
+import { createExecutor } from '../executors/index.js';
 import { createCancelFlag, flagCancelled } from '../protocol/cancel-flag.js';
 import { findUncloneablePath } from '../protocol/clone-path.js';
 import { decodeError, type EncodedError } from '../protocol/error-codec.js';
@@ -137,7 +137,7 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
     super();
     this.moduleUrl = toModuleUrl(moduleUrl);
     this.options = Object.freeze(resolveOptions(options));
-    this.#executor = new ThreadExecutor(this.options);
+    this.#executor = createExecutor(this.options);
     this.tasks = createHandles(this);
     // Task events cost a check per task only while someone listens.
     const untyped = this as EventEmitter;
@@ -497,7 +497,7 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
     try {
       slot.handle.post([ToWorker.Stream, task.id, task.name, task.args, task.stream!.highWaterMark], task.transfer ?? NO_TRANSFER);
     } catch (error) {
-      this.#fail(task, new NotCloneableError(findUncloneablePath(task.args, 'args') ?? 'args', error));
+      this.#fail(task, notCloneable(error, task.args));
       return;
     }
     slot.isStreaming = true;
@@ -510,7 +510,7 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
       try {
         slot.handle.post([ToWorker.Run, task.id, task.name, task.args], task.transfer ?? NO_TRANSFER);
       } catch (error) {
-        this.#fail(task, new NotCloneableError(findUncloneablePath(task.args, 'args') ?? 'args', error));
+        this.#fail(task, notCloneable(error, task.args));
         continue;
       }
       this.#accept(slot, [task]);
@@ -777,6 +777,14 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
     if (this.#workers.length === 0) return Promise.resolve();
     return new Promise((resolve) => this.#whenEmpty.push(resolve));
   }
+}
+
+/**
+ * The error for a task whose arguments could not be sent. An executor may name the path itself:
+ * a child process refuses shared memory, which structured clone within a process accepts.
+ */
+function notCloneable(error: unknown, args: unknown[]): NotCloneableError {
+  return error instanceof NotCloneableError ? error : new NotCloneableError(findUncloneablePath(args, 'args') ?? 'args', error);
 }
 
 /** Creates a pool for a task module: `createPool<typeof Tasks>(new URL('./tasks.js', import.meta.url))`. */

@@ -238,9 +238,11 @@ class TaskLoop {
       return;
     } catch (error) {
       if (out.length === 5) {
-        const path = findUncloneablePath(out[4], 'result') ?? 'result';
+        // The process executor names the path itself when structured clone would miss it.
+        const refusal =
+          error instanceof NotCloneableError ? error : new NotCloneableError(findUncloneablePath(out[4], 'result') ?? 'result', error);
         out[3] = Status.Failed;
-        out[4] = encodeError(new NotCloneableError(path, error));
+        out[4] = encodeError(refusal);
         this.#port.post(out as WorkerMessage);
         return;
       }

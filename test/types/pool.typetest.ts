@@ -109,3 +109,10 @@ void consume;
 const withProgress: Promise<string> = streams.run('withProgress', [10], { onProgress: (value) => void value });
 const withProgressHandle: Promise<string> = streams.tasks.withProgress.with({ onProgress: () => {} })(10);
 void [withProgress, withProgressHandle];
+
+// Executors: the process executor's options are typed; an unknown executor is not.
+createPool<typeof Basic>(new URL('file:///tasks.js'), { executor: 'process', maxOldSpaceSizeMb: 64, cwd: '/srv', env: {}, execArgv: [] });
+// @ts-expect-error no such executor
+createPool(new URL('file:///tasks.js'), { executor: 'fiber' });
+// @ts-expect-error maxOldSpaceSizeMb is a number of MB
+createPool(new URL('file:///tasks.js'), { executor: 'process', maxOldSpaceSizeMb: '64' });
