@@ -1,7 +1,7 @@
 /**
  * Quick per-task round trip on a no-op task: sequential latency (one call at a time) and
  * throughput with 1,000 calls in flight, offload beside a minimal raw worker_threads loop.
- * `npm run bench:quick`. The full comparison with the peers is `npm run bench`.
+ * `npm run bench:roundtrip`. The full comparison with the peers is `npm run bench`.
  */
 import { Worker } from 'node:worker_threads';
 import { createPool } from '../src/index.js';

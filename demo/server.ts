@@ -1,15 +1,32 @@
 /**
- * The demo server: `npm start`, then open http://127.0.0.1:8888/.
+ * The demo server: `npm start`, then open http://127.0.0.1:8888/dashboard.
  *
- *   GET /        the seed's answer, `Test 10<br/>`, from blockingTask(10) in the pool
- *   GET /health  answers at once, however busy the pool is
- *   GET /report  a blocking SQLite report query, run in the pool (?inline=1 runs it here, to compare)
+ *   GET /           the seed's answer, `Test 10<br/>`, from blockingTask(10) in the pool
+ *   GET /report     a blocking SQLite report query           } in the pool; `?inline=1` runs the
+ *   GET /hash       a password hash at scrypt's default cost } same work on the main thread, to
+ *   GET /image      a Mandelbrot PNG, an image-sized job     } see what blocking does
+ *   GET /health     answers at once, with pool stats and the event-loop delay
+ *   GET /metrics    Prometheus metrics (offload/prometheus)
+ *   GET /dashboard  the live dashboard
  */
 import { fileURLToPath } from 'node:url';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { createPool, type Pool } from 'offload';
+import offload from 'offload/fastify';
+import { registerPoolMetrics } from 'offload/prometheus';
+import { Registry } from 'prom-client';
+import { registerDashboard } from './dashboard.js';
 import { ensureDatabase } from './database.js';
+import { watchEventLoop } from './event-loop.js';
+import { registerRoutes } from './routes.js';
 import type * as Tasks from './tasks.js';
+
+// Types `app.offload` and `request.offload` from the task module, for the whole app.
+declare module 'offload/fastify' {
+  interface Register {
+    tasks: typeof Tasks;
+  }
+}
 
 export interface DemoOptions {
   databasePath?: string;
@@ -30,31 +47,24 @@ export async function buildDemo(options: DemoOptions = {}): Promise<{ app: Fasti
     // Opt-in remote mode: `offload worker demo/tasks.ts --queue offload-demo` processes run the tasks.
     ...(redisUrl === undefined ? {} : { executor: 'remote', connection: redisUrl, queue: 'offload-demo' }),
   });
-  // For the inline comparison only: the same query on the main thread, blocking it.
-  let inline: typeof Tasks | undefined;
+
+  // Start the workers before traffic arrives, so the first burst measures work, not start-up.
+  await pool.warmup();
 
   const app = Fastify({ logger: false });
-  app.addHook('onClose', () => pool.close());
+  // Decorates app and requests with the pool, maps its errors to HTTP, closes it on app.close().
+  await app.register(offload, { pool });
 
-  app.get('/', (_request, reply) => {
-    pool.submit('blockingTask', [10], (error, result) => {
-      if (error) reply.code(500).send('task failed');
-      else reply.type('text/html').send(`Test ${result}<br/>`);
-    });
-    return reply;
+  const registry = new Registry();
+  const metrics = registerPoolMetrics(pool, { registry });
+  const loop = watchEventLoop();
+  app.addHook('onClose', async () => {
+    metrics.unregister();
+    loop.stop();
   });
 
-  app.get('/health', async () => ({ status: 'ok', pool: pool.stats() }));
-
-  app.get<{ Querystring: { limit?: string; inline?: string } }>('/report', async (request) => {
-    const limit = Math.min(100, Math.max(1, Number(request.query.limit ?? 10) || 10));
-    if (request.query.inline === '1') {
-      inline ??= await import('./tasks.js');
-      return { mode: 'inline', rows: inline.topCustomers(limit) };
-    }
-    return { mode: 'offloaded', rows: await pool.tasks.topCustomers(limit) };
-  });
-
+  registerRoutes(app, { registry, loop });
+  registerDashboard(app);
   return { app, pool };
 }
 
@@ -63,9 +73,9 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const port = Number(process.env.PORT ?? 8888);
   const host = process.env.HOST ?? '127.0.0.1';
   const address = await app.listen({ port, host });
-  console.log(`offload demo on ${address}/  (try /report, /report?inline=1, /health)`);
+  console.log(`offload demo on ${address}/  (dashboard: ${address}/dashboard; try /report, /hash, /image, each with ?inline=1, and /health)`);
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-    // Stop accepting first, then drain the pool (Fastify's onClose hook closes it).
+    // Stop accepting first, then drain the pool (the offload plugin's onClose hook closes it).
     process.once(signal, () => void app.close().then(() => process.exit(0)));
   }
 }

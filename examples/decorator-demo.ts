@@ -24,9 +24,21 @@ export class Sleeper {
   }
 }
 
+/** The executor named on the command line; in a worker the pool never starts, so none is needed. */
+function executorFromArguments(): 'thread' | 'process' | undefined {
+  if (isWorker()) return undefined;
+  const name = process.argv[2] ?? 'thread';
+  if (name !== 'thread' && name !== 'process') {
+    console.error(`usage: node --import tsx examples/decorator-demo.ts [thread|process] (got ${name})`);
+    process.exit(2);
+  }
+  return name;
+}
+
 // This module is also the pool's task module: the same file runs in the workers, where the
-// pool below is created but never started, and where `Sleeper` is what the pool calls.
-export const pool = createPool(new URL(import.meta.url), { size: 4 });
+// pool below is created but never started, and where `Sleeper` is what the pool calls. With
+// processes, the workers' lines reach this terminal prefixed with `[offload#<worker>]`.
+export const pool = createPool(new URL(import.meta.url), { size: 4, executor: executorFromArguments() });
 
 if (!isWorker()) {
   await pool.warmup();

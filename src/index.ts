@@ -1,13 +1,15 @@
 export { createPool, Pool } from './pool/pool.js';
-export type { CloseOptions, CloseReport, PoolEvents, RunOptions, TaskHandle, TaskHandles } from './pool/pool.js';
+export type { CloseOptions, CloseReport, PoolEvents, RunOptions, StreamOptions } from './pool/pool.js';
+export type { StreamHandle, TaskHandle, TaskHandles } from './styles/handle.js';
+export type { TaskStream } from './pool/stream.js';
 export type { PoolStats, WorkerStats } from './pool/stats.js';
 export type { Percentiles } from './pool/histogram.js';
 export type { PoolOptions } from './pool/options.js';
-export type { TaskArgs, TaskCallback, TaskName, TaskResult, UntypedTasks } from './types.js';
+export type { CallTaskName, StreamItem, StreamTaskName, TaskArgs, TaskCallback, TaskName, TaskResult, UntypedTasks } from './types.js';
 export { blocking } from './styles/decorator.js';
 export type { BlockingOptions } from './styles/decorator.js';
 export { transfer } from './transfer.js';
-export { isCancelled, isWorker, taskSignal, throwIfCancelled, workerId } from './worker/context.js';
+export { isCancelled, isWorker, progress, taskSignal, throwIfCancelled, workerId } from './worker/context.js';
 export { registerErrorClass } from './protocol/error-codec.js';
 export {
   OffloadError,

@@ -13,7 +13,12 @@ for (const executor of executors) {
     test('a typed handle runs the task in a worker and resolves with its result', async () => {
       assert.equal(await pool.tasks.add(2, 3), 5);
       const where = await pool.tasks.whoAmI();
-      assert.notEqual(where.thread, threadId);
+      if (executor === 'thread') {
+        assert.equal(where.pid, process.pid);
+        assert.notEqual(where.thread, threadId);
+      } else {
+        assert.notEqual(where.pid, process.pid);
+      }
       assert.equal(typeof where.worker, 'number');
     });
 

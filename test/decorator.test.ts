@@ -6,7 +6,6 @@ import { executors } from './helpers.js';
 
 for (const executor of executors) {
   describe(`@blocking (${executor})`, async () => {
-    process.env.OFFLOAD_TEST_EXECUTOR = executor;
     const { ReportService, ChildService, servicePool } = await import(`./fixtures/service.ts?executor=${executor}`);
     after(() => servicePool.close());
 
@@ -15,13 +14,14 @@ for (const executor of executors) {
       const first = await service.describe('a');
       assert.equal(first.label, 'a');
       assert.equal(first.inWorker, true);
-      assert.notEqual(first.thread, threadId);
+      assert.notDeepEqual([first.pid, first.thread], [process.pid, threadId]);
+      assert.equal(first.pid !== process.pid, executor === 'process');
       // The caller's own instance was never touched or serialised.
       assert.equal(service.calls, 0);
       assert.equal(typeof service.connection.query, 'function');
       // Later calls from other caller instances reach the same per-worker instance.
       const again = await new ReportService().describe('b');
-      if (again.thread === first.thread) {
+      if (again.worker === first.worker) {
         assert.equal(again.instance, first.instance);
         assert.equal(again.calls, first.calls + 1);
       }

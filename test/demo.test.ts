@@ -1,13 +1,21 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
+import { scryptSync } from 'node:crypto';
 import { buildDemo } from '../demo/server.js';
+import { parseMetrics, valueOf } from './metrics-text.js';
 
 const scratch = mkdtempSync(join(tmpdir(), 'offload-demo-'));
+const exportLog = join(scratch, 'exports.log');
+process.env.OFFLOAD_DEMO_EXPORT_LOG = exportLog;
+const readLog = (): string => (existsSync(exportLog) ? readFileSync(exportLog, 'utf8') : '');
+async function waitFor(condition: () => boolean): Promise<void> {
+  while (!condition()) await new Promise((resolve) => setTimeout(resolve, 20));
+}
 let base = '';
 let close: () => Promise<unknown> = async () => {};
 
@@ -49,6 +57,54 @@ test('GET /health answers while report queries keep the pool busy', async () => 
   await Promise.all(reports);
 });
 
+test('GET /hash hashes in the pool, and inline on request, with scrypt at its default cost', async () => {
+  for (const [query, mode] of [['', 'offloaded'], ['&inline=1', 'inline']] as const) {
+    const answer = (await (await fetch(`${base}/hash?password=hunter2${query}`)).json()) as { mode: string; salt: string; hash: string };
+    assert.equal(answer.mode, mode);
+    assert.equal(answer.hash, scryptSync('hunter2', answer.salt, 32, { N: 2 ** 14, r: 8, p: 1 }).toString('hex'));
+  }
+});
+
+test('GET /image renders the same PNG in the pool and inline', async () => {
+  const offloaded = await fetch(`${base}/image?width=160&height=120`);
+  const inline = await fetch(`${base}/image?width=160&height=120&inline=1`);
+  assert.equal(offloaded.headers.get('content-type'), 'image/png');
+  assert.equal(offloaded.headers.get('x-mode'), 'offloaded');
+  assert.equal(inline.headers.get('x-mode'), 'inline');
+  const bytes = Buffer.from(await offloaded.arrayBuffer());
+  assert.deepEqual(bytes.subarray(0, 8), Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]));
+  assert.equal(bytes.readUInt32BE(16), 160); // IHDR width
+  assert.deepEqual(Buffer.from(await inline.arrayBuffer()), bytes);
+});
+
+test('bad query parameters are a 400 from Fastify, before any work', async () => {
+  const response = await fetch(`${base}/image?width=100000`);
+  assert.equal(response.status, 400);
+  assert.equal(((await response.json()) as { code: string }).code, 'FST_ERR_VALIDATION');
+});
+
+test('GET /metrics serves Prometheus text that follows the pool', async () => {
+  const scrape = async () => parseMetrics(await (await fetch(`${base}/metrics`)).text()).samples;
+  const completed = (samples: ReturnType<typeof parseMetrics>['samples']) =>
+    valueOf(samples, 'offload_tasks_total', { pool: 'demo', outcome: 'completed' }) ?? 0;
+  const before = await scrape();
+  assert.equal(valueOf(before, 'offload_workers', { pool: 'demo' }), 2);
+  await fetch(`${base}/`);
+  const after = await scrape();
+  assert.equal(completed(after), completed(before) + 1);
+  assert.ok((valueOf(after, 'offload_event_loop_delay_seconds_count') ?? 0) > 0);
+});
+
+test('POST /burst fires real requests at the server and reports them', async () => {
+  const response = await fetch(`${base}/burst`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ job: 'report', mode: 'offloaded', count: 3 }),
+  });
+  const result = (await response.json()) as { succeeded: number; failed: number; count: number };
+  assert.deepEqual({ count: result.count, succeeded: result.succeeded, failed: result.failed }, { count: 3, succeeded: 3, failed: 0 });
+});
+
 test('npm start serves on PORT and, on SIGTERM, stops accepting, drains the pool and exits cleanly', async () => {
   const child = spawn(process.execPath, ['--import', 'tsx', 'demo/server.ts'], {
     cwd: new URL('..', import.meta.url),
@@ -63,4 +119,34 @@ test('npm start serves on PORT and, on SIGTERM, stops accepting, drains the pool
   child.kill('SIGTERM');
   const [code] = await once(child, 'exit');
   assert.equal(code, 0);
+});
+
+test('GET /report.csv streams rows from a worker generator; a client that leaves stops the generator', async () => {
+  const response = await fetch(`${base}/report.csv?rows=2000`);
+  assert.equal(response.status, 200);
+  assert.match(response.headers.get('content-type') ?? '', /text\/csv/);
+  const lines = (await response.text()).trim().split('\n');
+  assert.equal(lines[0], 'id,customer,country,amount,day');
+  assert.equal(lines.length, 2001);
+  assert.match(lines[1]!, /^1,Customer \d+,[A-Z]{2},[\d.]+,\d+$/);
+  await waitFor(() => readLog().includes('finished after 2000 rows'));
+
+  // A client that reads a little of a long export, then leaves.
+  const controller = new AbortController();
+  const partial = await fetch(`${base}/report.csv?rows=400000`, { signal: controller.signal });
+  const reader = partial.body!.getReader();
+  await reader.read();
+  controller.abort();
+  await waitFor(() => /stopped after \d+ rows/.test(readLog()));
+  const stoppedAt = Number(/stopped after (\d+) rows/.exec(readLog())![1]);
+  assert.ok(stoppedAt < 400_000, `the generator stopped early, at ${stoppedAt}`);
+});
+
+test('GET /render-progress streams the render\'s progress() values, then its end', async () => {
+  const text = await (await fetch(`${base}/render-progress?width=200&height=120`)).text();
+  const events = [...text.matchAll(/event: (\w+)\ndata: (.*)\n/g)].map((m) => [m[1], JSON.parse(m[2]!)] as const);
+  const progress = events.filter(([name]) => name === 'progress').map(([, value]) => value as { rows: number; of: number });
+  assert.ok(progress.length >= 1);
+  assert.deepEqual(progress.at(-1), { rows: 120, of: 120 });
+  assert.equal(events.at(-1)![0], 'done');
 });

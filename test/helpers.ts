@@ -1,10 +1,13 @@
-import { createPool, type Pool, type PoolOptions } from '../src/index.js';
+import { createPool, type Pool, type PoolOptions, type PoolStats } from '../src/index.js';
 import { hasRedis, remotePoolOptions, type WorkerProcess } from './remote-harness.js';
 
 export type ExecutorName = NonNullable<PoolOptions['executor']>;
 
 /** The executors the shared behaviour suites run against; `remote` wherever redis-server is installed (always under CI). */
-export const executors: readonly ExecutorName[] = ['thread', ...(hasRedis() ? (['remote'] as const) : [])];
+/** The executors whose pools need no service: the seed's examples run with these alone. */
+export const localExecutors = (): readonly ExecutorName[] => executors.filter((executor) => capabilities[executor].ownsWorkers);
+
+export const executors: readonly ExecutorName[] = ['thread', 'process', ...(hasRedis() ? (['remote'] as const) : [])];
 
 /**
  * What differs between executors, where a shared test must say so. Each entry is documented in
@@ -19,13 +22,16 @@ export interface Capabilities {
    * when they stop, and do the rest in their own local pools.
    */
   ownsWorkers: boolean;
+  /** Generator tasks stream (`pool.stream`, `for await`): not through Redis, where they fail with a TypeError. */
+  streams: boolean;
   /** Tasks per second the suites can afford: remote round trips go through Redis, one job per slot. */
   bulk(count: number): number;
 }
 
 export const capabilities: Record<ExecutorName, Capabilities> = {
-  thread: { ownsWorkers: true, bulk: (count) => count },
-  remote: { ownsWorkers: false, bulk: (count) => Math.min(count, 1000) },
+  thread: { ownsWorkers: true, streams: true, bulk: (count) => count },
+  process: { ownsWorkers: true, streams: true, bulk: (count) => count },
+  remote: { ownsWorkers: false, streams: false, bulk: (count) => Math.min(count, 1000) },
 };
 
 export function fixture(name: string): URL {
@@ -64,7 +70,7 @@ export function poolFor<M extends object>(name: string, executor: ExecutorName, 
   return pool;
 }
 
-async function whenIdle(pool: Pool<object>): Promise<void> {
+async function whenIdle(pool: { stats(): PoolStats }): Promise<void> {
   for (let waited = 0; waited < 60_000; waited += 50) {
     const { queued, busy } = pool.stats();
     if (queued === 0 && busy === 0) return;

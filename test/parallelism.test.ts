@@ -11,7 +11,7 @@ for (const executor of executors) {
         await pool.warmup();
         const windows = await Promise.all([pool.tasks.window(300), pool.tasks.window(300)]);
         const [a, b] = windows as [(typeof windows)[0], (typeof windows)[0]];
-        assert.notEqual(a.thread, b.thread);
+        assert.notEqual(a.worker, b.worker);
         assert.ok(a.start < b.end && b.start < a.end, `windows do not overlap: ${JSON.stringify(windows)}`);
       } finally {
         await pool.close();
@@ -26,7 +26,7 @@ for (const executor of executors) {
         await Promise.all(Array.from({ length: capabilities[executor].bulk(5000) }, () => pool.tasks.noop()));
         // ...yet two slow ones submitted together still go to different workers.
         const windows = await Promise.all([pool.tasks.window(200), pool.tasks.window(200)]);
-        assert.notEqual(windows[0].thread, windows[1].thread);
+        assert.notEqual(windows[0].worker, windows[1].worker);
       } finally {
         await pool.close();
       }

@@ -25,7 +25,7 @@ import { decodeReply, Reply } from '../src/remote/codec.js';
 import { decodeError } from '../src/protocol/error-codec.js';
 import type * as Tasks from './fixtures/remote-tasks.js';
 import { fixture, rejection } from './helpers.js';
-import { freePortSync, hasRedis, sharedRedis, startRedisServer, startWorkerProcess, type WorkerProcessOptions } from './remote-harness.js';
+import { freePortSync, hasRedis, sharedRedis, startRedisServer, startWorkerProcess, type WorkerProcess, type WorkerProcessOptions } from './remote-harness.js';
 
 const run = promisify(execFile);
 const TASKS = fixture('remote-tasks.ts');
@@ -132,6 +132,28 @@ if (hasRedis()) {
         assert.ok(Date.now() - started < 5000);
         // A fresh thread counts again from 1: the stubborn one was ended.
         assert.equal(await calls.tasks.countRuns(), 1);
+      } finally {
+        await calls.close();
+        await workers.stop();
+      }
+    });
+
+    test('progress reaches the caller in order, and streaming a generator task is refused with a TypeError', async () => {
+      const { pool, worker } = setup();
+      const workers = worker({ size: 1 });
+      const calls = pool({ size: 1 });
+      try {
+        await workers.ready;
+        const seen: number[] = [];
+        assert.equal(await calls.run('stepsWithProgress', [5], { onProgress: (value) => seen.push(value as number) }), 5);
+        assert.equal(seen.at(-1), 5);
+        assert.deepEqual(seen, [...seen].sort((a, b) => a - b));
+        const refused = await rejection((async () => {
+          for await (const item of calls.stream('countTo', [3])) void item;
+        })());
+        assert.ok(refused instanceof TypeError);
+        assert.match(refused.message, /cannot stream the generator task "countTo"/);
+        assert.equal(await calls.tasks.countRuns(), 1, 'the pool carries on');
       } finally {
         await calls.close();
         await workers.stop();
@@ -257,7 +279,7 @@ if (hasRedis()) {
       const { queue, pool, worker } = setup();
       const fast = { size: 1, lockDuration: 1000, stalledInterval: 500 };
       const first = worker(fast);
-      const second = worker(fast);
+      let second: WorkerProcess | undefined;
       const calls = pool({ size: 1 });
       const go = join(mkdtempSync(join(tmpdir(), 'offload-kill-')), 'go');
       const raw = new Queue(queue, { connection: { url: sharedRedis().url }, prefix: 'offload' });
@@ -266,6 +288,7 @@ if (hasRedis()) {
         // Blocks until the file exists: the first worker holds it until it dies.
         const call = calls.tasks.pidOnceFileExists(go);
         await until(async () => (await raw.getActiveCount()) === 1);
+        second = worker(fast); // started now, so the job is surely on the first
         await second.ready;
         first.child.kill('SIGKILL');
         writeFileSync(go, '');
@@ -273,7 +296,7 @@ if (hasRedis()) {
       } finally {
         await raw.close();
         await calls.close();
-        await second.stop();
+        await second?.stop();
       }
     });
 
@@ -283,14 +306,18 @@ if (hasRedis()) {
       const first = worker(strict);
       const calls = pool({ size: 1 });
       const raw = new Queue(queue, { connection: { url: sharedRedis().url }, prefix: 'offload' });
-      const second = worker(strict);
+      let second: WorkerProcess | undefined;
       try {
         await first.ready;
-        const call = calls.tasks.pidOnceFileExists(join(tmpdir(), 'offload-never-created'));
+        const go = join(mkdtempSync(join(tmpdir(), 'offload-stall-')), 'go');
+        const call = calls.tasks.pidOnceFileExists(go);
         await until(async () => (await raw.getActiveCount()) === 1);
+        second = worker(strict); // started now, so the job is surely on the first
         await second.ready;
         first.child.kill('SIGKILL');
         const error = await rejection(call);
+        // The second worker may have begun the job as BullMQ failed it: let that task end.
+        writeFileSync(go, '');
         assert.ok(error instanceof WorkerExitedError);
         assert.equal(error.code, 'ERR_OFFLOAD_WORKER_EXITED');
         assert.match(error.message, /stalled/);
@@ -299,7 +326,7 @@ if (hasRedis()) {
       } finally {
         await raw.close();
         await calls.close();
-        await second.stop();
+        await second?.stop();
       }
     });
 

@@ -13,7 +13,7 @@ import type { TransferListItem } from 'node:worker_threads';
 import { AbortError } from '../errors.js';
 import { decodeError, encodeError } from '../protocol/error-codec.js';
 import { FromWorker, Status, ToWorker, type MainMessage, type WorkerInit } from '../protocol/messages.js';
-import { decodeReply, encodeArgs, Reply, type JobData } from '../remote/codec.js';
+import { decodeProgress, decodeReply, encodeArgs, Reply, type JobData } from '../remote/codec.js';
 import { RemoteLink, type JobListener } from '../remote/link.js';
 import type { ResolvedRemoteOptions } from '../remote/options.js';
 import type { Executor, WorkerEvents, WorkerExit, WorkerHandle } from './executor.js';
@@ -117,7 +117,7 @@ class RemoteSlot implements WorkerHandle {
       .then((link) => link.ready())
       .catch(() => {})
       .then(() => {
-        if (!this.#isEnded) events.message([FromWorker.Ready]);
+        if (!this.#isEnded) events.message([FromWorker.Ready, []]); // which tasks stream: unknown here
       });
   }
 
@@ -126,6 +126,14 @@ class RemoteSlot implements WorkerHandle {
       case ToWorker.Run:
         if (message.length !== 4) throw new Error('A remote slot takes one task at a time');
         this.#run(message[1] as number, message[2] as string, message[3] as unknown[], transfer);
+        break;
+      case ToWorker.Stream: {
+        // Items would need a channel of their own through Redis: generator tasks stay local.
+        const error = new TypeError(`The remote executor cannot stream the generator task "${message[2]}": stream it from a thread or process pool`);
+        queueMicrotask(() => this.#events.message([FromWorker.Results, 0, message[1], Status.Failed, encodeError(error)]));
+        break;
+      }
+      case ToWorker.Pull:
         break;
       case ToWorker.Cancel:
         if (this.#job?.taskId === message[1]) void this.#cancel(this.#job);
@@ -165,7 +173,18 @@ class RemoteSlot implements WorkerHandle {
       failed: (reason) => current() && this.#failed(reason),
       removed: () => current() && this.#reply(job, 0, Status.Failed, encodeError(new AbortError(new Error('The job was removed from the queue')))),
       lost: (error) => current() && this.#reply(job, 0, Status.Failed, encodeError(error)),
+      progress: (data) => current() && this.#progress(job, data),
     };
+  }
+
+  #progress(job: Job, data: unknown): void {
+    let value: unknown;
+    try {
+      value = decodeProgress(data);
+    } catch {
+      return; // not ours to deliver: a progress value that is not offload's
+    }
+    this.#events.message([FromWorker.Progress, job.taskId, value]);
   }
 
   #completed(job: Job, returnValue: unknown): void {

@@ -2,13 +2,18 @@
  * Pool options: one type, defaults in one place, validated when the pool is created so a typo
  * fails at start-up with the option's name, never later inside a task.
  */
+import { statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import type { ResourceLimits } from 'node:worker_threads';
 import { resolveRemoteOptions, type RemotePoolOptions, type ResolvedRemoteOptions } from '../remote/options.js';
 
 export interface PoolOptions extends RemotePoolOptions {
-  /** `'thread'` (worker_threads) or `'remote'` (BullMQ on Redis: `offload worker` processes anywhere). Default `'thread'`. */
-  executor?: 'thread' | 'remote';
+  /**
+   * `'thread'` (worker_threads), `'process'` (child processes: isolation from native crashes,
+   * a heap per worker) or `'remote'` (BullMQ on Redis: `offload worker` processes anywhere).
+   * Default `'thread'`.
+   */
+  executor?: 'thread' | 'process' | 'remote';
   /** Most workers (same as `maxSize`). Default: `os.availableParallelism()`. */
   size?: number;
   /** Most workers; the pool grows to it under load. Default: `size`. */
@@ -31,10 +36,14 @@ export interface PoolOptions extends RemotePoolOptions {
   env?: NodeJS.ProcessEnv;
   /** Node flags of the workers. Default: the parent's `process.execArgv`. */
   execArgv?: string[];
+  /** Process executor: the workers' working directory. Default: the parent's `process.cwd()`. */
+  cwd?: string;
+  /** Process executor: V8 old-space limit per worker (`--max-old-space-size`), in MB. Default: Node's. */
+  maxOldSpaceSizeMb?: number;
 }
 
 export interface ResolvedOptions {
-  executor: 'thread' | 'remote';
+  executor: 'thread' | 'process' | 'remote';
   maxSize: number;
   minSize: number;
   idleTimeout: number;
@@ -45,17 +54,26 @@ export interface ResolvedOptions {
   resourceLimits: ResourceLimits | undefined;
   env: NodeJS.ProcessEnv | undefined;
   execArgv: string[] | undefined;
+  cwd: string | undefined;
+  maxOldSpaceSizeMb: number | undefined;
   /** Set with `executor: 'remote'`. */
   remote: ResolvedRemoteOptions | undefined;
 }
 
-const EXECUTORS = ['thread', 'remote'] as const;
+const EXECUTORS = ['thread', 'process', 'remote'] as const;
+/** Options that only one executor can honour: refused with the other rather than ignored. */
+const ONLY_FOR = { resourceLimits: 'thread', cwd: 'process', maxOldSpaceSizeMb: 'process' } as const;
 
 export function resolveOptions(options: PoolOptions = {}): ResolvedOptions {
   if (options === null || typeof options !== 'object') throw new TypeError('options must be an object');
   const executor = options.executor ?? 'thread';
   if (!EXECUTORS.includes(executor)) {
     throw new TypeError(`options.executor must be one of ${EXECUTORS.join(', ')} (got ${String(executor)})`);
+  }
+  for (const [name, only] of Object.entries(ONLY_FOR)) {
+    if (options[name as keyof typeof ONLY_FOR] !== undefined && executor !== only) {
+      throw new TypeError(`options.${name} applies to the ${only} executor only (executor: '${executor}')`);
+    }
   }
   if (options.size !== undefined && options.maxSize !== undefined && options.size !== options.maxSize) {
     throw new RangeError(`options.size and options.maxSize disagree (${options.size} and ${options.maxSize}); give one`);
@@ -73,8 +91,10 @@ export function resolveOptions(options: PoolOptions = {}): ResolvedOptions {
     cancelGracePeriod: limit('cancelGracePeriod', options.cancelGracePeriod ?? 500, 0),
     name: text('name', options.name ?? 'offload'),
     resourceLimits: options.resourceLimits,
-    env: options.env,
-    execArgv: options.execArgv,
+    env: options.env === undefined ? undefined : environment(options.env),
+    execArgv: options.execArgv === undefined ? undefined : flags(options.execArgv),
+    cwd: options.cwd === undefined ? undefined : directory(options.cwd),
+    maxOldSpaceSizeMb: options.maxOldSpaceSizeMb === undefined ? undefined : integer('maxOldSpaceSizeMb', options.maxOldSpaceSizeMb, 1),
     remote: resolveRemoteOptions(executor, options as Record<string, unknown>),
   };
 }
@@ -113,4 +133,27 @@ export function checkRunOptions(options: RunOptionsInput): void {
   if (priority !== undefined && !Number.isInteger(priority)) {
     throw new TypeError(`options.priority must be an integer (got ${String(priority)})`);
   }
+}
+
+function environment(value: unknown): NodeJS.ProcessEnv {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw new TypeError('options.env must be an object of environment variables');
+  }
+  return value as NodeJS.ProcessEnv;
+}
+
+function flags(value: unknown): string[] {
+  if (!Array.isArray(value) || !value.every((flag) => typeof flag === 'string')) {
+    throw new TypeError('options.execArgv must be an array of strings');
+  }
+  return value;
+}
+
+/** Checked now: a missing directory would otherwise surface only when the first worker starts. */
+function directory(value: unknown): string {
+  const path = text('cwd', value);
+  if (!statSync(path, { throwIfNoEntry: false })?.isDirectory()) {
+    throw new RangeError(`options.cwd must be an existing directory (got ${path})`);
+  }
+  return path;
 }

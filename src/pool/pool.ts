@@ -17,16 +17,20 @@ import type { TransferListItem } from 'node:worker_threads';
 import { AbortError, ClosedError, NotCloneableError, OffloadError, QueueFullError, TaskModuleError, WorkerExitedError } from '../errors.js';
 import type { Executor, WorkerExit } from '../executors/executor.js';
 import { createExecutor } from '../executors/index.js';
+import { createCancelFlag, flagCancelled } from '../protocol/cancel-flag.js';
 import { findUncloneablePath } from '../protocol/clone-path.js';
 import { decodeError, type EncodedError } from '../protocol/error-codec.js';
 import { FromWorker, Status, ToWorker, type WorkerMessage } from '../protocol/messages.js';
 import { takeMarked } from '../transfer.js';
-import type { TaskArgs, TaskCallback, TaskName, TaskResult, UntypedTasks } from '../types.js';
+import { callBack, invokeUserCode } from '../styles/callback.js';
+import { createHandles, type TaskHandles } from '../styles/handle.js';
+import type { CallTaskName, StreamItem, StreamTaskName, TaskArgs, TaskCallback, TaskResult, UntypedTasks } from '../types.js';
 import { armDeadline } from './deadline.js';
 import { checkRunOptions, resolveOptions, type PoolOptions, type ResolvedOptions } from './options.js';
 import { StatsRecorder, type PoolStats } from './stats.js';
 import { Failure, Task, TaskState } from './task.js';
 import { TaskQueue } from './task-queue.js';
+import { TaskStream, type StreamControl } from './stream.js';
 import { WorkerSlot } from './worker-slot.js';
 
 export interface RunOptions {
@@ -38,6 +42,18 @@ export interface RunOptions {
   timeout?: number;
   /** Higher runs first; equal priorities run in call order. Default `0`. */
   priority?: number;
+  /** Receives the values the task reports with `progress(value)`, in order (throttled). */
+  onProgress?: (value: unknown) => void;
+}
+
+export interface StreamOptions {
+  signal?: AbortSignal;
+  /** Deadline in ms for the whole stream, from the call. */
+  timeout?: number;
+  priority?: number;
+  /** Most items the generator may run ahead of the consumer. Default `256`. */
+  highWaterMark?: number;
+  onProgress?: (value: unknown) => void;
 }
 
 export interface CloseOptions {
@@ -61,16 +77,6 @@ export interface PoolEvents {
   taskFailed: [{ id: number; name: string; code: string; error: unknown }];
 }
 
-/** A typed function of `pool.tasks`; `.with(options)` gives the same with call options. */
-export type TaskHandle<Args extends unknown[], R> = ((...args: Args) => Promise<R>) & {
-  with(options: RunOptions): (...args: Args) => Promise<R>;
-};
-
-/** The typed functions of `pool.tasks`. */
-export type TaskHandles<M> = {
-  readonly [K in TaskName<M>]: TaskHandle<TaskArgs<M, K>, TaskResult<M, K>>;
-};
-
 /** Longest a worker's pipeline may represent, in milliseconds of observed run time. */
 const PIPELINE_MS = 1;
 const MAX_DEPTH = 64;
@@ -78,10 +84,24 @@ const LOAD_RETRY_MS = 1000;
 const LOAD_RETRY_MAX_MS = 30_000;
 const RESPAWN_MAX_MS = 5000;
 const NO_TRANSFER: readonly TransferListItem[] = [];
+const DEFAULT_HIGH_WATER_MARK = 1024;
 const OBSERVED_EVENTS = new Set<string | symbol>(['taskStarted', 'taskFinished', 'taskFailed']);
 
 /** Internal entry point used by `@blocking`; not part of the public surface. */
 export const dispatch = Symbol('offload.dispatch');
+/** Internal: the names of generator tasks, once a worker has reported them. */
+export const streamTaskNames = Symbol('offload.streamTaskNames');
+/** Internal: queues a call of a task whose kind is not known yet. */
+export const enqueuePending = Symbol('offload.enqueuePending');
+
+export interface PendingTask {
+  /** The call's promise, as a plain call. */
+  result(): Promise<unknown>;
+  /** Turns the call into a stream, if it has not been handed to a worker yet. */
+  streamInstead(): TaskStream<unknown> | undefined;
+}
+
+export type { TaskHandles };
 
 export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEvents> {
   /** Typed functions, one per task: `await pool.tasks.resize(image, 200)`. */
@@ -98,6 +118,8 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
   #busy = 0;
   #runTimeMs = Number.NaN;
   #depth = 1;
+  /** What the executor allows a worker to hold (a remote slot holds one job). */
+  readonly #maxDepth: number;
   #isDispatchScheduled = false;
   readonly #dispatchQueued = (): void => this.#dispatch();
   #isObserved = false;
@@ -107,6 +129,7 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
   #whenReady: Array<() => void> = [];
   #loadFailure: { cause: unknown; until: number } | undefined;
   #loadRetryMs = LOAD_RETRY_MS;
+  #streamTasks: ReadonlySet<string> | undefined;
   /** Crashes since a task last completed: grows the respawn pause, so a crash loop slows down. */
   #crashStreak = 0;
   #respawnTimer: NodeJS.Timeout | undefined;
@@ -117,6 +140,7 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
     this.moduleUrl = toModuleUrl(moduleUrl);
     this.options = Object.freeze(resolveOptions(options));
     this.#executor = createExecutor(this.options);
+    this.#maxDepth = this.#executor.maxDepth ?? MAX_DEPTH;
     this.tasks = createHandles(this);
     // Task events cost a check per task only while someone listens.
     const untyped = this as EventEmitter;
@@ -129,15 +153,34 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
   }
 
   /** Runs a task by name: `await pool.run('resize', [image, 200], { timeout: 2000 })`. */
-  run<K extends TaskName<M>>(name: K, args: TaskArgs<M, K>, options?: RunOptions): Promise<TaskResult<M, K>> {
+  run<K extends CallTaskName<M>>(name: K, args: TaskArgs<M, K>, options?: RunOptions): Promise<TaskResult<M, K>> {
     return this[dispatch](name, args as unknown[], options) as Promise<TaskResult<M, K>>;
+  }
+
+  /**
+   * Runs a generator task and iterates what it yields:
+   * `for await (const row of pool.stream('rows', [query])) ...`. The task starts at the first
+   * pull; `break` ends the generator in the worker (its `finally` blocks run).
+   */
+  stream<K extends StreamTaskName<M>>(name: K, args: TaskArgs<M, K>, options: StreamOptions = {}): TaskStream<StreamItem<M, K>> {
+    const highWaterMark = options.highWaterMark ?? DEFAULT_HIGH_WATER_MARK;
+    if (!Number.isInteger(highWaterMark) || highWaterMark < 1) {
+      throw new RangeError(`options.highWaterMark must be a positive integer (got ${String(highWaterMark)})`);
+    }
+    return new TaskStream<StreamItem<M, K>>(highWaterMark, (stream) =>
+      this.#startStream(name, args as unknown[], options, stream as TaskStream<unknown>),
+    );
+  }
+
+  get [streamTaskNames](): ReadonlySet<string> | undefined {
+    return this.#streamTasks;
   }
 
   /**
    * Runs a task and calls `callback(error, result)` once, on this thread's event loop, never
    * synchronously inside `submit`.
    */
-  submit<K extends TaskName<M>>(
+  submit<K extends CallTaskName<M>>(
     name: K,
     args: TaskArgs<M, K>,
     callback: TaskCallback<TaskResult<M, K>>,
@@ -150,10 +193,7 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
     } catch (error) {
       pending = Promise.resolve(new Failure(undefined, error));
     }
-    void pending.then((outcome) => {
-      if (outcome instanceof Failure) deliver(callback, callbackError(outcome.toError()));
-      else deliver(callback, null, outcome as TaskResult<M, K>);
-    });
+    callBack(pending, callback);
   }
 
   /**
@@ -221,16 +261,93 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
   }
 
   /** The one call path under `run`, `tasks.x` and `@blocking` (which names `Class#method`). */
-  async [dispatch](name: string, args: unknown[], options?: RunOptions): Promise<unknown> {
-    const outcome = await this.#enqueue(name, args, options);
-    if (outcome instanceof Failure) throw outcome.toError(callerFrames());
-    return outcome;
+  [dispatch](name: string, args: unknown[], options?: RunOptions): Promise<unknown> {
+    let outcome: Promise<unknown>;
+    try {
+      outcome = this.#enqueue(name, args, options);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return this.#settled(outcome);
+  }
+
+  /** A call's promise: the value, or the error rebuilt with the caller's frames. */
+  async #settled(outcome: Promise<unknown>): Promise<unknown> {
+    const settled = await outcome;
+    if (settled instanceof Failure) throw settled.toError(callerFrames());
+    return settled;
   }
 
   // --- admission -------------------------------------------------------------------------
 
   /** Queues a task; resolves with its value or a `Failure`. Throws when admission refuses. */
   #enqueue(name: string, args: unknown[], options: RunOptions | undefined): Promise<unknown> {
+    this.#admit(name, args, options);
+    const transfer = takeMarked(args, options?.transfer ? [...options.transfer] : undefined);
+    return new Promise((settle) => {
+      const task = this.#createTask(name, args, transfer, options, settle);
+      this.#queue.push(task);
+      this.#scheduleDispatch();
+    });
+  }
+
+  /** Queues a generator task feeding `stream`; ends the stream at once when refused. */
+  #startStream(name: string, args: unknown[], options: StreamOptions, stream: TaskStream<unknown>): StreamControl | undefined {
+    try {
+      this.#admit(name, args, options);
+    } catch (error) {
+      stream.end(new Failure(undefined, error));
+      return undefined;
+    }
+    const task = this.#createTask(name, args, takeMarked(args), options, (outcome) => stream.end(outcome));
+    task.stream = stream;
+    this.#queue.push(task);
+    this.#scheduleDispatch();
+    return this.#streamControl(task);
+  }
+
+  #streamControl(task: Task): StreamControl {
+    return {
+      pull: (items) => {
+        if (task.state === TaskState.Dispatched) task.slot?.handle.post([ToWorker.Pull, task.id, items], NO_TRANSFER);
+      },
+      stop: () => {
+        // The consumer is done: a normal end, not a failure.
+        const wasQueued = task.state === TaskState.Queued;
+        if (!task.finish(undefined)) return;
+        this.#stats.completed++;
+        if (wasQueued) this.#queue.removed();
+        else this.#cancelRunning(task);
+      },
+    };
+  }
+
+  /**
+   * Internal, for `pool.tasks` before the task kinds are known: admits and queues a call now,
+   * as a plain call that may still become a stream until it is dispatched (end of this tick).
+   */
+  [enqueuePending](name: string, args: unknown[], options: (RunOptions & StreamOptions) | undefined): PendingTask {
+    this.#admit(name, args, options);
+    let task!: Task;
+    const outcome = new Promise<unknown>((settle) => {
+      task = this.#createTask(name, args, takeMarked(args, options?.transfer ? [...options.transfer] : undefined), options, settle);
+      this.#queue.push(task);
+      this.#scheduleDispatch();
+    });
+    return {
+      result: () => this.#settled(outcome),
+      streamInstead: () => {
+        if (task.state !== TaskState.Queued) return undefined;
+        const stream = new TaskStream<unknown>(options?.highWaterMark ?? DEFAULT_HIGH_WATER_MARK, () => this.#streamControl(task));
+        task.stream = stream;
+        task.settle = (result) => stream.end(result);
+        return stream;
+      },
+    };
+  }
+
+  /** Admission: refuses (throws) a call the pool cannot take now. */
+  #admit(name: string, args: unknown[], options: RunOptions | StreamOptions | undefined): void {
     if (this.#state !== 'open') throw new ClosedError(this.#state === 'closing' ? 'The pool is closing' : undefined);
     if (typeof name !== 'string') throw new TypeError(`The task name must be a string (got ${typeof name})`);
     if (!Array.isArray(args)) throw new TypeError(`The arguments of "${name}" must be an array`);
@@ -245,16 +362,27 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
       this.#stats.shed++;
       throw new QueueFullError(this.options.maxQueue, this.#retryAfter());
     }
-    const transfer = takeMarked(args, options?.transfer ? [...options.transfer] : undefined);
-    return new Promise((settle) => {
-      this.#nextTaskId = (this.#nextTaskId + 1) & 0x7fffffff;
-      const task = new Task(this.#nextTaskId, name, args, transfer, options?.priority ?? 0, performance.now(), settle);
-      if (options !== undefined && (options.timeout !== undefined || options.signal !== undefined)) {
+  }
+
+  #createTask(
+    name: string,
+    args: unknown[],
+    transfer: TransferListItem[] | undefined,
+    options: RunOptions | StreamOptions | undefined,
+    settle: (outcome: unknown) => void,
+  ): Task {
+    this.#nextTaskId = ((this.#nextTaskId + 1) & 0x7fffffff) || 1; // 0 never names a task
+    const task = new Task(this.#nextTaskId, name, args, transfer, options?.priority ?? 0, performance.now(), settle);
+    if (options !== undefined) {
+      if (options.timeout !== undefined || options.signal !== undefined) {
         armDeadline(task, options.timeout, options.signal, this.#expire);
       }
-      this.#queue.push(task);
-      this.#scheduleDispatch();
-    });
+      if (options.onProgress !== undefined) {
+        if (typeof options.onProgress !== 'function') throw new TypeError('options.onProgress must be a function');
+        task.onProgress = options.onProgress;
+      }
+    }
+    return task;
   }
 
   #checkLoadFailure(): void {
@@ -274,14 +402,16 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
   readonly #expire = (task: Task, error: Error): void => {
     const wasQueued = task.state === TaskState.Queued;
     if (!this.#fail(task, error)) return;
-    if (wasQueued) {
-      this.#queue.removed();
-      return;
-    }
-    const slot = this.#workers.find((candidate) => candidate.inflight.includes(task));
+    if (wasQueued) this.#queue.removed();
+    else this.#cancelRunning(task);
+  };
+
+  /** Tells a dispatched task's worker to stop it; ends the worker if it overstays the grace period. */
+  #cancelRunning(task: Task): void {
+    const slot = task.slot;
     if (slot === undefined || slot.isRetiring) return;
     slot.handle.post([ToWorker.Cancel, task.id], NO_TRANSFER);
-    if (slot.cancelFlag !== undefined) Atomics.store(slot.cancelFlag, 0, task.id);
+    if (slot.cancelFlag !== undefined) flagCancelled(slot.cancelFlag, task.id);
     // Only the head of the FIFO can be running; the others are skipped by the worker.
     if (slot.inflight.peek() === task && slot.killTimer === undefined) {
       slot.killTimer = setTimeout(() => {
@@ -290,7 +420,7 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
         if (slot.inflight.peek() === task) this.#retire(slot, true);
       }, this.options.cancelGracePeriod);
     }
-  };
+  }
 
   // --- dispatch --------------------------------------------------------------------------
 
@@ -312,14 +442,16 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
       else if (!slot.isRetiring && slot.inflight.length === 0) idle++;
     }
     const spare = this.options.maxSize - this.#workers.length;
-    if (this.#depth === 1 || this.#queue.length <= idle + starting + spare) {
+    if (this.#queue.length <= idle + starting + spare) {
       // No backlog beyond what free workers can take: one task each, however fast tasks have
       // been, so a slow task never waits behind another while a worker could run it.
       this.#assign(1, true);
     } else {
-      // A backlog: fill idle workers first, then top up every pipeline to `depth`.
-      this.#assign(this.#depth, true);
-      if (this.#queue.length > 0) this.#assign(this.#depth, false);
+      // A backlog: fill idle workers first, then top up every pipeline. Even slow tasks go two
+      // deep, so a busy worker has its next task at hand instead of idling for a round trip.
+      const depth = Math.min(this.#maxDepth, Math.max(2, this.#depth));
+      this.#assign(depth, true);
+      if (this.#queue.length > 0) this.#assign(depth, false);
     }
     if (this.#queue.length > 0) this.#grow();
   }
@@ -341,8 +473,14 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
     const tasks: Task[] = [];
     let transfer: TransferListItem[] | undefined;
     for (let i = 0; i < count; i++) {
-      const task = this.#queue.shift();
-      if (task === undefined) break;
+      const next = this.#queue.peek();
+      if (next === undefined) break;
+      if (next.stream !== undefined) {
+        // A stream holds its worker until it ends, so it travels alone.
+        if (tasks.length === 0) this.#sendStream(slot, this.#queue.shift()!);
+        break;
+      }
+      const task = this.#queue.shift()!;
       tasks.push(task);
       message.push(task.id, task.name, task.args);
       if (task.transfer !== undefined) (transfer ??= []).push(...task.transfer);
@@ -359,15 +497,24 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
     this.#accept(slot, tasks);
   }
 
+  #sendStream(slot: WorkerSlot, task: Task): void {
+    try {
+      slot.handle.post([ToWorker.Stream, task.id, task.name, task.args, task.stream!.highWaterMark], task.transfer ?? NO_TRANSFER);
+    } catch (error) {
+      this.#fail(task, notCloneable(error, task.args));
+      return;
+    }
+    slot.isStreaming = true;
+    this.#accept(slot, [task]);
+  }
+
   /** A batch could not be serialised: send each task alone and fail only the culprits. */
   #sendEachAlone(slot: WorkerSlot, tasks: Task[]): void {
     for (const task of tasks) {
       try {
         slot.handle.post([ToWorker.Run, task.id, task.name, task.args], task.transfer ?? NO_TRANSFER);
       } catch (error) {
-        // An executor may refuse a value with an error of its own (too large for Redis, say).
-        const refusal = error instanceof OffloadError ? error : new NotCloneableError(findUncloneablePath(task.args, 'args') ?? 'args', error);
-        this.#fail(task, refusal);
+        this.#fail(task, notCloneable(error, task.args));
         continue;
       }
       this.#accept(slot, [task]);
@@ -383,6 +530,7 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
     const now = performance.now();
     for (const task of tasks) {
       task.state = TaskState.Dispatched;
+      task.slot = slot;
       slot.inflight.push(task);
       this.#stats.waitTime.record(now - task.enqueuedAt);
       if (this.#isObserved) {
@@ -413,7 +561,7 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
   }
 
   #spawn(): void {
-    const cancelFlag = this.#executor.sharesMemory ? new Int32Array(new SharedArrayBuffer(4)) : undefined;
+    const cancelFlag = this.#executor.sharesMemory ? createCancelFlag() : undefined;
     const slot = new WorkerSlot(++this.#nextWorkerId, cancelFlag);
     slot.handle = this.#executor.spawn(
       { moduleUrl: this.moduleUrl, poolName: this.options.name, workerId: slot.id, cancelFlag },
@@ -433,7 +581,21 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
       case FromWorker.Results:
         this.#onResults(slot, message);
         break;
+      case FromWorker.Items: {
+        const task = slot.inflight.peek();
+        if (task?.id === message[1] && task.state !== TaskState.Settled) task.stream?.push(message.slice(2));
+        break;
+      }
+      case FromWorker.Progress: {
+        const task = slot.inflight.peek();
+        if (task?.id === message[1] && task.state !== TaskState.Settled && task.onProgress !== undefined) {
+          const onProgress = task.onProgress;
+          invokeUserCode(() => onProgress(message[2]));
+        }
+        break;
+      }
       case FromWorker.Ready:
+        this.#streamTasks ??= new Set(message[1]);
         this.#onReady(slot);
         break;
       case FromWorker.LoadFailed:
@@ -458,6 +620,7 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
         return;
       }
       this.#stats.runTime.record(runTime);
+      if (task.stream !== undefined) slot.isStreaming = false;
       if (task.state === TaskState.Settled) continue; // timed out or aborted meanwhile
       if (message[i + 1] === Status.Ok) {
         this.#stats.completed++;
@@ -487,7 +650,7 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
 
   #observeRunTime(ms: number): void {
     this.#runTimeMs = Number.isNaN(this.#runTimeMs) ? ms : this.#runTimeMs * 0.8 + ms * 0.2;
-    this.#depth = Math.max(1, Math.min(this.#executor.maxDepth ?? MAX_DEPTH, Math.floor(PIPELINE_MS / this.#runTimeMs)));
+    this.#depth = Math.max(1, Math.min(this.#maxDepth, Math.floor(PIPELINE_MS / this.#runTimeMs)));
   }
 
   #onReady(slot: WorkerSlot): void {
@@ -620,6 +783,15 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
   }
 }
 
+/**
+ * The error for a task whose arguments could not be sent. An executor may name the path itself:
+ * a child process refuses shared memory, which structured clone within a process accepts.
+ */
+/** An executor may refuse a value with an error of its own (too large for Redis, say). */
+function notCloneable(error: unknown, args: unknown[]): OffloadError {
+  return error instanceof OffloadError ? error : new NotCloneableError(findUncloneablePath(args, 'args') ?? 'args', error);
+}
+
 /** Creates a pool for a task module: `createPool<typeof Tasks>(new URL('./tasks.js', import.meta.url))`. */
 export function createPool<M extends object = UntypedTasks>(moduleUrl: URL | string, options?: PoolOptions): Pool<M> {
   return new Pool<M>(moduleUrl, options);
@@ -636,50 +808,10 @@ function toModuleUrl(moduleUrl: URL | string): string {
   );
 }
 
-type UntypedHandle = TaskHandle<unknown[], unknown>;
-
-function createHandles<M extends object>(pool: Pool<M>): TaskHandles<M> {
-  const untyped = pool as unknown as Pool<UntypedTasks>;
-  const handles = new Map<string, UntypedHandle>();
-  return new Proxy(Object.create(null) as TaskHandles<M>, {
-    get(_, name) {
-      // `then` would make the handle object look like a promise to `await`.
-      if (typeof name !== 'string' || name === 'then') return undefined;
-      let handle = handles.get(name);
-      if (handle === undefined) {
-        handle = Object.assign((...args: unknown[]) => untyped.run(name, args), {
-          with: (options: RunOptions) => (...args: unknown[]) => untyped.run(name, args, options),
-        });
-        handles.set(name, handle);
-      }
-      return handle;
-    },
-  });
-}
-
 /** The caller's frames (sync and async), to append to errors that come back from a worker. */
 function callerFrames(): string {
   const holder: { stack?: string } = {};
   Error.captureStackTrace(holder, callerFrames);
   const stack = holder.stack ?? '';
   return stack.slice(stack.indexOf('\n') + 1);
-}
-
-/** Node's convention reads a falsy error as success, so a task that threw `null` is wrapped. */
-function callbackError(error: unknown): unknown {
-  if (error) return error;
-  return Object.assign(new Error(`The task threw ${String(error)}`), { thrown: error });
-}
-
-function deliver<R>(callback: TaskCallback<R>, error: unknown, result?: R): void {
-  try {
-    if (error === null) callback(null, result);
-    else callback(error);
-  } catch (thrown) {
-    // A throwing callback must surface as an uncaught exception, as in any Node callback API,
-    // and must never lead to a second call.
-    process.nextTick(() => {
-      throw thrown;
-    });
-  }
 }

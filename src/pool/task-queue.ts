@@ -35,6 +35,19 @@ export class TaskQueue {
     }
   }
 
+  /** The task `shift` would return, without removing it. */
+  peek(): Task | undefined {
+    for (const bucket of this.#buckets) {
+      let task = bucket.tasks.peek();
+      while (task !== undefined && task.state !== TaskState.Queued) {
+        bucket.tasks.shift();
+        task = bucket.tasks.peek();
+      }
+      if (task !== undefined) return task;
+    }
+    return undefined;
+  }
+
   shift(): Task | undefined {
     for (const bucket of this.#buckets) {
       let task = bucket.tasks.shift();

@@ -2,6 +2,8 @@
 import type { TransferListItem } from 'node:worker_threads';
 import type { EncodedError } from '../protocol/error-codec.js';
 import { decodeError } from '../protocol/error-codec.js';
+import type { TaskStream } from './stream.js';
+import type { WorkerSlot } from './worker-slot.js';
 
 export const TaskState = { Queued: 0, Dispatched: 1, Settled: 2 } as const;
 type TaskStateValue = (typeof TaskState)[keyof typeof TaskState];
@@ -33,6 +35,11 @@ export class Task {
   state: TaskStateValue = TaskState.Queued;
   /** Clears the timeout and the abort listener; set only when the call has either. */
   disarm: (() => void) | undefined = undefined;
+  /** The worker it was handed to. */
+  slot: WorkerSlot | undefined = undefined;
+  /** Set for a generator task: where its items go. */
+  stream: TaskStream<unknown> | undefined = undefined;
+  onProgress: ((value: unknown) => void) | undefined = undefined;
 
   constructor(
     readonly id: number,
@@ -41,7 +48,7 @@ export class Task {
     readonly transfer: TransferListItem[] | undefined,
     readonly priority: number,
     readonly enqueuedAt: number,
-    readonly settle: (outcome: unknown) => void,
+    public settle: (outcome: unknown) => void,
   ) {}
 
   /** Settles once; later outcomes (a result after a timeout, say) are dropped. */

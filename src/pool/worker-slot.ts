@@ -16,6 +16,8 @@ export class WorkerSlot {
   busyTime = 0;
   readonly spawnedAt = performance.now();
   idleSince = performance.now();
+  /** Running a generator task: it holds the worker until the stream ends. */
+  isStreaming = false;
   /** Pending end of a worker whose cancelled task overstays the grace period. */
   killTimer: NodeJS.Timeout | undefined;
 
@@ -27,6 +29,12 @@ export class WorkerSlot {
   /** Whether it may take tasks now, holding at most `depth` in flight. */
   canTake(depth: number, idleOnly: boolean, maxTasks: number): boolean {
     const load = this.inflight.length;
-    return this.isReady && !this.isRetiring && this.assigned < maxTasks && (idleOnly ? load === 0 : load < depth);
+    return (
+      this.isReady &&
+      !this.isRetiring &&
+      !this.isStreaming &&
+      this.assigned < maxTasks &&
+      (idleOnly ? load === 0 : load < depth)
+    );
   }
 }

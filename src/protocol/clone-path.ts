@@ -34,10 +34,10 @@ function clones(value: unknown): boolean {
   }
 }
 
-function propertyPath(key: string): string {
+export function propertyPath(key: string): string {
   return /^[A-Za-z_$][\w$]*$/.test(key) ? `.${key}` : `[${JSON.stringify(key)}]`;
 }
 
-function describeKey(key: unknown, index: number): string {
+export function describeKey(key: unknown, index: number): string {
   return typeof key === 'string' ? JSON.stringify(key) : typeof key === 'number' ? String(key) : `#${index}`;
 }

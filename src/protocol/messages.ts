@@ -15,11 +15,15 @@ export const ToWorker = {
   Close: 1,
   /** `[Cancel, id]`: the caller gave up on task `id`: signal it if running, skip it if not yet. */
   Cancel: 2,
+  /** `[Stream, id, task, args, credit]`: run a generator task, sending at most `credit` items ahead. */
+  Stream: 3,
+  /** `[Pull, id, n]`: the consumer took items; the stream may produce `n` more. */
+  Pull: 4,
 } as const;
 
 /** Worker → main. */
 export const FromWorker = {
-  /** `[Ready]`: the task module loaded. */
+  /** `[Ready, generatorTasks]`: the task module loaded; which of its tasks are generators. */
   Ready: 0,
   /** `[LoadFailed, error]`: the task module threw or could not be found. */
   LoadFailed: 1,
@@ -27,6 +31,10 @@ export const FromWorker = {
   Results: 2,
   /** `[Closed]`: teardown finished (its error, if any, was printed by the worker). */
   Closed: 3,
+  /** `[Items, id, item, item, ...]`: items a stream yielded. Its end is a `Results` message. */
+  Items: 4,
+  /** `[Progress, id, value]`: the running task called `progress(value)`. */
+  Progress: 5,
 } as const;
 
 /** Per result in a `Results` message. */
@@ -41,9 +49,16 @@ export type LoadFailedMessage = [typeof FromWorker.LoadFailed, EncodedError];
 export type WorkerMessage =
   | ResultsMessage
   | LoadFailedMessage
-  | [typeof FromWorker.Ready]
-  | [typeof FromWorker.Closed];
-export type MainMessage = RunMessage | [typeof ToWorker.Close] | [typeof ToWorker.Cancel, number];
+  | [typeof FromWorker.Ready, string[]]
+  | [typeof FromWorker.Closed]
+  | [typeof FromWorker.Items, number, ...unknown[]]
+  | [typeof FromWorker.Progress, number, unknown];
+export type MainMessage =
+  | RunMessage
+  | [typeof ToWorker.Close]
+  | [typeof ToWorker.Cancel, number]
+  | [typeof ToWorker.Stream, number, string, unknown[], number]
+  | [typeof ToWorker.Pull, number, number];
 
 /** What a worker is told at start. */
 export interface WorkerInit {

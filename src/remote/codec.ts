@@ -94,6 +94,16 @@ export function decodeReply(text: unknown): ReplyMessage {
   throw new TypeError('The remote worker sent a malformed reply');
 }
 
+/** A progress value, as BullMQ carries it (JSON): V8-serialised, base64. */
+export function encodeProgress(value: unknown): string {
+  return serialize(value).toString('base64');
+}
+
+export function decodeProgress(text: unknown): unknown {
+  if (typeof text !== 'string') throw new TypeError('The remote worker sent a malformed progress value');
+  return deserialize(Buffer.from(text, 'base64'));
+}
+
 /** The pub/sub channel on which producers ask workers to stop a running job. */
 export function cancelChannel(prefix: string, queue: string): string {
   return `${prefix}:${queue}:offload:cancel`;

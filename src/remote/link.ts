@@ -23,6 +23,8 @@ export interface JobListener {
   failed(reason: string): void;
   /** Someone removed the job from the queue. */
   removed(): void;
+  /** The running task called `progress(value)` (not the end: the job is still awaited). */
+  progress(data: unknown): void;
   lost(error: ConnectionError): void;
 }
 
@@ -168,6 +170,7 @@ export class RemoteLink {
     events.on('completed', ({ jobId, returnvalue }, id) => this.#deliver(id, jobId, (listener) => listener.completed(returnvalue)));
     events.on('failed', ({ jobId, failedReason }, id) => this.#deliver(id, jobId, (listener) => listener.failed(failedReason)));
     events.on('removed', ({ jobId }, id) => this.#deliver(id, jobId, (listener) => listener.removed()));
+    events.on('progress', ({ jobId, data }) => this.#awaited.get(jobId)?.listener.progress(data));
     events.on('active', ({ jobId }) => {
       const entry = this.#awaited.get(jobId);
       if (entry !== undefined) entry.isActive = true;

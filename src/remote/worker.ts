@@ -17,7 +17,7 @@ import { AbortError, WorkerExitedError } from '../errors.js';
 import { createPool, type Pool } from '../pool/pool.js';
 import type { PoolStats } from '../pool/stats.js';
 import { encodeError } from '../protocol/error-codec.js';
-import { cancelChannel, decodeArgs, encodeReply, Reply, type ReplyMessage } from './codec.js';
+import { cancelChannel, decodeArgs, encodeProgress, encodeReply, Reply, type ReplyMessage } from './codec.js';
 import { resolveConnection, resolvePayloadLimit, resolvePrefix, resolveQueueName, type RemoteConnection } from './options.js';
 
 export interface RemoteWorkerOptions {
@@ -139,7 +139,9 @@ async function runJob(pool: Pool, job: Job, signal: AbortSignal | undefined, lim
   const began = performance.now();
   let reply: ReplyMessage;
   try {
-    const value = await pool.run(job.name, args, signal === undefined ? undefined : { signal });
+    // Progress travels as the job's progress, which the producers' events listener hears.
+    const onProgress = (value: unknown): void => void job.updateProgress(encodeProgress(value)).catch(() => {});
+    const value = await pool.run(job.name, args, { signal, onProgress });
     reply = [Reply.Ok, performance.now() - began, value];
   } catch (error) {
     const busy = performance.now() - began;

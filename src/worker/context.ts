@@ -4,6 +4,7 @@
  * of offload in one worker (a `.ts` source and its compiled `dist/`) agree.
  */
 import { AbortError } from '../errors.js';
+import { isFlagged } from '../protocol/cancel-flag.js';
 import type { WorkerInit } from '../protocol/messages.js';
 
 /** Per-worker state, written by the task loop, read by the functions below. */
@@ -15,6 +16,8 @@ export interface WorkerState {
   cancelled: boolean;
   controller: AbortController | undefined;
   cancelFlag: Int32Array | undefined;
+  /** Sends a progress value for the running task (throttled by the task loop). */
+  reportProgress: (taskId: number, value: unknown) => void;
 }
 
 const key = Symbol.for('offload.worker');
@@ -27,6 +30,7 @@ export function createWorkerState(init: WorkerInit): WorkerState {
     cancelled: false,
     controller: undefined,
     cancelFlag: init.cancelFlag,
+    reportProgress: () => {},
   };
   (globalThis as Record<symbol, unknown>)[key] = state;
   return state;
@@ -54,7 +58,7 @@ export function workerId(): number | undefined {
 export function isCancelled(): boolean {
   const current = state();
   if (current === undefined) return false;
-  if (!current.cancelled && current.cancelFlag !== undefined && Atomics.load(current.cancelFlag, 0) === current.taskId) {
+  if (!current.cancelled && current.cancelFlag !== undefined && isFlagged(current.cancelFlag, current.taskId)) {
     cancelCurrent(current);
   }
   return current.cancelled;
@@ -77,6 +81,16 @@ export function taskSignal(): AbortSignal {
   current.controller ??= new AbortController();
   if (current.cancelled && !current.controller.signal.aborted) current.controller.abort(new AbortError('the caller cancelled the task'));
   return current.controller.signal;
+}
+
+/**
+ * Reports progress of the running task; the caller receives it through the `onProgress` call
+ * option. Throttled, and the latest value always arrives. Does nothing outside a worker task,
+ * so the same code can also run inline.
+ */
+export function progress(value: unknown): void {
+  const current = state();
+  if (current !== undefined && current.taskId !== -1) current.reportProgress(current.taskId, value);
 }
 
 /** Marks the running task cancelled and fires its signal, if any was asked for. */

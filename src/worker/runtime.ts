@@ -19,7 +19,10 @@ import {
   type WorkerMessage,
 } from '../protocol/messages.js';
 import { takeMarked } from '../transfer.js';
+import { isFlagged } from '../protocol/cancel-flag.js';
 import { cancelCurrent, createWorkerState, type WorkerState } from './context.js';
+import { ProgressReporter } from './progress.js';
+import { isIterator, pump, StreamControl } from './stream.js';
 
 export interface WorkerPort {
   post(message: WorkerMessage, transfer?: TransferListItem[]): void;
@@ -68,6 +71,9 @@ class TaskLoop {
   readonly #skip = new Set<number>();
   /** Results of the batch in progress, not sent yet. */
   #unsent: unknown[] | undefined;
+  readonly #progress: ProgressReporter;
+  /** The stream running now, if the running task is a generator. */
+  #stream: StreamControl | undefined;
   #isRunning = false;
   #isCloseRequested = false;
 
@@ -75,6 +81,8 @@ class TaskLoop {
     this.#port = port;
     this.#module = taskModule;
     this.#state = state;
+    this.#progress = new ProgressReporter((message) => port.post(message));
+    state.reportProgress = (taskId, value) => this.#progress.report(taskId, value);
   }
 
   start(): void {
@@ -84,16 +92,29 @@ class TaskLoop {
     process.once('exit', () => {
       if (this.#unsent !== undefined) this.#send(this.#unsent);
     });
-    this.#port.post([FromWorker.Ready]);
+    this.#port.post([FromWorker.Ready, this.#generatorTasks()]);
+  }
+
+  #generatorTasks(): string[] {
+    return this.#taskNames().filter((name) => {
+      const kind = (this.#module[name] as Function).constructor.name;
+      return kind === 'GeneratorFunction' || kind === 'AsyncGeneratorFunction';
+    });
   }
 
   #receive(message: MainMessage): void {
-    if (message[0] === ToWorker.Run) {
+    if (message[0] === ToWorker.Run || message[0] === ToWorker.Stream) {
       if (this.#isRunning) this.#inbox.push(message);
       else void this.#drain(message);
+    } else if (message[0] === ToWorker.Pull) {
+      if (message[1] === this.#state.taskId) this.#stream?.grant(message[2]);
     } else if (message[0] === ToWorker.Cancel) {
-      if (message[1] === this.#state.taskId) cancelCurrent(this.#state);
-      else this.#skip.add(message[1]);
+      if (message[1] === this.#state.taskId) {
+        cancelCurrent(this.#state);
+        this.#stream?.wake();
+      } else {
+        this.#skip.add(message[1]);
+      }
     } else if (message[0] === ToWorker.Close) {
       this.#isCloseRequested = true;
       if (!this.#isRunning) void this.#close();
@@ -104,7 +125,7 @@ class TaskLoop {
     this.#isRunning = true;
     let batch: unknown[] | undefined = first;
     while (batch !== undefined) {
-      const pending = this.#runBatch(batch, 1);
+      const pending = batch[0] === ToWorker.Stream ? this.#runStream(batch) : this.#runBatch(batch, 1);
       if (pending !== undefined) await pending;
       batch = this.#inbox.shift();
     }
@@ -120,7 +141,7 @@ class TaskLoop {
     const began = performance.now();
     for (let i = start; i < batch.length; i += 3) {
       const id = batch[i] as number;
-      if (this.#skip.size > 0 && this.#skip.delete(id)) {
+      if (this.#wasCancelled(id)) {
         out.push(id, Status.Failed, encodeError(new AbortError('cancelled before it started')));
         continue;
       }
@@ -137,12 +158,19 @@ class TaskLoop {
       }
       if (value !== null && typeof value === 'object' && typeof (value as PromiseLike<unknown>).then === 'function') {
         out[1] = performance.now() - began;
+        this.#progress.flush();
         this.#unsent = undefined;
         this.#send(out);
         return this.#finishAsync(batch, i, value as PromiseLike<unknown>);
       }
+      if (isIterator(value) && !Array.isArray(value)) {
+        out.push(id, Status.Failed, encodeError(new TypeError(`"${String(batch[i + 1])}" is a generator task: iterate it (for await ... of pool.tasks.x()) or use pool.stream()`)));
+        (value as Iterator<unknown>).return?.(undefined);
+        continue;
+      }
       out.push(id, Status.Ok, value);
     }
+    this.#progress.flush();
     out[1] = performance.now() - began;
     this.#unsent = undefined;
     state.taskId = -1;
@@ -159,9 +187,46 @@ class TaskLoop {
     } catch (error) {
       out = [FromWorker.Results, performance.now() - began, batch[index], Status.Failed, encodeTaskError(error)];
     }
+    this.#progress.flush();
     this.#send(out);
     const rest = this.#runBatch(batch, index + 3);
     if (rest !== undefined) await rest;
+  }
+
+  /**
+   * Whether task `id` was cancelled before it started: by a message already received, or, for
+   * a task later in the batch being run, through shared memory (no message gets in meanwhile).
+   */
+  #wasCancelled(id: number): boolean {
+    if (this.#skip.size > 0 && this.#skip.delete(id)) return true;
+    const flag = this.#state.cancelFlag;
+    return flag !== undefined && isFlagged(flag, id);
+  }
+
+  /** Runs a generator task as a stream; its end (return value or error) is a results message. */
+  async #runStream(message: unknown[]): Promise<void> {
+    const [, id, name, args, credit] = message as [number, number, string, unknown[], number];
+    const state = this.#state;
+    state.taskId = id;
+    state.cancelled = false;
+    state.controller = undefined;
+    const began = performance.now();
+    let out: unknown[];
+    try {
+      if (this.#wasCancelled(id)) throw new AbortError('cancelled before it started');
+      const task = this.#resolve(name);
+      const iterator = task.fn.apply(task.self, args);
+      if (!isIterator(iterator)) throw new TypeError(`"${name}" is not a generator task, so it cannot stream: call it with run()`);
+      this.#stream = new StreamControl(credit);
+      const value = await pump(id, iterator, this.#stream, (items, transfer) => this.#port.post(items, transfer));
+      out = [FromWorker.Results, performance.now() - began, id, Status.Ok, value];
+    } catch (error) {
+      out = [FromWorker.Results, performance.now() - began, id, Status.Failed, encodeTaskError(error)];
+    }
+    this.#stream = undefined;
+    this.#progress.flush();
+    state.taskId = -1;
+    this.#send(out);
   }
 
   /** Sends a results message; a result that cannot be cloned becomes that task's error. */
@@ -173,9 +238,11 @@ class TaskLoop {
       return;
     } catch (error) {
       if (out.length === 5) {
-        const path = findUncloneablePath(out[4], 'result') ?? 'result';
+        // The process executor names the path itself when structured clone would miss it.
+        const refusal =
+          error instanceof NotCloneableError ? error : new NotCloneableError(findUncloneablePath(out[4], 'result') ?? 'result', error);
         out[3] = Status.Failed;
-        out[4] = encodeError(new NotCloneableError(path, error));
+        out[4] = encodeError(refusal);
         this.#port.post(out as WorkerMessage);
         return;
       }

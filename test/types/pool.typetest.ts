@@ -71,6 +71,53 @@ class Service {
 }
 const decorated: Promise<number> = new Service().fine(1);
 
+void [sum, later, wrong, byName, withTransfer, anything, decorated];
+
+// Streams: a generator task's handle is an async iterable of what it yields, not a promise.
+import type * as Streams from '../fixtures/streams.js';
+declare const streams: Pool<typeof Streams>;
+async function consume(): Promise<void> {
+  for await (const n of streams.tasks.count(3)) {
+    const item: number = n;
+    // @ts-expect-error items are numbers
+    const wrongItem: string = n;
+    void item;
+    void wrongItem;
+  }
+  for await (const row of streams.stream('slowAsync', [2, 1], { highWaterMark: 8 })) {
+    const index: number = row.index;
+    // @ts-expect-error no such field on the yielded type
+    void row.missing;
+    void index;
+  }
+  for await (const chunk of streams.tasks.chunks.with({ timeout: 100 })(1, 8)) {
+    const bytes: Uint8Array = chunk;
+    void bytes;
+  }
+  // @ts-expect-error a generator task's handle is not a promise of a value
+  const notAPromise: Promise<number> = streams.tasks.count(3);
+  // @ts-expect-error run() is for plain tasks; generator tasks stream
+  void streams.run('count', [3]);
+  // @ts-expect-error stream() is for generator tasks
+  void streams.stream('plain', []);
+  // @ts-expect-error wrong argument type for a stream
+  void streams.stream('count', ['3']);
+  void notAPromise;
+}
+void consume;
+
+// Progress: the onProgress option on run and on the handle's options form.
+const withProgress: Promise<string> = streams.run('withProgress', [10], { onProgress: (value) => void value });
+const withProgressHandle: Promise<string> = streams.tasks.withProgress.with({ onProgress: () => {} })(10);
+void [withProgress, withProgressHandle];
+
+// Executors: the process executor's options are typed; an unknown executor is not.
+createPool<typeof Basic>(new URL('file:///tasks.js'), { executor: 'process', maxOldSpaceSizeMb: 64, cwd: '/srv', env: {}, execArgv: [] });
+// @ts-expect-error no such executor
+createPool(new URL('file:///tasks.js'), { executor: 'fiber' });
+// @ts-expect-error maxOldSpaceSizeMb is a number of MB
+createPool(new URL('file:///tasks.js'), { executor: 'process', maxOldSpaceSizeMb: '64' });
+
 // A remote pool is typed the same way; its connection is a URL or ioredis options.
 const remote = createPool<typeof Basic>(new URL('file:///tasks.js'), { executor: 'remote', connection: 'redis://127.0.0.1:6379', queue: 'basic' });
 const remoteSum: Promise<number> = remote.tasks.add(1, 2);
@@ -81,4 +128,4 @@ const worker: Promise<RemoteWorker> = startRemoteWorker({ taskModule: new URL('f
 // @ts-expect-error the worker needs a queue
 void startRemoteWorker({ taskModule: new URL('file:///tasks.js'), connection: 'redis://x' });
 
-void [sum, later, wrong, byName, withTransfer, anything, decorated, remoteSum, worker];
+void [remoteSum, worker];

@@ -1,0 +1,116 @@
+/**
+ * Threads or processes? For each executor: start-up to first result (compiled, as in production:
+ * dist/ and a .js task module; and from source, as in development: .ts through tsx), the no-op
+ * round trip (one call at a time, and with 1,000 in flight), and resident memory per idle worker.
+ * `npm run bench:executors` (builds dist/ first).
+ */
+import * as compiled from '../dist/index.js';
+import * as source from '../src/index.js';
+
+type Executor = 'thread' | 'process';
+/** What the bench needs of a pool, from either copy of offload (their private fields differ). */
+interface BenchPool {
+  run(name: string, args: unknown[]): Promise<unknown>;
+  warmup(): Promise<void>;
+  close(): Promise<unknown>;
+}
+type CreatePool = (task: URL, options: { executor: Executor; size: number }) => BenchPool;
+// As in production: no loader flags, although this bench itself runs under `--import tsx`
+// (a worker process would otherwise inherit it, and pay for it in start-up and memory).
+const fromDist: CreatePool = (task, options) => compiled.createPool(task, { ...options, execArgv: [] });
+const fromSource: CreatePool = (task, options) => source.createPool(task, options);
+
+const EXECUTORS: Executor[] = ['thread', 'process'];
+const START_SAMPLES = 7;
+const SEQUENTIAL = 5_000;
+const THROUGHPUT = 50_000;
+const WINDOW = 1_000;
+const MEMORY_WORKERS = 4;
+
+const compiledTask = new URL('./tasks/executor-probe.mjs', import.meta.url);
+const sourceTask = new URL('./tasks/noop.ts', import.meta.url);
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)]!;
+}
+
+/** Pool created → first result, in ms: what the first caller after a cold start waits. */
+async function startUp(createPool: CreatePool, task: URL, executor: Executor): Promise<number> {
+  const samples: number[] = [];
+  for (let i = 0; i < START_SAMPLES; i++) {
+    const began = performance.now();
+    const pool = createPool(task, { executor, size: 1 });
+    await pool.run('noop', []);
+    samples.push(performance.now() - began);
+    await pool.close();
+  }
+  return median(samples);
+}
+
+async function roundTrip(executor: Executor): Promise<{ p50: number; p99: number; perSecond: number }> {
+  const pool = fromDist(compiledTask, { executor, size: 2 });
+  await pool.warmup();
+  for (let i = 0; i < 1_000; i++) await pool.run('noop', []);
+  const times: number[] = [];
+  for (let i = 0; i < SEQUENTIAL; i++) {
+    const began = performance.now();
+    await pool.run('noop', []);
+    times.push((performance.now() - began) * 1000);
+  }
+  times.sort((a, b) => a - b);
+  const began = performance.now();
+  await new Promise<void>((resolve) => {
+    let sent = 0;
+    let done = 0;
+    const next = (): void => {
+      if (++done === THROUGHPUT) resolve();
+      else if (sent < THROUGHPUT) {
+        sent++;
+        void pool.run('noop', []).then(next);
+      }
+    };
+    for (; sent < WINDOW; sent++) void pool.run('noop', []).then(next);
+  });
+  const perSecond = THROUGHPUT / ((performance.now() - began) / 1000);
+  await pool.close();
+  return { p50: times[Math.floor(times.length / 2)]!, p99: times[Math.floor(times.length * 0.99)]!, perSecond };
+}
+
+/**
+ * Resident memory per idle worker, in MB. A thread shares its process, so it is the parent's
+ * growth over the workers; a process is measured by itself (its watchdog thread included).
+ */
+async function memoryPerWorker(executor: Executor): Promise<number> {
+  const pool = fromDist(compiledTask, { executor, size: MEMORY_WORKERS });
+  globalThis.gc?.();
+  const before = process.memoryUsage().rss;
+  await pool.warmup();
+  await new Promise((resolve) => setTimeout(resolve, 1000)); // let start-up garbage settle
+  let bytes: number;
+  if (executor === 'thread') {
+    bytes = (process.memoryUsage().rss - before) / MEMORY_WORKERS;
+  } else {
+    // Idle workers each take one of these calls, so every worker reports once.
+    const each = await Promise.all(Array.from({ length: MEMORY_WORKERS }, () => pool.run('rss', []) as Promise<number>));
+    bytes = each.reduce((sum, value) => sum + value, 0) / MEMORY_WORKERS;
+  }
+  await pool.close();
+  return bytes / 1024 / 1024;
+}
+
+const rows: string[] = [];
+for (const executor of EXECUTORS) {
+  const startCompiled = await startUp(fromDist, compiledTask, executor);
+  const startSource = await startUp(fromSource, sourceTask, executor);
+  const trip = await roundTrip(executor);
+  const memory = await memoryPerWorker(executor);
+  rows.push(
+    `| ${executor} | ${startCompiled.toFixed(0)} ms | ${startSource.toFixed(0)} ms | ${trip.p50.toFixed(1)} µs | ${trip.p99.toFixed(1)} µs | ` +
+      `${Math.round(trip.perSecond).toLocaleString('en-US')} | ${memory.toFixed(1)} MB |`,
+  );
+}
+console.log(`Node ${process.version}, ${process.platform}/${process.arch}; medians of ${START_SAMPLES} cold starts; round trip on a pool of 2`);
+console.log('| executor | start-up, compiled | start-up, .ts via tsx | round trip p50 | p99 | tasks/s, 1,000 in flight | memory per idle worker |');
+console.log('|---|---|---|---|---|---|---|');
+for (const row of rows) console.log(row);

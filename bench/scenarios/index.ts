@@ -1,0 +1,24 @@
+import { blocking } from './blocking.js';
+import { buffer } from './buffer.js';
+import { cpuScaling } from './cpu-scaling.js';
+import { latency } from './latency.js';
+import { lifecycle } from './lifecycle.js';
+import type { Scenario } from './scenario.js';
+import { throughput } from './throughput.js';
+
+/** Every scenario, in the order they run within a round. */
+export const SCENARIOS = {
+  throughput,
+  latency,
+  'cpu-scaling': cpuScaling,
+  buffer,
+  blocking,
+  lifecycle,
+} satisfies Record<string, Scenario>;
+
+export type ScenarioName = keyof typeof SCENARIOS;
+export const SCENARIO_NAMES = Object.keys(SCENARIOS) as ScenarioName[];
+
+export function isScenarioName(name: string): name is ScenarioName {
+  return Object.hasOwn(SCENARIOS, name);
+}

@@ -1,0 +1,109 @@
+/**
+ * A pool seen from one HTTP request: the same calls as the pool, each carrying the request's
+ * disconnect signal (and the adapter's default timeout), so a handler gets cancellation without
+ * passing a signal by hand. Built once per request by every adapter; the signal and its listener
+ * are created only when a call is made, so requests that never offload pay one small object.
+ */
+import type { ServerResponse } from 'node:http';
+import type { Pool, RunOptions, StreamOptions } from '../pool/pool.js';
+import type { TaskStream } from '../pool/stream.js';
+import type { TaskHandles } from '../styles/handle.js';
+import type { CallTaskName, StreamItem, StreamTaskName, TaskArgs, TaskCallback, TaskResult, UntypedTasks } from '../types.js';
+import { disconnectSignal } from './disconnect.js';
+
+/**
+ * Declares the task module of the adapters' pool, once per application, so `app.offload` and
+ * `request.offload` are typed:
+ *
+ * ```ts
+ * declare module 'offload/fastify' {      // or 'offload/express', 'offload/http'
+ *   interface Register { tasks: typeof Tasks }
+ * }
+ * ```
+ */
+export interface Register {}
+
+/** The registered task module, or `UntypedTasks` until one is registered. */
+export type RegisteredTasks = Register extends { tasks: infer M extends object } ? M : UntypedTasks;
+
+/** Defaults an adapter applies to every call made through `request.offload`. */
+export interface RequestDefaults {
+  /** Deadline in ms for each call, unless the call gives its own `timeout`. Default: none. */
+  timeout?: number;
+}
+
+export class RequestPool<M extends object = RegisteredTasks> {
+  /** The pool itself, for what is not a call (`stats()`, events). */
+  readonly pool: Pool<M>;
+  readonly #signal: () => AbortSignal;
+  readonly #defaults: RequestDefaults;
+  #tasks: TaskHandles<M> | undefined;
+
+  constructor(pool: Pool<M>, response: ServerResponse | (() => AbortSignal), defaults: RequestDefaults = {}) {
+    this.pool = pool;
+    this.#defaults = defaults;
+    if (typeof response === 'function') {
+      this.#signal = response;
+    } else {
+      let signal: AbortSignal | undefined;
+      this.#signal = () => (signal ??= disconnectSignal(response));
+    }
+  }
+
+  /** Fires when the client disconnects before the answer: pass it to anything else cancellable. */
+  get signal(): AbortSignal {
+    return this.#signal();
+  }
+
+  /** Typed functions, one per task, like `pool.tasks`, cancelled when the client leaves. */
+  get tasks(): TaskHandles<M> {
+    return (this.#tasks ??= this.#handles());
+  }
+
+  /** `pool.run`, cancelled when the client leaves. */
+  run<K extends CallTaskName<M>>(name: K, args: TaskArgs<M, K>, options?: RunOptions): Promise<TaskResult<M, K>> {
+    return this.pool.run(name, args, this.#options(options));
+  }
+
+  /** `pool.stream`, ended when the client leaves. */
+  stream<K extends StreamTaskName<M>>(name: K, args: TaskArgs<M, K>, options?: StreamOptions): TaskStream<StreamItem<M, K>> {
+    return this.pool.stream(name, args, this.#options(options));
+  }
+
+  /** `pool.submit`, cancelled when the client leaves. */
+  submit<K extends CallTaskName<M>>(name: K, args: TaskArgs<M, K>, callback: TaskCallback<TaskResult<M, K>>, options?: RunOptions): void {
+    this.pool.submit(name, args, callback, this.#options(options));
+  }
+
+  /** Another pool seen from the same request (same disconnect signal): for apps with several pools. */
+  of<N extends object>(pool: Pool<N>): RequestPool<N> {
+    return new RequestPool(pool, this.#signal, this.#defaults);
+  }
+
+  #options<O extends RunOptions | StreamOptions>(options: O | undefined): O {
+    const disconnect = this.#signal();
+    const signal = options?.signal === undefined ? disconnect : AbortSignal.any([disconnect, options.signal]);
+    const timeout = options?.timeout ?? this.#defaults.timeout;
+    return (timeout === undefined ? { ...options, signal } : { ...options, signal, timeout }) as O;
+  }
+
+  /** The pool's own handles (they know plain from generator tasks), given this request's options. */
+  #handles(): TaskHandles<M> {
+    type Options = RunOptions & StreamOptions;
+    const own = this.pool.tasks as unknown as Record<string, { with(options: Options): (...args: unknown[]) => unknown }>;
+    const handles = new Map<string, unknown>();
+    return new Proxy(Object.create(null) as TaskHandles<M>, {
+      get: (_, name) => {
+        // `then` would make the handle object look like a promise to `await`.
+        if (typeof name !== 'string' || name === 'then') return undefined;
+        let handle = handles.get(name);
+        if (handle === undefined) {
+          const call = (options: Options | undefined) => (...args: unknown[]) => own[name]!.with(this.#options(options))(...args);
+          handle = Object.assign(call(undefined), { with: (options: Options) => call(options) });
+          handles.set(name, handle);
+        }
+        return handle;
+      },
+    });
+  }
+}

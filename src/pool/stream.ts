@@ -1,0 +1,115 @@
+/**
+ * The caller's side of a generator task: an async iterator over the items the worker yields,
+ * with credit-based backpressure. The worker may produce at most `highWaterMark` items that the
+ * consumer has not taken yet; taking items grants more credit in chunks, so a slow consumer
+ * makes the generator wait and memory stays flat however long the stream.
+ */
+import { Queue } from './queue.js';
+import { Failure } from './task.js';
+
+/** What the pool does for a stream once it has started its task. */
+export interface StreamControl {
+  /** Grants the worker `items` more credit. */
+  pull(items: number): void;
+  /** The consumer stopped early: end the generator in the worker. */
+  stop(): void;
+}
+
+export class TaskStream<T> implements AsyncIterableIterator<T> {
+  readonly highWaterMark: number;
+  readonly #start: (stream: TaskStream<T>) => StreamControl | undefined;
+  #control: StreamControl | undefined;
+  #isStarted = false;
+  readonly #items = new Queue<T>();
+  /** Credit granted and not yet used by the worker. */
+  #outstanding: number;
+  #waiter: { resolve(result: IteratorResult<T>): void; reject(error: unknown): void } | undefined;
+  /** How it ended, delivered once the buffered items are taken. */
+  #end: { error: unknown } | { done: true } | undefined;
+  #isClosed = false;
+
+  /** `start` queues the task; it returns undefined when admission refused (and `end` was called). */
+  constructor(highWaterMark: number, start: (stream: TaskStream<T>) => StreamControl | undefined) {
+    this.highWaterMark = highWaterMark;
+    this.#outstanding = highWaterMark;
+    this.#start = start;
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+
+  next(): Promise<IteratorResult<T>> {
+    if (!this.#isStarted) {
+      // Started by the first pull, so a stream nobody reads never occupies a worker.
+      this.#isStarted = true;
+      this.#control = this.#start(this);
+    }
+    if (this.#items.length > 0) {
+      const value = this.#items.shift() as T;
+      this.#replenish();
+      return Promise.resolve({ value, done: false });
+    }
+    if (this.#end !== undefined || this.#isClosed) return this.#finish();
+    return new Promise((resolve, reject) => (this.#waiter = { resolve, reject }));
+  }
+
+  /** Called by `break`, `return` or a throw in a `for await` body: ends the generator. */
+  return(): Promise<IteratorResult<T>> {
+    if (!this.#isClosed) {
+      this.#isClosed = true;
+      this.#items.drain();
+      if (this.#end === undefined) this.#control?.stop();
+      this.#end ??= { done: true };
+    }
+    return Promise.resolve({ value: undefined, done: true });
+  }
+
+  throw(error?: unknown): Promise<IteratorResult<T>> {
+    void this.return();
+    return Promise.reject(error);
+  }
+
+  // --- fed by the pool ---------------------------------------------------------------------
+
+  push(items: readonly unknown[]): void {
+    this.#outstanding -= items.length;
+    if (this.#isClosed) return;
+    let index = 0;
+    if (this.#waiter !== undefined && items.length > 0) {
+      const waiter = this.#waiter;
+      this.#waiter = undefined;
+      waiter.resolve({ value: items[index++] as T, done: false });
+    }
+    for (; index < items.length; index++) this.#items.push(items[index] as T);
+    this.#replenish();
+  }
+
+  /** The task settled: its return value (ignored) or a `Failure`. */
+  end(outcome: unknown): void {
+    if (this.#end !== undefined) return;
+    this.#end = outcome instanceof Failure ? { error: outcome.toError() } : { done: true };
+    if (this.#waiter !== undefined && this.#items.length === 0) {
+      const waiter = this.#waiter;
+      this.#waiter = undefined;
+      this.#finish().then(waiter.resolve, waiter.reject);
+    }
+  }
+
+  #finish(): Promise<IteratorResult<T>> {
+    const end = this.#end;
+    this.#end = { done: true };
+    this.#isClosed = true;
+    if (end !== undefined && 'error' in end) return Promise.reject(end.error);
+    return Promise.resolve({ value: undefined, done: true });
+  }
+
+  /** Tops the worker's credit back up once it has fallen to half the high-water mark. */
+  #replenish(): void {
+    const room = this.highWaterMark - this.#outstanding - this.#items.length;
+    if (this.#control !== undefined && this.#end === undefined && room >= Math.ceil(this.highWaterMark / 2)) {
+      this.#outstanding += room;
+      this.#control.pull(room);
+    }
+  }
+}

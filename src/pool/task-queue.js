@@ -1,0 +1,81 @@
+/**
+ * The pool's waiting line: FIFO within a priority, higher priorities first. Removal (a queued
+ * task aborted or timed out) is O(1): the task is marked settled and skipped when reached,
+ * while `length` counts only live tasks, which is what admission limits.
+ */
+import { Queue } from './queue.js';
+import { TaskState } from './task.js';
+export class TaskQueue {
+    /** Sorted by priority, highest first; almost always a single bucket at priority 0. */
+    #buckets = [{ priority: 0, tasks: new Queue() }];
+    #live = 0;
+    get length() {
+        return this.#live;
+    }
+    push(task) {
+        this.#bucket(task.priority).tasks.push(task);
+        this.#live++;
+    }
+    /** Returns tasks that a worker never started to the front of their priority, in order. */
+    requeue(tasks) {
+        for (let i = tasks.length - 1; i >= 0; i--) {
+            const task = tasks[i];
+            task.state = TaskState.Queued;
+            this.#bucket(task.priority).tasks.unshift(task);
+            this.#live++;
+        }
+    }
+    /** The task `shift` would return, without removing it. */
+    peek() {
+        for (const bucket of this.#buckets) {
+            let task = bucket.tasks.peek();
+            while (task !== undefined && task.state !== TaskState.Queued) {
+                bucket.tasks.shift();
+                task = bucket.tasks.peek();
+            }
+            if (task !== undefined)
+                return task;
+        }
+        return undefined;
+    }
+    shift() {
+        for (const bucket of this.#buckets) {
+            let task = bucket.tasks.shift();
+            while (task !== undefined && task.state !== TaskState.Queued)
+                task = bucket.tasks.shift();
+            if (task !== undefined) {
+                this.#live--;
+                return task;
+            }
+        }
+        return undefined;
+    }
+    /** Accounts for a queued task settled in place (it stays until `shift` skips it). */
+    removed() {
+        this.#live--;
+    }
+    drain() {
+        const live = [];
+        for (const bucket of this.#buckets) {
+            for (const task of bucket.tasks.drain())
+                if (task.state === TaskState.Queued)
+                    live.push(task);
+        }
+        this.#live = 0;
+        return live;
+    }
+    #bucket(priority) {
+        const first = this.#buckets[0];
+        if (first.priority === priority && this.#buckets.length === 1)
+            return first;
+        let index = 0;
+        while (index < this.#buckets.length && this.#buckets[index].priority > priority)
+            index++;
+        const found = this.#buckets[index];
+        if (found !== undefined && found.priority === priority)
+            return found;
+        const bucket = { priority, tasks: new Queue() };
+        this.#buckets.splice(index, 0, bucket);
+        return bucket;
+    }
+}

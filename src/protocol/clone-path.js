@@ -1,0 +1,44 @@
+/**
+ * Finds which part of a value structured clone rejects, so the error can name it
+ * (`args[0].conn`). Runs only after a send failed, so it may be slow; it asks the real
+ * algorithm at each level rather than guessing which types clone.
+ */
+export function findUncloneablePath(value, path, depth = 0) {
+    if (clones(value))
+        return undefined;
+    if (depth < 32 && value !== null && typeof value === 'object') {
+        const entries = value instanceof Map
+            ? [...value].map(([key, inner], i) => [`${path}.get(${describeKey(key, i)})`, inner])
+            : value instanceof Set
+                ? [...value].map((inner, i) => [`${path}[set item ${i}]`, inner])
+                : Object.keys(value).map((key) => [
+                    Array.isArray(value) ? `${path}[${key}]` : `${path}${propertyPath(key)}`,
+                    value[key],
+                ]);
+        for (const [innerPath, inner] of entries) {
+            const found = findUncloneablePath(inner, innerPath, depth + 1);
+            if (found !== undefined)
+                return found;
+        }
+    }
+    return path;
+}
+function clones(value) {
+    if (typeof value === 'function' || typeof value === 'symbol')
+        return false;
+    if (value === null || typeof value !== 'object')
+        return true;
+    try {
+        structuredClone(value);
+        return true;
+    }
+    catch {
+        return false;
+    }
+}
+function propertyPath(key) {
+    return /^[A-Za-z_$][\w$]*$/.test(key) ? `.${key}` : `[${JSON.stringify(key)}]`;
+}
+function describeKey(key, index) {
+    return typeof key === 'string' ? JSON.stringify(key) : typeof key === 'number' ? String(key) : `#${index}`;
+}

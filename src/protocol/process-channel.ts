@@ -1,0 +1,153 @@
+/**
+ * What the process executor's IPC channel needs on both sides, beyond the shared messages.
+ *
+ * Node's `advanced` serialization is structured clone without the in-process parts: there is
+ * no shared memory and nothing to transfer. This file makes those gaps explicit rather than
+ * silent: shared memory and ports are refused, before sending, with the path that holds them;
+ * transferred buffers are detached on the sending side after their bytes are copied, so code
+ * behaves the same on threads and processes.
+ */
+import { Blob } from 'node:buffer';
+import { KeyObject } from 'node:crypto';
+import { BlockList, SocketAddress } from 'node:net';
+import { MessagePort, type TransferListItem } from 'node:worker_threads';
+import { NotCloneableError } from '../errors.js';
+import { describeKey, propertyPath } from './clone-path.js';
+
+/** Environment variable carrying the `WorkerInit` JSON; removed in the child before any task code runs. */
+export const INIT_VARIABLE = 'OFFLOAD_PROCESS_WORKER';
+
+/**
+ * The child's file descriptor of its control pipe (after stdin, stdout, stderr and IPC): the
+ * parent writes cancelled task ids to it, and its end tells the child that the parent is gone.
+ */
+export const CONTROL_FD = 4;
+
+/**
+ * Child → parent, beside the pool's messages: `[FATAL, encodedError]`, the uncaught error that is
+ * about to end the child, so the pool can report it as a thread's would be. A string tag, so it
+ * can never collide with the pool's numeric message kinds.
+ */
+export const FATAL = 'offload:fatal';
+
+/** Web Crypto's key class: a global in Node 20, though not in its type declarations. */
+const CryptoKeyClass = (globalThis as { CryptoKey?: Function }).CryptoKey;
+
+/**
+ * Node's objects that structured clone copies whole between threads, but that the IPC channel's
+ * serializer turns into `{}` (it keeps only own enumerable properties of such objects).
+ */
+const PLATFORM_CLONEABLES: ReadonlyArray<readonly [Function, string]> = [
+  [Blob, 'a Blob'],
+  [KeyObject, 'a KeyObject'],
+  [BlockList, 'a BlockList'],
+  [SocketAddress, 'a SocketAddress'],
+  ...(CryptoKeyClass === undefined ? [] : [[CryptoKeyClass, 'a CryptoKey'] as const]),
+];
+
+/** Why a value cannot reach another process, or `undefined` when it can as far as this check goes. */
+function refusalOf(value: object): string | undefined {
+  if (value instanceof SharedArrayBuffer) return 'a SharedArrayBuffer is memory shared within one process';
+  if (ArrayBuffer.isView(value) && value.buffer instanceof SharedArrayBuffer) {
+    return 'a view of a SharedArrayBuffer shares memory within one process';
+  }
+  if (value instanceof MessagePort) return 'a MessagePort cannot be moved to another process';
+  for (const [kind, name] of PLATFORM_CLONEABLES) {
+    if (value instanceof kind) return `${name} would arrive as an empty object; send its data instead`;
+  }
+  return undefined;
+}
+
+/**
+ * Whether `value` holds anything `refusalOf` refuses. This runs on every message, so it builds
+ * no paths and allocates nothing but the set that guards against cycles; typed arrays and
+ * buffers are not descended into.
+ */
+function holdsRefused(value: object, seen: Set<object>): boolean {
+  if (ArrayBuffer.isView(value)) return value.buffer instanceof SharedArrayBuffer;
+  if (value instanceof ArrayBuffer) return false;
+  if (seen.has(value)) return false;
+  seen.add(value);
+  if (Array.isArray(value)) {
+    for (const item of value) if (item !== null && typeof item === 'object' && holdsRefused(item, seen)) return true;
+    return false;
+  }
+  // Only class instances can be what `refusalOf` refuses; plain objects go straight to their keys.
+  const prototype: unknown = Object.getPrototypeOf(value);
+  if (prototype !== Object.prototype && prototype !== null && refusalOf(value) !== undefined) return true;
+  if (value instanceof Map) {
+    for (const [key, item] of value) {
+      if (key !== null && typeof key === 'object' && holdsRefused(key, seen)) return true;
+      if (item !== null && typeof item === 'object' && holdsRefused(item, seen)) return true;
+    }
+    return false;
+  }
+  if (value instanceof Set) {
+    for (const item of value) if (item !== null && typeof item === 'object' && holdsRefused(item, seen)) return true;
+    return false;
+  }
+  for (const key of Object.keys(value)) {
+    const item = (value as Record<string, unknown>)[key];
+    if (item !== null && typeof item === 'object' && holdsRefused(item, seen)) return true;
+  }
+  return false;
+}
+
+/** Names the first refused part of `value`: the slow half of the check, run once something is found. */
+function findRefusal(value: unknown, path: string, seen: Set<object>): NotCloneableError | undefined {
+  if (value === null || typeof value !== 'object' || seen.has(value)) return undefined;
+  seen.add(value);
+  const reason = refusalOf(value);
+  if (reason !== undefined) return new NotCloneableError(path, new TypeError(`${reason}; it cannot be sent to a child process`));
+  if (ArrayBuffer.isView(value) || value instanceof ArrayBuffer) return undefined;
+  const entries: Array<[string, unknown]> =
+    value instanceof Map
+      ? [...value].flatMap(([key, inner], i): Array<[string, unknown]> => [
+          [`${path}[map key ${i}]`, key],
+          [`${path}.get(${describeKey(key, i)})`, inner],
+        ])
+      : value instanceof Set
+        ? [...value].map((inner, i): [string, unknown] => [`${path}[set item ${i}]`, inner])
+        : Object.keys(value).map((key): [string, unknown] => [
+            Array.isArray(value) ? `${path}[${key}]` : `${path}${propertyPath(key)}`,
+            (value as Record<string, unknown>)[key],
+          ]);
+  for (const [innerPath, inner] of entries) {
+    const found = findRefusal(inner, innerPath, seen);
+    if (found !== undefined) return found;
+  }
+  return undefined;
+}
+
+/**
+ * Refuses, before sending, what another process cannot receive although structured clone within
+ * a process accepts it: shared memory (which the channel would silently copy, so writes would
+ * no longer be shared) and ports (which would arrive as `{}`). Checks the values at
+ * `message[first]`, `message[first + step]`... (each task's arguments, each result, each stream
+ * item), and throws a `NotCloneableError` naming the path from `root` (`args[0].memory`).
+ */
+export function refuseProcessLocal(message: readonly unknown[], first: number, step: number, root: string): void {
+  let seen: Set<object> | undefined;
+  for (let i = first; i < message.length; i += step) {
+    const value = message[i];
+    if (value === null || typeof value !== 'object') continue;
+    seen ??= new Set();
+    if (holdsRefused(value, seen)) throw findRefusal(value, root, new Set())!;
+  }
+}
+
+/**
+ * After a send has copied their bytes, detaches the buffers that were marked for transfer, as a
+ * transfer between threads would: the sender cannot keep using what it gave away on one executor
+ * and not on the other. Moving the backing store into a discarded clone copies nothing.
+ */
+export function detachTransferred(transfer: readonly TransferListItem[]): void {
+  for (const item of transfer) {
+    if (!(item instanceof ArrayBuffer)) continue;
+    try {
+      structuredClone(item, { transfer: [item] });
+    } catch {
+      // Already detached (listed twice, or by the caller meanwhile): nothing left to give away.
+    }
+  }
+}

@@ -1,0 +1,68 @@
+/**
+ * Entry of a worker process: adapts the IPC channel to the executor-agnostic task loop, and adds
+ * what only a process needs: a control thread (cancellation that a synchronous loop can see, and
+ * an end with the parent), and a report of a fatal error before dying.
+ */
+import type { TransferListItem } from 'node:worker_threads';
+import { NotCloneableError } from '../errors.js';
+import { createCancelFlag } from '../protocol/cancel-flag.js';
+import { encodeError } from '../protocol/error-codec.js';
+import { FromWorker, type MainMessage, type WorkerInit, type WorkerMessage } from '../protocol/messages.js';
+import { FATAL, INIT_VARIABLE, detachTransferred, refuseProcessLocal } from '../protocol/process-channel.js';
+import { exitOnDisconnect, startControlThread } from './process-control.js';
+import { runWorker } from './runtime.js';
+
+/** Where user values sit in the messages that carry them: first index, step, and their name. */
+const VALUES: Partial<Record<WorkerMessage[0], readonly [number, number, string]>> = {
+  [FromWorker.Results]: [4, 3, 'result'], // [Results, busyMs, id, status, value, ...]
+  [FromWorker.Items]: [2, 1, 'item'], // [Items, id, item, item, ...]
+  [FromWorker.Progress]: [2, 1, 'progress'], // [Progress, id, value]
+};
+
+const serialized = process.env[INIT_VARIABLE];
+// Task code and its own child processes must not see (or inherit) the pool's internals.
+delete process.env[INIT_VARIABLE];
+const send = process.send?.bind(process);
+if (serialized === undefined || send === undefined) {
+  throw new Error('offload: this file runs only as a worker process started by a pool');
+}
+// Shared with the control thread, which writes cancelled task ids into it: `isCancelled()` in a
+// synchronous loop then works as on a thread.
+const cancelFlag = createCancelFlag();
+const init: WorkerInit = { ...(JSON.parse(serialized) as WorkerInit), cancelFlag };
+
+exitOnDisconnect();
+
+process.on('uncaughtExceptionMonitor', (error) => {
+  // Only when the error is about to end the process: with a handler of the task module's own,
+  // it lives on. The channel writes at once when it is not backed up, so the parent receives
+  // this although the process dies right after.
+  if (process.listenerCount('uncaughtException') > 0) return;
+  try {
+    send([FATAL, encodeError(error)]);
+  } catch {
+    // The channel is gone: the exit code alone will tell the parent.
+  }
+});
+
+void runWorker(
+  {
+    post(message: WorkerMessage, transfer?: TransferListItem[]): void {
+      const values = VALUES[message[0]];
+      if (values !== undefined) {
+        const [first, step, root] = values;
+        refuseProcessLocal(message, first, step, root);
+        if (transfer?.some((item) => !(item instanceof ArrayBuffer))) {
+          throw new NotCloneableError(root, new TypeError('only ArrayBuffers can be transferred to the parent process'));
+        }
+      }
+      send(message);
+      if (transfer !== undefined && transfer.length > 0) detachTransferred(transfer);
+      if (message[0] === FromWorker.Ready) startControlThread(cancelFlag);
+    },
+    onMessage(handler: (message: MainMessage) => void): void {
+      process.on('message', handler as (message: unknown) => void);
+    },
+  },
+  init,
+);

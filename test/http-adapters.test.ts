@@ -1,0 +1,117 @@
+import assert from 'node:assert/strict';
+import { on, once } from 'node:events';
+import { after, before, describe, test } from 'node:test';
+import { createPool, type Pool } from 'offload';
+import { fixture } from './helpers.js';
+import { emitted, openRequest, servers, type HttpTasks, type Served } from './http-servers.js';
+
+/** The codes of the next `count` failed tasks. */
+async function failures(pool: Pool<HttpTasks>, count: number): Promise<string[]> {
+  const codes: string[] = [];
+  for await (const [{ code }] of on(pool, 'taskFailed')) {
+    codes.push(code as string);
+    if (codes.length === count) return codes;
+  }
+  return codes;
+}
+
+interface ErrorBody {
+  statusCode: number;
+  error: string;
+  code?: string;
+  message: string;
+}
+
+for (const [adapter, serve] of Object.entries(servers)) {
+  describe(`HTTP adapter: ${adapter}`, () => {
+    let pool: Pool<HttpTasks>;
+    let served: Served;
+
+    before(async () => {
+      // One worker and room for one waiting task: the cancellation record lives in that worker,
+      // and a second waiting call is refused.
+      pool = createPool<HttpTasks>(fixture('http-tasks.ts'), { name: `http-${adapter}`, size: 1, maxQueue: 1 });
+      served = await serve(pool);
+    });
+    after(async () => {
+      await served.close();
+      await pool.close();
+    });
+
+    async function getJson<T>(path: string): Promise<{ status: number; headers: Headers; body: T; text: string }> {
+      const response = await fetch(`${served.base}${path}`);
+      const text = await response.text();
+      return { status: response.status, headers: response.headers, body: JSON.parse(text) as T, text };
+    }
+
+    /** Every earlier task has left the worker: the pool of one runs calls in order. */
+    async function cancellations(): Promise<string[]> {
+      const { status, body } = await getJson<{ value: string[] }>('/cancellations');
+      assert.equal(status, 200);
+      return body.value;
+    }
+
+    test('a task result comes back as the answer', async () => {
+      const { status, body } = await getJson<{ value: string }>('/echo?value=hi');
+      assert.equal(status, 200);
+      assert.deepEqual(body, { value: 'hi' });
+    });
+
+    test('bad input a task rejects with statusCode 400 is a 400 with its message', async () => {
+      const { status, body } = await getJson<ErrorBody>('/bad-input');
+      assert.equal(status, 400);
+      assert.deepEqual(body, { statusCode: 400, error: 'Bad Request', code: 'BAD_WIDTH', message: 'width must be at most 4096' });
+    });
+
+    test('an argument that cannot reach a worker is a 400 (ERR_OFFLOAD_NOT_CLONEABLE)', async () => {
+      const { status, body } = await getJson<ErrorBody>('/not-cloneable');
+      assert.equal(status, 400);
+      assert.equal(body.code, 'ERR_OFFLOAD_NOT_CLONEABLE');
+      assert.match(body.message, /args\[0\]/);
+    });
+
+    test('a deadline that passes is a 504 (ERR_OFFLOAD_TIMEOUT)', async () => {
+      const { status, body } = await getJson<ErrorBody>('/timeout');
+      assert.equal(status, 504);
+      assert.equal(body.code, 'ERR_OFFLOAD_TIMEOUT');
+      assert.ok((await cancellations()).includes('timeout'), 'the timed-out task was told to stop');
+    });
+
+    test('any other failure is a bare 500: no message, no stack', async () => {
+      const { status, body, text } = await getJson<ErrorBody>('/fail');
+      assert.equal(status, 500);
+      assert.deepEqual(body, { statusCode: 500, error: 'Internal Server Error', message: 'Internal Server Error' });
+      assert.doesNotMatch(text, /hunter2|password|at /);
+    });
+
+    test('a full queue is a 503 (ERR_OFFLOAD_QUEUE_FULL) with Retry-After in whole seconds', async () => {
+      const started = once(pool, 'taskStarted');
+      const running = openRequest(`${served.base}/wait?tag=full-running`);
+      await started;
+      const queued = emitted(served.calls, 'called', 'full-queued');
+      const waiting = openRequest(`${served.base}/wait?tag=full-queued`);
+      await queued;
+      try {
+        const { status, headers, body } = await getJson<ErrorBody>('/echo?value=one-too-many');
+        assert.equal(status, 503);
+        assert.equal(body.code, 'ERR_OFFLOAD_QUEUE_FULL');
+        assert.match(headers.get('retry-after') ?? '', /^[1-9]\d*$/);
+      } finally {
+        const aborted = failures(pool, 2);
+        running.drop();
+        waiting.drop();
+        assert.deepEqual(await aborted, ['ERR_OFFLOAD_ABORTED', 'ERR_OFFLOAD_ABORTED']);
+      }
+      assert.ok((await cancellations()).includes('full-running'));
+    });
+
+    test('a client that disconnects before the answer cancels its running task, as the worker records', async () => {
+      const started = once(pool, 'taskStarted');
+      const request = openRequest(`${served.base}/wait?tag=left`);
+      await started;
+      request.drop();
+      // Runs in the same worker, after the cancelled task returned: the record is the worker's own.
+      assert.ok((await cancellations()).includes('left'));
+    });
+  });
+}

@@ -1,0 +1,171 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, test } from 'node:test';
+import { AbortError, TimeoutError, WorkerExitedError } from '../src/index.js';
+import type * as Streams from './fixtures/streams.js';
+import { capabilities, executors, poolFor, rejection } from './helpers.js';
+
+const scratch = mkdtempSync(join(tmpdir(), 'offload-streams-'));
+after(() => rmSync(scratch, { recursive: true, force: true }));
+let files = 0;
+const scratchFile = (): string => join(scratch, `file-${++files}`);
+const readMarker = (file: string): string => {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch {
+    return '';
+  }
+};
+
+async function collect<T>(iterable: AsyncIterable<T>): Promise<T[]> {
+  const items: T[] = [];
+  for await (const item of iterable) items.push(item);
+  return items;
+}
+
+for (const executor of executors) {
+  describe(`streams (${executor})`, () => {
+    const pool = poolFor<typeof Streams>('streams.ts', executor, { size: 1, cancelGracePeriod: 300 });
+    // Remote pools do not stream (remote tests); plain tasks and progress work everywhere.
+    const streams = capabilities[executor].streams;
+    after(() => pool.close());
+
+    if (streams)
+    test('the typed handle of a generator task is an async iterable: every item, in order, even on a fresh pool', async () => {
+      const items: number[] = [];
+      for await (const item of pool.tasks.count(1000)) items.push(item);
+      assert.deepEqual(items, Array.from({ length: 1000 }, (_, i) => i));
+      // Once the pool knows the task kinds, the handle returns the stream directly.
+      assert.equal((await collect(pool.tasks.count(5))).length, 5);
+      assert.deepEqual(await collect(pool.stream('slowAsync', [3, 5])), [{ index: 0 }, { index: 1 }, { index: 2 }]);
+    });
+
+    test('a plain task on a fresh pool still returns a promise that runs even if nobody awaits it', async () => {
+      const fresh = poolFor<typeof Streams>('streams.ts', executor, { size: 1 });
+      try {
+        assert.equal(await fresh.tasks.plain(), 1);
+      } finally {
+        await fresh.close();
+      }
+    });
+
+    if (streams)
+    test('with a slow consumer the generator never runs more than highWaterMark items ahead', async () => {
+      const counter = scratchFile();
+      let consumed = 0;
+      let maxAhead = 0;
+      for await (const item of pool.stream('tracked', [300, counter], { highWaterMark: 16 })) {
+        assert.equal(item, consumed);
+        consumed++;
+        const produced = Number(readMarker(counter));
+        maxAhead = Math.max(maxAhead, produced - consumed);
+        assert.ok(produced - consumed <= 16, `produced ${produced}, consumed ${consumed}`);
+        if (consumed % 50 === 0) await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      assert.equal(consumed, 300);
+      assert.ok(maxAhead >= 8, `the worker did run ahead within its credit (${maxAhead})`);
+    });
+
+    if (streams)
+    test("break ends the generator in the worker (its finally runs) and frees the worker", async () => {
+      for (const task of ['endless', 'endlessAsync'] as const) {
+        const marker = scratchFile();
+        let seen = 0;
+        for await (const item of pool.stream(task, [marker])) {
+          if (++seen === 5) break;
+          assert.equal(typeof item, 'number');
+        }
+        assert.equal(await pool.tasks.plain(), 1, 'the worker is free for the next task');
+        assert.equal(readMarker(marker), 'finally ran\n');
+      }
+    });
+
+    if (streams)
+    test('a throw in the for-await body also ends the generator', async () => {
+      const marker = scratchFile();
+      await assert.rejects(async () => {
+        for await (const item of pool.stream('endless', [marker])) if (item === 3) throw new Error('consumer failed');
+      }, /consumer failed/);
+      assert.equal(await pool.tasks.plain(), 1);
+      assert.equal(readMarker(marker), 'finally ran\n');
+    });
+
+    if (streams)
+    test('abort and timeout mid-stream reject the iteration and end the generator', async () => {
+      const marker = scratchFile();
+      const controller = new AbortController();
+      const aborted = rejection(
+        (async () => {
+          for await (const item of pool.stream('endlessAsync', [marker], { signal: controller.signal })) {
+            if (item === 3) controller.abort(new Error('enough'));
+          }
+        })(),
+      );
+      const error = await aborted;
+      assert.ok(error instanceof AbortError);
+      assert.equal((error.cause as Error).message, 'enough');
+      assert.equal(await pool.tasks.plain(), 1);
+      assert.equal(readMarker(marker), 'finally ran\n');
+
+      const timedOut = await rejection(collect(pool.stream('endlessAsync', [scratchFile()], { timeout: 50 })));
+      assert.ok(timedOut instanceof TimeoutError);
+    });
+
+    if (streams)
+    test('an error thrown mid-stream reaches for-await after the items before it, with its class', async () => {
+      const items: number[] = [];
+      const error = await rejection(
+        (async () => {
+          for await (const item of pool.stream('failsAt', [5])) items.push(item);
+        })(),
+      );
+      assert.deepEqual(items, [0, 1, 2, 3, 4]);
+      assert.ok(error instanceof RangeError);
+      assert.equal(error.message, 'no item 5');
+    });
+
+    if (streams)
+    test('a worker that exits mid-stream fails the iteration with ERR_OFFLOAD_WORKER_EXITED; nothing hangs', async () => {
+      const error = await rejection(collect(pool.stream('exitsAt', [10])));
+      assert.ok(error instanceof WorkerExitedError);
+      assert.equal(error.exitCode, 9);
+      assert.equal(await pool.tasks.plain(), 1);
+    });
+
+    if (streams)
+    test('yielded transfer(buffer) values move without copying', async () => {
+      const received = await collect(pool.stream('chunks', [4, 1024]));
+      assert.deepEqual(received.map((chunk) => [chunk.byteLength, chunk[0]]), [[1024, 0], [1024, 1], [1024, 2], [1024, 3]]);
+      assert.equal(await pool.tasks.chunksDetached(), true);
+    });
+
+    test('progress values arrive in order, throttled, with the last one always delivered', async () => {
+      const seen: Array<{ done: number; of: number }> = [];
+      const result = await pool.run('withProgress', [200_000], { onProgress: (value) => seen.push(value as { done: number; of: number }) });
+      assert.equal(result, 'finished');
+      assert.ok(seen.length >= 1 && seen.length < 1000, `throttled: ${seen.length} messages for 200,000 calls`);
+      assert.deepEqual(seen.at(-1), { done: 200_000, of: 200_000 });
+      seen.forEach((value, i) => i > 0 && assert.ok(value.done > seen[i - 1]!.done));
+
+      // An async task reporting every 10 ms: throttling may merge values, never reorder or lose the last.
+      const steps: number[] = [];
+      await pool.tasks.withProgressAsync.with({ onProgress: (value) => steps.push(value as number) })(5);
+      assert.equal(steps[0], 1);
+      assert.equal(steps.at(-1), 5);
+      assert.deepEqual(steps, [...steps].sort((a, b) => a - b));
+    });
+
+    if (streams)
+    test('misuse is refused clearly: running a generator task, or streaming a plain one', async () => {
+      const error = await rejection(pool.run('count' as 'plain', []));
+      assert.ok(error instanceof TypeError);
+      assert.match(error.message, /generator task/);
+      const notStream = await rejection(collect(pool.stream('plain' as 'count', [1])));
+      assert.ok(notStream instanceof TypeError);
+      assert.match(notStream.message, /not a generator task/);
+      assert.throws(() => pool.stream('count', [1], { highWaterMark: 0 }), /highWaterMark/);
+    });
+  });
+}
