@@ -30,12 +30,21 @@ export class RemoteExecutor implements Executor {
   readonly #producerId = randomUUID();
   #nextJob = 0;
   #link: RemoteLink | undefined;
+  #opening: Promise<RemoteLink> | undefined;
   #linkClosing: Promise<void> = Promise.resolve();
   #slots = 0;
   #busySlots = 0;
   #linger: NodeJS.Timeout | undefined;
 
   constructor(options: ResolvedRemoteOptions, countWaiting: boolean) {
+    // Optional peer dependencies: missing ones fail the pool's creation, not its first call.
+    for (const name of ['bullmq', 'ioredis']) {
+      try {
+        import.meta.resolve(name);
+      } catch {
+        throw new TypeError(`executor: 'remote' needs the ${name} package: npm install bullmq ioredis`);
+      }
+    }
     this.#options = options;
     this.#countWaiting = countWaiting;
   }
@@ -61,8 +70,19 @@ export class RemoteExecutor implements Executor {
   /** The shared link, opened on demand (after the previous one, if any, finished closing). */
   async link(): Promise<RemoteLink> {
     await this.#linkClosing;
-    this.#link ??= new RemoteLink(this.#options, this.#countWaiting);
-    return this.#link;
+    if (this.#link !== undefined) return this.#link;
+    this.#opening ??= RemoteLink.open(this.#options, this.#countWaiting).then(
+      (link) => {
+        this.#opening = undefined;
+        this.#link = link;
+        return link;
+      },
+      (error: unknown) => {
+        this.#opening = undefined;
+        throw error;
+      },
+    );
+    return this.#opening;
   }
 
   /** Slots with work keep the connections; once all are idle for a while, they close. */
@@ -86,6 +106,14 @@ export class RemoteExecutor implements Executor {
   }
 
   #closeLink(): Promise<void> {
+    if (this.#opening !== undefined) {
+      // Still opening: close it once open, unless work arrived meanwhile.
+      this.#linkClosing = this.#opening.then(
+        () => (this.#busySlots === 0 ? this.#closeLink() : undefined),
+        () => undefined,
+      );
+      return this.#linkClosing;
+    }
     const link = this.#link;
     if (link === undefined || link.hasAwaitedJobs) return this.#linkClosing;
     this.#link = undefined;

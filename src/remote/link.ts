@@ -10,8 +10,8 @@
  * lost (Redis restarted without its data): each job still awaited is checked, and one that is
  * neither in Redis nor finished in the event stream fails with `ERR_OFFLOAD_CONNECTION`.
  */
-import { Queue, QueueEvents, type ConnectionOptions } from 'bullmq';
-import { Redis } from 'ioredis';
+import type { ConnectionOptions, Queue, QueueEvents } from 'bullmq';
+import type { Redis, RedisOptions } from 'ioredis';
 import { ConnectionError } from '../errors.js';
 import { cancelChannel, type JobData } from './codec.js';
 import type { ResolvedRemoteOptions } from './options.js';
@@ -61,13 +61,22 @@ export class RemoteLink {
   #waitingTimer: NodeJS.Timeout | undefined;
   #isClosed = false;
 
-  constructor(options: ResolvedRemoteOptions, countWaiting: boolean) {
+  readonly #drivers: Drivers;
+
+  /** Opens a link; bullmq and ioredis load only now, so pools of other executors never need them. */
+  static async open(options: ResolvedRemoteOptions, countWaiting: boolean): Promise<RemoteLink> {
+    return new RemoteLink(options, countWaiting, await loadDrivers());
+  }
+
+  private constructor(options: ResolvedRemoteOptions, countWaiting: boolean, drivers: Drivers) {
+    this.#drivers = drivers;
     this.#options = options;
     const { url, ...rest } = options.connection;
     // Fail fast while Redis is unreachable: a call refused now can be retried or shed by the
     // caller; one parked in a client-side buffer would wait for who knows how long.
     const settings = { ...rest, lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 1 };
-    this.#commands = url === undefined ? new Redis(settings) : new Redis(url, settings);
+    const { Redis } = drivers;
+    this.#commands = url === undefined ? new Redis(settings as RedisOptions) : new Redis(url, settings as RedisOptions);
     this.#commands.on('error', (error: unknown) => {
       this.#lastError = error;
     });
@@ -150,7 +159,7 @@ export class RemoteLink {
   /** Starts the shared events listener at the stream's current end. */
   async #listen(): Promise<void> {
     if (this.#eventsKey === '') {
-      this.#queue = new Queue(this.#options.queue, { connection: this.#commands, prefix: this.#options.prefix });
+      this.#queue = new this.#drivers.Queue(this.#options.queue, { connection: this.#commands, prefix: this.#options.prefix });
       this.#queue.on('error', (error: unknown) => {
         this.#lastError = error;
       });
@@ -159,7 +168,7 @@ export class RemoteLink {
     const last = await this.#commands.xrevrange(this.#eventsKey, '+', '-', 'COUNT', 1);
     this.#lastEventId = last[0]?.[0] ?? '0-0';
     const { url, ...rest } = this.#options.connection;
-    const events = new QueueEvents(this.#options.queue, {
+    const events = new this.#drivers.QueueEvents(this.#options.queue, {
       connection: (url === undefined ? rest : { ...rest, url }) as ConnectionOptions,
       prefix: this.#options.prefix,
       lastEventId: this.#lastEventId,
@@ -264,6 +273,23 @@ function pairs(fields: string[]): Array<[string, string]> {
 function describe(error: unknown): string {
   if (error instanceof Error) return error.message;
   return error === undefined ? 'no connection' : String(error);
+}
+
+interface Drivers {
+  Queue: typeof Queue;
+  QueueEvents: typeof QueueEvents;
+  Redis: typeof Redis;
+}
+
+let drivers: Promise<Drivers> | undefined;
+
+function loadDrivers(): Promise<Drivers> {
+  drivers ??= Promise.all([import('bullmq'), import('ioredis')]).then(([bullmq, ioredis]) => ({
+    Queue: bullmq.Queue,
+    QueueEvents: bullmq.QueueEvents,
+    Redis: ioredis.Redis,
+  }));
+  return drivers;
 }
 
 /** Orders stream ids (`<ms>-<seq>`), which do not compare as strings. */

@@ -3,10 +3,28 @@
  * their defaults and checks in one place. Both sides must agree on `prefix`, `queue` and
  * `maxPayloadBytes`; the worker defaults equal the pool defaults.
  */
-import type { RedisOptions } from 'ioredis';
+import type { ConnectionOptions as TlsOptions } from 'node:tls';
+
+/**
+ * ioredis options, passed through as they are. The common ones are named here so that this
+ * package's types need no ioredis (an optional dependency); any other ioredis option is accepted.
+ */
+export interface RemoteConnectionOptions {
+  url?: string;
+  host?: string;
+  port?: number;
+  /** A Unix socket instead of host and port. */
+  path?: string;
+  username?: string;
+  password?: string;
+  db?: number;
+  tls?: TlsOptions;
+  connectTimeout?: number;
+  [option: string]: unknown;
+}
 
 /** Redis: a `redis://` or `rediss://` (TLS) URL, or ioredis options (host, port, password, tls, db...). */
-export type RemoteConnection = string | (RedisOptions & { url?: string });
+export type RemoteConnection = string | RemoteConnectionOptions;
 
 export interface RemotePoolOptions {
   /** Remote executor: where Redis is. Required with `executor: 'remote'`. */
@@ -20,7 +38,7 @@ export interface RemotePoolOptions {
 }
 
 export interface ResolvedRemoteOptions {
-  connection: RedisOptions & { url?: string };
+  connection: RemoteConnectionOptions;
   queue: string;
   prefix: string;
   maxPayloadBytes: number;
@@ -54,7 +72,7 @@ export function resolveRemoteOptions(executor: string, options: Record<string, u
   };
 }
 
-export function resolveConnection(value: unknown, name: string): RedisOptions & { url?: string } {
+export function resolveConnection(value: unknown, name: string): RemoteConnectionOptions {
   if (typeof value === 'string') {
     let url: URL;
     try {
@@ -70,10 +88,10 @@ export function resolveConnection(value: unknown, name: string): RedisOptions & 
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
     throw new TypeError(`${name} is required with the remote executor: a redis:// URL or ioredis options`);
   }
-  if ((value as RedisOptions).keyPrefix !== undefined) {
+  if ((value as RemoteConnectionOptions).keyPrefix !== undefined) {
     throw new TypeError(`${name}.keyPrefix is not supported: use the prefix option`);
   }
-  return { ...(value as RedisOptions & { url?: string }) };
+  return { ...(value as RemoteConnectionOptions) };
 }
 
 export function resolveQueueName(value: unknown, name: string): string {
