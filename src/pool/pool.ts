@@ -438,16 +438,15 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
       else if (!slot.isRetiring && slot.inflight.length === 0) idle++;
     }
     const spare = this.options.maxSize - this.#workers.length;
-    if (this.#queue.length <= idle + starting + spare) {
-      // No backlog beyond what free workers can take: one task each, however fast tasks have
-      // been, so a slow task never waits behind another while a worker could run it.
+    if (this.#depth === 1 || this.#queue.length <= idle + starting + spare) {
+      // Slow tasks, or no backlog beyond what free workers can take: one task each, so a slow
+      // task never waits behind another while a worker could run it, and a waiting task stays
+      // in the queue, where admission (`maxQueue`) and cancellation see it.
       this.#assign(1, true);
     } else {
-      // A backlog: fill idle workers first, then top up every pipeline. Even slow tasks go two
-      // deep, so a busy worker has its next task at hand instead of idling for a round trip.
-      const depth = Math.max(2, this.#depth);
-      this.#assign(depth, true);
-      if (this.#queue.length > 0) this.#assign(depth, false);
+      // A backlog of tiny tasks: fill idle workers first, then top up every pipeline to `depth`.
+      this.#assign(this.#depth, true);
+      if (this.#queue.length > 0) this.#assign(this.#depth, false);
     }
     if (this.#queue.length > 0) this.#grow();
   }
