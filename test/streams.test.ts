@@ -135,6 +135,16 @@ for (const executor of executors) {
     });
 
     if (streams)
+    test('an item that cannot be sent fails the stream once; the worker lives on', async () => {
+      const crashes = pool.stats().crashes;
+      await rejection(collect(pool.stream('yieldsFunction', [])));
+      assert.equal(await pool.tasks.plain(), 1);
+      await new Promise((resolve) => setTimeout(resolve, 50)); // time for a stray second failure to end the worker
+      assert.equal(pool.stats().crashes, crashes);
+      assert.equal(await pool.tasks.plain(), 1);
+    });
+
+    if (streams)
     test('yielded transfer(buffer) values move without copying', async () => {
       const received = await collect(pool.stream('chunks', [4, 1024]));
       assert.deepEqual(received.map((chunk) => [chunk.byteLength, chunk[0]]), [[1024, 0], [1024, 1], [1024, 2], [1024, 3]]);

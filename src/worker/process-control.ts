@@ -48,7 +48,7 @@ const CONTROL_THREAD = `
 /**
  * Starts the control thread. It boots on its own, so it may start after the worker is ready, off
  * the start-up path, and still serve a task that blocks at once; what the parent wrote meanwhile
- * waits in the pipe. It costs about 9 MB per worker process.
+ * waits in the pipe. It costs about 10 MB per worker process.
  */
 export function startControlThread(cancelFlag: Int32Array): void {
   const thread = new Worker(CONTROL_THREAD, {

@@ -61,9 +61,11 @@ export async function pump(
   const flush = (): void => {
     isFlushScheduled = false;
     if (items.length === 0) return;
-    const message = [FromWorker.Items, id, ...items] as WorkerMessage;
-    post(message, takeMarked(items));
+    // Taken before sending: a batch that cannot be sent fails the stream once, and the flush
+    // already scheduled finds nothing left to throw over again.
+    const batch = items;
     items = [];
+    post([FromWorker.Items, id, ...batch] as WorkerMessage, takeMarked(batch));
   };
   try {
     for (;;) {
