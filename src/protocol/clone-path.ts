@@ -6,15 +6,7 @@
 export function findUncloneablePath(value: unknown, path: string, depth = 0): string | undefined {
   if (clones(value)) return undefined;
   if (depth < 32 && value !== null && typeof value === 'object') {
-    const entries: Array<[string, unknown]> =
-      value instanceof Map
-        ? [...value].map(([key, inner], i): [string, unknown] => [`${path}.get(${describeKey(key, i)})`, inner])
-        : value instanceof Set
-          ? [...value].map((inner, i): [string, unknown] => [`${path}[set item ${i}]`, inner])
-          : Object.keys(value).map((key): [string, unknown] => [
-              Array.isArray(value) ? `${path}[${key}]` : `${path}${propertyPath(key)}`,
-              (value as Record<string, unknown>)[key],
-            ]);
+    const entries = childEntries(value, path);
     for (const [innerPath, inner] of entries) {
       const found = findUncloneablePath(inner, innerPath, depth + 1);
       if (found !== undefined) return found;
@@ -32,6 +24,21 @@ function clones(value: unknown): boolean {
   } catch {
     return false;
   }
+}
+
+/** The parts of an object to look into, each with the path that names it (map keys included). */
+export function childEntries(value: object, path: string): Array<[string, unknown]> {
+  if (value instanceof Map) {
+    return [...value].flatMap(([key, inner], i): Array<[string, unknown]> => [
+      [`${path}[map key ${i}]`, key],
+      [`${path}.get(${describeKey(key, i)})`, inner],
+    ]);
+  }
+  if (value instanceof Set) return [...value].map((inner, i): [string, unknown] => [`${path}[set item ${i}]`, inner]);
+  return Object.keys(value).map((key): [string, unknown] => [
+    Array.isArray(value) ? `${path}[${key}]` : `${path}${propertyPath(key)}`,
+    (value as Record<string, unknown>)[key],
+  ]);
 }
 
 export function propertyPath(key: string): string {

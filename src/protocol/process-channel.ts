@@ -12,7 +12,7 @@ import { KeyObject } from 'node:crypto';
 import { BlockList, SocketAddress } from 'node:net';
 import { MessagePort, type TransferListItem } from 'node:worker_threads';
 import { NotCloneableError } from '../errors.js';
-import { describeKey, propertyPath } from './clone-path.js';
+import { childEntries } from './clone-path.js';
 
 /** Environment variable carrying the `WorkerInit` JSON; removed in the child before any task code runs. */
 export const INIT_VARIABLE = 'OFFLOAD_PROCESS_WORKER';
@@ -100,18 +100,7 @@ function findRefusal(value: unknown, path: string, seen: Set<object>): NotClonea
   const reason = refusalOf(value);
   if (reason !== undefined) return new NotCloneableError(path, new TypeError(`${reason}; it cannot be sent to a child process`));
   if (ArrayBuffer.isView(value) || value instanceof ArrayBuffer) return undefined;
-  const entries: Array<[string, unknown]> =
-    value instanceof Map
-      ? [...value].flatMap(([key, inner], i): Array<[string, unknown]> => [
-          [`${path}[map key ${i}]`, key],
-          [`${path}.get(${describeKey(key, i)})`, inner],
-        ])
-      : value instanceof Set
-        ? [...value].map((inner, i): [string, unknown] => [`${path}[set item ${i}]`, inner])
-        : Object.keys(value).map((key): [string, unknown] => [
-            Array.isArray(value) ? `${path}[${key}]` : `${path}${propertyPath(key)}`,
-            (value as Record<string, unknown>)[key],
-          ]);
+  const entries = childEntries(value, path);
   for (const [innerPath, inner] of entries) {
     const found = findRefusal(inner, innerPath, seen);
     if (found !== undefined) return found;
