@@ -53,7 +53,21 @@ export function entryUrl(name: string): URL {
 }
 
 const TYPESCRIPT = /\.[cm]?tsx?$/;
-let loader: string | null | undefined;
+const resolved = new Map<string, string | undefined>();
+
+/** A package's URL as seen from offload itself, resolved once; undefined when not installed. */
+export function resolveOnce(specifier: string): string | undefined {
+  if (!resolved.has(specifier)) {
+    let url: string | undefined;
+    try {
+      url = import.meta.resolve(specifier);
+    } catch {
+      url = undefined;
+    }
+    resolved.set(specifier, url);
+  }
+  return resolved.get(specifier);
+}
 
 /**
  * The URL of tsx's register API when a worker must load TypeScript (offload itself running
@@ -62,12 +76,5 @@ let loader: string | null | undefined;
  */
 export function typeScriptLoader(moduleUrl: string): string | undefined {
   if (!TYPESCRIPT.test(import.meta.url) && !TYPESCRIPT.test(new URL(moduleUrl).pathname)) return undefined;
-  if (loader === undefined) {
-    try {
-      loader = import.meta.resolve('tsx/esm/api');
-    } catch {
-      loader = null;
-    }
-  }
-  return loader ?? undefined;
+  return resolveOnce('tsx/esm/api');
 }

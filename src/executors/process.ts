@@ -11,7 +11,7 @@ import { NotCloneableError } from '../errors.js';
 import { decodeError, type EncodedError } from '../protocol/error-codec.js';
 import { ToWorker, type MainMessage, type WorkerInit, type WorkerMessage } from '../protocol/messages.js';
 import { CONTROL_FD, FATAL, INIT_VARIABLE, detachTransferred, refuseProcessLocal } from '../protocol/process-channel.js';
-import { entryUrl, typeScriptLoader, type Executor, type WorkerEvents, type WorkerExit, type WorkerHandle } from './executor.js';
+import { entryUrl, resolveOnce, typeScriptLoader, type Executor, type WorkerEvents, type WorkerExit, type WorkerHandle } from './executor.js';
 import { PrefixedLines } from './output.js';
 import { workerFlags } from './process-flags.js';
 
@@ -159,7 +159,6 @@ function pipesOf(child: ChildProcess): Socket[] {
   return [child.stdout, child.stderr].filter((pipe) => pipe !== null) as Socket[];
 }
 
-let tsxLoader: string | null | undefined;
 
 /**
  * tsx's own loader, as `node --import tsx` uses it (ESM and CommonJS hooks), by absolute URL so
@@ -167,13 +166,5 @@ let tsxLoader: string | null | undefined;
  * before its entry, so no bootstrap is needed.
  */
 function processLoader(moduleUrl: string): string | undefined {
-  if (typeScriptLoader(moduleUrl) === undefined) return undefined;
-  if (tsxLoader === undefined) {
-    try {
-      tsxLoader = import.meta.resolve('tsx');
-    } catch {
-      tsxLoader = null;
-    }
-  }
-  return tsxLoader ?? undefined;
+  return typeScriptLoader(moduleUrl) === undefined ? undefined : resolveOnce('tsx');
 }
