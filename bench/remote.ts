@@ -9,6 +9,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { createServer } from 'node:net';
 import { createPool } from '../src/index.js';
+import { timeCalls } from './call-timing.js';
 
 const SEQUENTIAL = 2_000;
 const THROUGHPUT = 20_000;
@@ -25,10 +26,6 @@ async function freePort(): Promise<number> {
   const { port } = server.address() as { port: number };
   server.close();
   return port;
-}
-
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
 
 async function startWorker(url: string, queue: string): Promise<ChildProcess> {
@@ -48,30 +45,10 @@ async function measure(url: string, queue: string): Promise<{ p50: number; p99: 
     size: POOL_SIZE,
   });
   await pool.warmup();
-  for (let i = 0; i < 200; i++) await pool.tasks.add(i, 1); // warm up
-  const times: number[] = [];
-  for (let i = 0; i < SEQUENTIAL; i++) {
-    const start = performance.now();
-    await pool.tasks.add(i, 1);
-    times.push(performance.now() - start);
-  }
-  times.sort((a, b) => a - b);
-  const began = performance.now();
-  let sent = 0;
-  await new Promise<void>((resolve) => {
-    let done = 0;
-    const next = (): void => {
-      if (++done === THROUGHPUT) resolve();
-      else if (sent < THROUGHPUT) {
-        sent++;
-        void pool.tasks.add(sent, 1).then(next);
-      }
-    };
-    for (; sent < IN_FLIGHT; sent++) void pool.tasks.add(sent, 1).then(next);
-  });
-  const perSecond = THROUGHPUT / ((performance.now() - began) / 1000);
+  let n = 0;
+  const timing = await timeCalls(() => pool.tasks.add(n++, 1), { warmUp: 200, sequential: SEQUENTIAL, total: THROUGHPUT, window: IN_FLIGHT });
   await pool.close();
-  return { p50: percentile(times, 50), p99: percentile(times, 99), perSecond };
+  return timing;
 }
 
 const port = await freePort();

@@ -5,38 +5,16 @@
  */
 import { Worker } from 'node:worker_threads';
 import { createPool } from '../src/index.js';
+import { timeCalls, type CallTiming } from './call-timing.js';
 
 const SEQUENTIAL = 20_000;
 const THROUGHPUT = 200_000;
 const WINDOW = 1_000;
 
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
-}
-
-async function measure(call: () => Promise<unknown>): Promise<{ p50: number; p99: number; perSecond: number }> {
-  for (let i = 0; i < 2_000; i++) await call(); // warm up
-  const times: number[] = [];
-  for (let i = 0; i < SEQUENTIAL; i++) {
-    const start = performance.now();
-    await call();
-    times.push((performance.now() - start) * 1000);
-  }
-  times.sort((a, b) => a - b);
-  const began = performance.now();
-  let sent = 0;
-  await new Promise<void>((resolve) => {
-    let done = 0;
-    const next = (): void => {
-      if (++done === THROUGHPUT) resolve();
-      else if (sent < THROUGHPUT) {
-        sent++;
-        void call().then(next);
-      }
-    };
-    for (; sent < WINDOW; sent++) void call().then(next);
-  });
-  return { p50: percentile(times, 50), p99: percentile(times, 99), perSecond: THROUGHPUT / ((performance.now() - began) / 1000) };
+/** Microseconds, sequential and with a window of calls in flight. */
+async function measure(call: () => Promise<unknown>): Promise<CallTiming> {
+  const ms = await timeCalls(call, { warmUp: 2_000, sequential: SEQUENTIAL, total: THROUGHPUT, window: WINDOW });
+  return { ...ms, p50: ms.p50 * 1000, p99: ms.p99 * 1000 };
 }
 
 /** The baseline: one postMessage per task, round robin, no queue logic. */
