@@ -30,7 +30,8 @@ import { checkRunOptions, resolveOptions, type PoolOptions, type ResolvedOptions
 import { StatsRecorder, type PoolStats } from './stats.js';
 import { Failure, Task, TaskState } from './task.js';
 import { TaskQueue } from './task-queue.js';
-import { TaskStream, type StreamControl } from './stream.js';
+import { TaskStream, type StreamControl, type StreamLimits } from './stream.js';
+import { setLongTimeout } from './long-timeout.js';
 import { WorkerSlot } from './worker-slot.js';
 
 export interface RunOptions {
@@ -51,13 +52,19 @@ export interface StreamOptions {
   /** Deadline in ms for the whole stream, from the call. */
   timeout?: number;
   priority?: number;
-  /** Most items the generator may run ahead of the consumer. Default `256`. */
+  /** Most items the generator may run ahead of the consumer. Default `1024`. */
   highWaterMark?: number;
+  /**
+   * A consumer that takes no item for this many ms ends the stream with `ERR_OFFLOAD_STALLED`
+   * and frees the worker (the items it had not taken are dropped). Default: the pool's
+   * `stallTimeout`, `Infinity` unless set.
+   */
+  stallTimeout?: number;
   onProgress?: (value: unknown) => void;
 }
 
 export interface CloseOptions {
-  /** Past this many ms, cancel what remains and end the workers. Default: wait for everything. */
+  /** Past this many ms, cancel what remains and end the workers. Default (and `Infinity`): wait for everything. */
   timeout?: number;
 }
 
@@ -163,13 +170,17 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
    * pull; `break` ends the generator in the worker (its `finally` blocks run).
    */
   stream<K extends StreamTaskName<M>>(name: K, args: TaskArgs<M, K>, options: StreamOptions = {}): TaskStream<StreamItem<M, K>> {
-    const highWaterMark = options.highWaterMark ?? DEFAULT_HIGH_WATER_MARK;
-    if (!Number.isInteger(highWaterMark) || highWaterMark < 1) {
-      throw new RangeError(`options.highWaterMark must be a positive integer (got ${String(highWaterMark)})`);
-    }
-    return new TaskStream<StreamItem<M, K>>(highWaterMark, (stream) =>
+    checkRunOptions(options);
+    return new TaskStream<StreamItem<M, K>>(this.#streamLimits(options), (stream) =>
       this.#startStream(name, args as unknown[], options, stream as TaskStream<unknown>),
     );
+  }
+
+  #streamLimits(options: StreamOptions | undefined): StreamLimits {
+    return {
+      highWaterMark: options?.highWaterMark ?? DEFAULT_HIGH_WATER_MARK,
+      stallTimeout: options?.stallTimeout ?? this.options.stallTimeout,
+    };
   }
 
   get [streamTaskNames](): ReadonlySet<string> | undefined {
@@ -205,7 +216,7 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
     if (this.#state !== 'open') throw new ClosedError();
     if (this.#loadFailure !== undefined) this.#checkLoadFailure();
     const target = this.options.minSize > 0 ? this.options.minSize : this.options.maxSize;
-    while (this.#workers.length < target) this.#spawn();
+    while (this.#workers.length < target && this.#loadFailure === undefined) this.#spawn();
     await new Promise<void>((resolve, reject) => {
       const check = (): void => {
         if (this.#loadFailure !== undefined) reject(new TaskModuleError(this.moduleUrl, this.#loadFailure.cause));
@@ -223,21 +234,18 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
    */
   close(options: CloseOptions = {}): Promise<CloseReport> {
     if (this.#closed !== undefined) return this.#closed;
-    const timeout = options.timeout;
+    const timeout = options?.timeout;
     if (timeout !== undefined && !(typeof timeout === 'number' && timeout >= 0)) {
-      throw new RangeError(`close({ timeout }) must be a number of milliseconds (got ${String(timeout)})`);
+      throw new RangeError(`close({ timeout }) must be a number of milliseconds or Infinity (got ${String(timeout)})`);
     }
     if (this.#state === 'open') this.#state = 'closing';
     const report: CloseReport = { timedOut: false, cancelled: { queued: 0, running: 0 } };
-    let timer: NodeJS.Timeout | undefined;
-    if (timeout !== undefined) {
-      timer = setTimeout(() => {
-        report.timedOut = true;
-        report.cancelled = this.#terminateAll('The pool closed before the task finished');
-      }, timeout);
-    }
+    const clearTimer = setLongTimeout(() => {
+      report.timedOut = true;
+      report.cancelled = this.#terminateAll('The pool closed before the task finished');
+    }, timeout ?? Infinity);
     this.#closed = this.#whenNoWorkers().then(() => {
-      clearTimeout(timer);
+      clearTimer();
       clearInterval(this.#idleTimer);
       clearTimeout(this.#respawnTimer);
       this.#state = 'closed';
@@ -311,6 +319,7 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
       pull: (items) => {
         if (task.state === TaskState.Dispatched) task.slot?.handle.post([ToWorker.Pull, task.id, items], NO_TRANSFER);
       },
+      stall: (error) => this.#expire(task, error),
       stop: () => {
         // The consumer is done: a normal end, not a failure.
         const wasQueued = task.state === TaskState.Queued;
@@ -338,7 +347,7 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
       result: () => this.#settled(outcome),
       streamInstead: () => {
         if (task.state !== TaskState.Queued) return undefined;
-        const stream = new TaskStream<unknown>(options?.highWaterMark ?? DEFAULT_HIGH_WATER_MARK, () => this.#streamControl(task));
+        const stream = new TaskStream<unknown>(this.#streamLimits(options), () => this.#streamControl(task));
         task.stream = stream;
         task.settle = (result) => stream.end(result);
         return stream;
@@ -377,10 +386,8 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
       if (options.timeout !== undefined || options.signal !== undefined) {
         armDeadline(task, options.timeout, options.signal, this.#expire);
       }
-      if (options.onProgress !== undefined) {
-        if (typeof options.onProgress !== 'function') throw new TypeError('options.onProgress must be a function');
-        task.onProgress = options.onProgress;
-      }
+      // Checked by admission, before anything was armed.
+      if (options.onProgress !== undefined) task.onProgress = options.onProgress;
     }
     return task;
   }
@@ -413,7 +420,7 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
     slot.handle.post([ToWorker.Cancel, task.id], NO_TRANSFER);
     if (slot.cancelFlag !== undefined) flagCancelled(slot.cancelFlag, task.id);
     // Only the head of the FIFO can be running; the others are skipped by the worker.
-    if (slot.inflight.peek() === task && slot.killTimer === undefined) {
+    if (slot.inflight.peek() === task && slot.killTimer === undefined && this.options.cancelGracePeriod !== Infinity) {
       slot.killTimer = setTimeout(() => {
         slot.killTimer = undefined;
         // Still not answered: end the worker; tasks behind it go back to the queue.
@@ -556,19 +563,25 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
       }, pause);
       return;
     }
-    for (let i = Math.min(wanted, room); i > 0; i--) this.#spawn();
+    for (let i = Math.min(wanted, room); i > 0 && this.#loadFailure === undefined; i--) this.#spawn();
   }
 
   #spawn(): void {
     const cancelFlag = this.#executor.sharesMemory ? createCancelFlag() : undefined;
     const slot = new WorkerSlot(++this.#nextWorkerId, cancelFlag);
-    slot.handle = this.#executor.spawn(
-      { moduleUrl: this.moduleUrl, poolName: this.options.name, workerId: slot.id, cancelFlag },
-      {
-        message: (message) => this.#onMessage(slot, message),
-        exit: (exit) => this.#onExit(slot, exit),
-      },
-    );
+    try {
+      slot.handle = this.#executor.spawn(
+        { moduleUrl: this.moduleUrl, poolName: this.options.name, workerId: slot.id, cancelFlag },
+        {
+          message: (message) => this.#onMessage(slot, message),
+          exit: (exit) => this.#onExit(slot, exit),
+        },
+      );
+    } catch (error) {
+      // Node refused to start it (an `execArgv` flag a thread cannot take, say): a load failure.
+      this.#onLoadFailed(undefined, error);
+      return;
+    }
     this.#workers.push(slot);
     this.emit('workerSpawned', { workerId: slot.id });
   }
@@ -586,8 +599,9 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
         break;
       }
       case FromWorker.Progress: {
-        const task = slot.inflight.peek();
-        if (task?.id === message[1] && task.state !== TaskState.Settled && task.onProgress !== undefined) {
+        // Not only the head: a batch's tasks report progress before their shared results message.
+        const task = inflightTask(slot, message[1]);
+        if (task !== undefined && task.state !== TaskState.Settled && task.onProgress !== undefined) {
           const onProgress = task.onProgress;
           invokeUserCode(() => onProgress(message[2]));
         }
@@ -663,8 +677,8 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
     else if (this.#state !== 'open') this.#closeIdleWorkers();
   }
 
-  #onLoadFailed(slot: WorkerSlot, cause: unknown): void {
-    this.#retire(slot, true);
+  #onLoadFailed(slot: WorkerSlot | undefined, cause: unknown): void {
+    if (slot !== undefined) this.#retire(slot, true);
     // Fail fast, then let a later call try again after a growing pause: no respawn loop.
     this.#loadFailure = { cause, until: performance.now() + this.#loadRetryMs };
     this.#loadRetryMs = Math.min(this.#loadRetryMs * 2, LOAD_RETRY_MAX_MS);
@@ -717,6 +731,9 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
     if (slot.isRetiring && !now) return;
     slot.isRetiring = true;
     if (now) {
+      // Referenced until its exit arrives: `destroy()` and `close()` wait for that exit, and an
+      // unreferenced worker would let the event loop empty first, leaving them unsettled.
+      slot.handle.ref();
       slot.handle.terminate();
     } else {
       slot.handle.ref();
@@ -789,6 +806,12 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
  */
 function notCloneable(error: unknown, args: unknown[]): OffloadError {
   return error instanceof OffloadError ? error : new NotCloneableError(findUncloneablePath(args, 'args') ?? 'args', error);
+}
+
+/** The task `id` among those handed to `slot`, if still there. */
+function inflightTask(slot: WorkerSlot, id: unknown): Task | undefined {
+  for (const task of slot.inflight) if (task.id === id) return task;
+  return undefined;
 }
 
 /** Creates a pool for a task module: `createPool<typeof Tasks>(new URL('./tasks.js', import.meta.url))`. */
