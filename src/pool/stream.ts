@@ -45,6 +45,7 @@ export class TaskStream<T> implements AsyncIterableIterator<T> {
   /** How it ended, delivered once the buffered items are taken. */
   #end: { error: unknown } | { done: true } | undefined;
   #isClosed = false;
+  #failed: AbortController | undefined;
 
   /** `start` queues the task; it returns undefined when admission refused (and `end` was called). */
   constructor(limits: StreamLimits, start: (stream: TaskStream<T>) => StreamControl | undefined) {
@@ -52,6 +53,20 @@ export class TaskStream<T> implements AsyncIterableIterator<T> {
     this.#stallTimeout = limits.stallTimeout;
     this.#outstanding = limits.highWaterMark;
     this.#start = start;
+  }
+
+  /**
+   * Aborts, with the error as its reason, when the stream fails (stall, timeout, abort, the
+   * task's error, its worker's exit). For a consumer blocked elsewhere, such as on a socket's
+   * `drain`, which would otherwise learn of the failure only at its next pull:
+   * `Readable.from(stream, { signal: stream.signal })`.
+   */
+  get signal(): AbortSignal {
+    if (this.#failed === undefined) {
+      this.#failed = new AbortController();
+      if (this.#end !== undefined && 'error' in this.#end) this.#failed.abort(this.#end.error);
+    }
+    return this.#failed.signal;
   }
 
   [Symbol.asyncIterator](): this {
@@ -112,6 +127,7 @@ export class TaskStream<T> implements AsyncIterableIterator<T> {
     if (this.#end !== undefined) return;
     this.#stopStallTimer();
     this.#end = outcome instanceof Failure ? { error: outcome.toError() } : { done: true };
+    if ('error' in this.#end) this.#failed?.abort(this.#end.error);
     if (this.#items.length > 0) return;
     // The first waiting `next()` gets the end (the error, if any); those after it, `done`.
     for (const waiter of this.#waiters.drain()) this.#finish().then(waiter.resolve, waiter.reject);
