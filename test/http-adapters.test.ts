@@ -64,10 +64,28 @@ for (const [adapter, serve] of Object.entries(servers)) {
     });
 
     test('an argument that cannot reach a worker is a 400 (ERR_OFFLOAD_NOT_CLONEABLE)', async () => {
-      const { status, body } = await getJson<ErrorBody>('/not-cloneable');
+      const { status, body, text } = await getJson<ErrorBody>('/not-cloneable');
       assert.equal(status, 400);
       assert.equal(body.code, 'ERR_OFFLOAD_NOT_CLONEABLE');
       assert.match(body.message, /args\[0\]/);
+      // The path only: never V8's description of the value, which for a function is its source.
+      assert.doesNotMatch(text, /a function cannot cross|=>/);
+    });
+
+    test('a result that cannot be sent back is a bare 500, without V8\'s description of it', async () => {
+      const { status, body, text } = await getJson<ErrorBody>('/unsendable');
+      assert.equal(status, 500);
+      assert.deepEqual(body, { statusCode: 500, error: 'Internal Server Error', message: 'Internal Server Error' });
+      assert.doesNotMatch(text, /SECRET_SOURCE_TEXT|privateSource|result/);
+    });
+
+    test('a task error that borrows an ERR_OFFLOAD_* code is the task\'s own: a bare 500', async () => {
+      for (const code of ['ERR_OFFLOAD_NOT_CLONEABLE', 'ERR_OFFLOAD_QUEUE_FULL', 'ERR_OFFLOAD_TIMEOUT']) {
+        const { status, body, text } = await getJson<ErrorBody>(`/borrowed-code?code=${code}`);
+        assert.equal(status, 500, code);
+        assert.deepEqual(body, { statusCode: 500, error: 'Internal Server Error', message: 'Internal Server Error' });
+        assert.doesNotMatch(text, /SECRET_TASK_MESSAGE/);
+      }
     });
 
     test('a deadline that passes is a 504 (ERR_OFFLOAD_TIMEOUT)', async () => {
