@@ -325,8 +325,12 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
         const wasQueued = task.state === TaskState.Queued;
         if (!task.finish(undefined)) return;
         this.#stats.completed++;
-        if (wasQueued) this.#queue.removed();
-        else this.#cancelRunning(task);
+        if (wasQueued) {
+          this.#queue.removed();
+          if (this.#state !== 'open') this.#notifyIfEmpty();
+        } else {
+          this.#cancelRunning(task);
+        }
       },
     };
   }
@@ -409,8 +413,12 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
   readonly #expire = (task: Task, error: Error): void => {
     const wasQueued = task.state === TaskState.Queued;
     if (!this.#fail(task, error)) return;
-    if (wasQueued) this.#queue.removed();
-    else this.#cancelRunning(task);
+    if (wasQueued) {
+      this.#queue.removed();
+      if (this.#state !== 'open') this.#notifyIfEmpty();
+    } else {
+      this.#cancelRunning(task);
+    }
   };
 
   /** Tells a dispatched task's worker to stop it; ends the worker if it overstays the grace period. */
@@ -707,13 +715,20 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
     if (!slot.isReady && !expected) this.#onLoadFailed(slot, exit.error ?? new WorkerExitedError(exit));
     this.emit('workerExited', { workerId: slot.id, exitCode: exit.exitCode, signal: exit.signal, expected, reason: exit.reason });
     if (this.#queue.length > 0) this.#dispatch();
-    if (this.#workers.length === 0) {
-      const waiting = this.#whenEmpty;
-      this.#whenEmpty = [];
-      for (const resolve of waiting) resolve();
-    } else if (this.#state !== 'open') {
-      this.#closeIdleWorkers();
-    }
+    if (this.#workers.length > 0 && this.#state !== 'open') this.#closeIdleWorkers();
+    this.#notifyIfEmpty();
+  }
+
+  /**
+   * Resolves what waits for the pool to empty (`close`, `destroy`) once no worker is left and
+   * nothing waits for one: a task queued while its workers are still to start (or to respawn
+   * after a crash) is not done yet.
+   */
+  #notifyIfEmpty(): void {
+    if (this.#workers.length > 0 || this.#queue.length > 0 || this.#whenEmpty.length === 0) return;
+    const waiting = this.#whenEmpty;
+    this.#whenEmpty = [];
+    for (const resolve of waiting) resolve();
   }
 
   /** Fails a task once; returns whether it was still pending. */
@@ -794,7 +809,7 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
   }
 
   #whenNoWorkers(): Promise<void> {
-    if (this.#workers.length === 0) return Promise.resolve();
+    if (this.#workers.length === 0 && this.#queue.length === 0) return Promise.resolve();
     return new Promise((resolve) => this.#whenEmpty.push(resolve));
   }
 }
