@@ -21,6 +21,13 @@ export interface EncodedErrorObject {
   own?: true;
 }
 
+/** Encodes what a task threw, in the worker running it: never offload's, whatever it is. */
+export function encodeThrownByTask(thrown: unknown): EncodedError {
+  const encoded = encodeError(thrown);
+  if (encoded.kind === 'error') delete encoded.own;
+  return encoded;
+}
+
 /** A thrown value that is not an Error (a string, `null`, a plain object...). */
 export interface EncodedThrownValue {
   kind: 'value';
@@ -84,16 +91,19 @@ function isCloneable(value: unknown): boolean {
  */
 export function encodeError(thrown: unknown, depth = 0): EncodedError {
   try {
-    return encodeReadable(thrown, depth);
+    const encoded = encodeReadable(thrown, depth);
+    // Offload's brand travels: an error this process raised, or decoded as raised by offload,
+    // is decoded as offload's on the other side (a remote worker's refusals, say).
+    if (encoded.kind === 'error' && depth === 0 && errors.isRaisedByOffload(thrown)) encoded.own = true;
+    return encoded;
   } catch {
     return encodeReadable(new TypeError('A task threw a value that cannot be read (a getter or a Proxy trap threw)'), depth);
   }
 }
 
 /**
- * Encodes an error that offload itself raised (in a worker: an unknown task, a result that
- * cannot be sent, a cancellation). Only these are decoded as offload's own, so a task that throws
- * an error with an `ERR_OFFLOAD_*` code is never mistaken for one.
+ * Encodes an error that offload itself raised where task code shares the module instance (a
+ * worker: an unknown task, a result that cannot be sent), so the brand cannot be trusted there.
  */
 export function encodeOwnError(error: Error): EncodedError {
   const encoded = encodeError(error);

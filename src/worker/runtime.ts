@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import type { TransferListItem } from 'node:worker_threads';
 import { AbortError, NotCloneableError, UnknownTaskError } from '../errors.js';
 import { findUncloneablePath } from '../protocol/clone-path.js';
-import { encodeError, encodeOwnError, type EncodedError } from '../protocol/error-codec.js';
+import { encodeError, encodeOwnError, encodeThrownByTask, type EncodedError } from '../protocol/error-codec.js';
 import {
   FromWorker,
   METHOD_SEPARATOR,
@@ -35,7 +35,8 @@ const RUNTIME_FILE = fileURLToPath(import.meta.url);
 
 /** Encodes a task's error without the task loop's own frames, which only add noise. */
 function encodeTaskError(error: unknown): EncodedError {
-  const encoded = encodeError(error);
+  // Task code can build offload's error classes in its own worker: what it throws is its own.
+  const encoded = encodeThrownByTask(error);
   if (encoded.kind === 'error' && encoded.stack !== undefined) {
     const lines = encoded.stack.split('\n');
     const first = lines.findIndex((line) => line.includes(RUNTIME_FILE));
@@ -55,7 +56,7 @@ export async function runWorker(port: WorkerPort, init: WorkerInit): Promise<voi
     // Unwrapped only here: a namespace with `then` must never pass through a promise.
     taskModule = (await importModule(init.moduleUrl)).module;
   } catch (error) {
-    port.post([FromWorker.LoadFailed, encodeError(error)]);
+    port.post([FromWorker.LoadFailed, encodeThrownByTask(error)]);
     return;
   }
   new TaskLoop(port, taskModule, state).start();
