@@ -1,6 +1,6 @@
 import { createPool, type Pool, type PoolOptions, type PoolStats } from '../src/index.js';
 import { remotePoolOptions, type WorkerProcess } from './remote-harness.js';
-import { redisServer, whenAvailable } from './requirements.js';
+import { redisServer, registerMissing } from './requirements.js';
 
 export type ExecutorName = NonNullable<PoolOptions['executor']>;
 
@@ -33,7 +33,7 @@ class ExecutorList extends Array<ExecutorName> {
   override [Symbol.iterator](): ArrayIterator<ExecutorName> {
     if (remoteMissing && !remoteSkipAnnounced) {
       remoteSkipAnnounced = true;
-      whenAvailable(redisServer, 'remote executor: this file\'s shared suites', () => {});
+      registerMissing(redisServer, "remote executor: this file's shared suites");
     }
     return super[Symbol.iterator]();
   }

@@ -41,7 +41,7 @@ async function runBare(files: string[], extra: NodeJS.ProcessEnv = {}): Promise<
 
 const FILES = ['test/remote.test.ts', 'test/dashboard.test.ts', 'test/decorator.test.ts'];
 
-describe('a machine without redis-server or Chromium', () => {
+describe('a machine without redis-server or Chromium', { concurrency: true }, () => {
   test('skips the suites that need them, saying why and how to install them, and passes', async () => {
     const { code, output } = await runBare(FILES);
     assert.equal(code, 0, output);

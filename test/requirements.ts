@@ -73,12 +73,19 @@ export const chromium = requirement({
 export const requireAll = (): boolean => process.env.OFFLOAD_TEST_REQUIRE_ALL === '1';
 
 /**
- * Registers what `suite` registers when `needed` is found. Otherwise registers one test in its
- * place, titled `title`: skipped with the reason and the install command, or failing with them
- * under OFFLOAD_TEST_REQUIRE_ALL=1.
+ * Registers what `suite` registers when `needed` is found, else the missing requirement's test
+ * in its place (see `registerMissing`).
  */
 export function whenAvailable(needed: Requirement, title: string, suite: () => void): void {
-  if (needed.missing === undefined) return suite();
+  if (needed.missing === undefined) suite();
+  else registerMissing(needed, title);
+}
+
+/**
+ * One test standing for the suites a missing requirement keeps from running: skipped with the
+ * reason and the install command, or failing with them under OFFLOAD_TEST_REQUIRE_ALL=1.
+ */
+export function registerMissing(needed: Requirement, title: string): void {
   const reason = `${needed.purpose}: ${needed.missing}`;
   if (requireAll()) {
     test(title, () => {

@@ -92,7 +92,7 @@ try {
   npmInstall(consumer, [tarball, ...CONSUMER_DEPENDENCIES]);
 
   run('npx', ['tsc', '--noEmit'], consumer);
-  run('npx', ['tsc'], consumer);
+  run('npx', ['tsc', '--noCheck'], consumer); // checked just above: only the emit is left
   assert.match(run('node', ['out/main.js'], consumer), /consumer ok \(js\)/);
   assert.match(run('node', ['--import', 'tsx', 'main.ts'], consumer), /consumer ok \(ts\)/);
   assert.match(run('npx', ['offload', '--help'], consumer), /^Usage: offload worker <task-module> --redis <url> --queue <name>/);
