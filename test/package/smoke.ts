@@ -3,7 +3,8 @@
  * its own dependencies (test/package/consumer). It must type-check (with the expected type errors),
  * run with compiled .js task modules and with a .ts one through tsx, answer the bin's --help and
  * load from CommonJS; every source map it ships must resolve. Then the tarball alone, with no
- * optional peer, is installed to measure what a user gets. `npm run test:package` (CI runs it).
+ * optional peer, is installed to measure what a user gets. publint and arethetypeswrong check the
+ * same tarball first. `npm run test:package` (CI runs it).
  */
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -84,6 +85,9 @@ function directorySize(dir: string): number {
 
 try {
   const { tarball, size, unpackedSize, entryCount } = pack();
+  // The registries' checks, on this same tarball: ESM only, so attw skips the CommonJS and node10 resolutions.
+  console.log(run('npx', ['publint', 'run', tarball, '--strict'], root));
+  console.log(run('npx', ['attw', tarball, '--profile', 'esm-only'], root));
 
   const consumer = join(scratch, 'consumer');
   cpSync(fileURLToPath(new URL('./consumer', import.meta.url)), consumer, { recursive: true });
