@@ -183,3 +183,45 @@ describe('captureContext', () => {
     });
   }
 });
+
+describe('a carried context as a worker receives it', () => {
+  // A remote job is written by whoever can write to Redis: what it carries is checked, not trusted.
+  test('a malformed trace context is ignored and the task runs outside any trace', async () => {
+    const { runCarried } = await import('../src/tracing/restore.js');
+    const malformed = [
+      { traceparent: 'garbage' },
+      { traceparent: '00-00000000000000000000000000000000-b7ad6b7169203331-01' },
+      { traceparent: 42 },
+      'text',
+      null,
+    ];
+    for (const carried of malformed) {
+      assert.equal(runCarried({ trace: carried }, () => trace.getActiveSpan()), undefined, JSON.stringify(carried));
+    }
+    assert.equal(runCarried(7, () => 'ran'), 'ran');
+  });
+
+  test('a valid one becomes the remote parent, with its trace state and baggage', async () => {
+    const { runCarried } = await import('../src/tracing/restore.js');
+    const carried = {
+      trace: {
+        traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01',
+        tracestate: 'vendor=value',
+        baggage: [['tenant', 'acme', 'origin=edge'], ['broken']],
+      },
+    };
+    const seen = runCarried(carried, () => ({
+      span: trace.getActiveSpan()?.spanContext(),
+      baggage: propagation.getActiveBaggage()?.getEntry('tenant'),
+      entries: propagation.getActiveBaggage()?.getAllEntries().length,
+    }));
+    assert.equal(seen.span?.traceId, '0af7651916cd43dd8448eb211c80319c');
+    assert.equal(seen.span?.spanId, 'b7ad6b7169203331');
+    assert.equal(seen.span?.traceFlags, 1);
+    assert.equal(seen.span?.isRemote, true);
+    assert.equal(seen.span?.traceState?.get('vendor'), 'value');
+    assert.equal(seen.baggage?.value, 'acme');
+    assert.equal(seen.baggage?.metadata?.toString(), 'origin=edge');
+    assert.equal(seen.entries, 1);
+  });
+});
