@@ -12,7 +12,7 @@
  */
 import { Failure } from '../pool/task.js';
 import { toW3C, type Carried } from './carried.js';
-import { openTelemetry, type OtelApi, type OtelSpan } from './otel.js';
+import { openTelemetry, type OtelApi, type OtelContext, type OtelSpan } from './otel.js';
 
 /** Internal run option: a context a call brings from elsewhere (a remote job), passed on as is. */
 export const carriedContext = Symbol('offload.carriedContext');
@@ -52,34 +52,41 @@ export class CallTracing {
     const capture = this.#options.captureContext;
     const brought = options?.[carriedContext];
     if (api === undefined && capture === undefined && brought === undefined) return undefined;
+    // First, so that a hook that throws fails this call before a span is started or it is queued.
+    const request = capture === undefined ? undefined : capture();
     let span: OtelSpan | undefined;
     let carried: Carried | undefined = brought as Carried | undefined;
     if (api !== undefined && brought === undefined) {
       const active = api.context.active();
       if (api.trace.getSpan(active) !== undefined) {
-        span = api.trace.getTracer(TRACER_NAME).startSpan(
-          `offload ${task.name}`,
-          {
-            kind: api.SpanKind.INTERNAL,
-            attributes: {
-              'offload.task.name': task.name,
-              'offload.task.id': task.id,
-              'offload.pool.name': this.#options.name,
-              'offload.executor': this.#options.executor,
-            },
-          },
-          active,
-        );
-        carried = { trace: toW3C(span.spanContext(), api.propagation.getBaggage(active)) };
+        span = startSpan(api, task, this.#options, active);
+        if (span !== undefined) carried = { trace: toW3C(span.spanContext(), api.propagation.getBaggage(active)) };
       }
     }
-    if (capture !== undefined) {
-      // A hook that throws fails this call, before it is queued.
-      const request = capture();
-      if (request !== undefined) (carried ??= {}).request = request;
-    }
+    if (request !== undefined) (carried ??= {}).request = request;
     if (carried === undefined) return undefined;
     return new CallTrace(task, carried, span, api);
+  }
+}
+
+/** offload's span for a call; `undefined` if the SDK throws (telemetry never fails a call). */
+function startSpan(api: OtelApi, task: TracedTask, options: TracingOptions, parent: OtelContext): OtelSpan | undefined {
+  try {
+    return api.trace.getTracer(TRACER_NAME).startSpan(
+      `offload ${task.name}`,
+      {
+        kind: api.SpanKind.INTERNAL,
+        attributes: {
+          'offload.task.name': task.name,
+          'offload.task.id': task.id,
+          'offload.pool.name': options.name,
+          'offload.executor': options.executor,
+        },
+      },
+      parent,
+    );
+  } catch {
+    return undefined;
   }
 }
 
@@ -126,8 +133,15 @@ export class CallTrace {
 
   /** The call settled: `outcome` is the value, or a `Failure`. */
   end(outcome: unknown): void {
-    const span = this.#span;
-    if (span === undefined) return;
+    if (this.#span === undefined) return;
+    try {
+      this.#record(this.#span, outcome);
+    } catch {
+      // A failing SDK must not keep the call from settling.
+    }
+  }
+
+  #record(span: OtelSpan, outcome: unknown): void {
     const failure = outcome instanceof Failure ? outcome : undefined;
     const now = performance.now();
     const task = this.#task;
