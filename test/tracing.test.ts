@@ -184,6 +184,39 @@ describe('captureContext', () => {
   }
 });
 
+test('an SDK that throws when a span ends never keeps a call from settling', async () => {
+  const faulty = new BasicTracerProvider({
+    spanProcessors: [
+      {
+        onStart: () => {},
+        onEnd: () => {
+          throw new Error('exporter down');
+        },
+        forceFlush: async () => {},
+        shutdown: async () => {},
+      },
+    ],
+  });
+  const pool = poolFor<typeof Tracing>('tracing.ts', 'thread', { size: 1 });
+  trace.disable();
+  trace.setGlobalTracerProvider(faulty);
+  try {
+    const seen = await trace.getTracer('faulty').startActiveSpan('request', async (span) => {
+      try {
+        return await pool.tasks.observe();
+      } finally {
+        span.end = () => {}; // the caller's own span is not the point here
+      }
+    });
+    assert.ok(seen.active, 'the task still ran inside the trace');
+    assert.equal(await rejection(pool.tasks.fail('E_STILL')).then((error) => (error as { code: string }).code), 'E_STILL');
+  } finally {
+    trace.disable();
+    trace.setGlobalTracerProvider(new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] }));
+    await pool.close();
+  }
+});
+
 describe('a carried context as a worker receives it', () => {
   // A remote job is written by whoever can write to Redis: what it carries is checked, not trusted.
   test('a malformed trace context is ignored and the task runs outside any trace', async () => {
