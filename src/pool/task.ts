@@ -3,6 +3,7 @@ import type { TransferListItem } from 'node:worker_threads';
 import type { EncodedError } from '../protocol/error-codec.js';
 import { decodeError } from '../protocol/error-codec.js';
 import { isRaisedByOffload } from '../errors.js';
+import type { CallTrace } from '../tracing/call-trace.js';
 import type { TaskStream } from './stream.js';
 import type { WorkerSlot } from './worker-slot.js';
 
@@ -41,6 +42,8 @@ export class Task {
   /** Set for a generator task: where its items go. */
   stream: TaskStream<unknown> | undefined = undefined;
   onProgress: ((value: unknown) => void) | undefined = undefined;
+  /** Set when the call carries context to its worker (a span, a request context). */
+  trace: CallTrace | undefined = undefined;
 
   constructor(
     readonly id: number,
@@ -57,6 +60,7 @@ export class Task {
     if (this.state === TaskState.Settled) return false;
     this.state = TaskState.Settled;
     if (this.disarm !== undefined) this.disarm();
+    if (this.trace !== undefined) this.trace.end(outcome);
     this.settle(outcome);
     return true;
   }
