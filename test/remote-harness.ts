@@ -150,15 +150,17 @@ let queues = 0;
 /**
  * The options of a remote pool on a fixture module, served by a worker process of its own,
  * started with the worker-side options the pool's options imply (its size, grace period and
- * recycling). Local-only options go to the worker, as they would in a deployment.
+ * recycling). Local-only options go to the worker, as they would in a deployment; the pool's
+ * size becomes its `maxInFlight`.
  */
 export function remotePoolOptions(moduleUrl: URL, options: PoolOptions): { options: PoolOptions; start(): WorkerProcess } {
-  const { resourceLimits: _limits, env: _env, execArgv: _argv, maxTasksPerWorker, ...producer } = options;
+  const { resourceLimits: _limits, env: _env, execArgv: _argv, maxTasksPerWorker, size: _size, maxSize: _maxSize, minSize: _minSize, ...producer } = options;
   const redis = sharedRedis();
   const queue = `test-${process.pid}-${++queues}`;
   const size = options.maxSize ?? options.size ?? availableParallelism();
   return {
-    options: { ...producer, executor: 'remote', connection: redis.url, queue },
+    // The shared suites' pool sizes bound what is in flight, as they bound a local pool's work.
+    options: { ...producer, executor: 'remote', connection: redis.url, queue, maxInFlight: size },
     start: () =>
       startWorkerProcess(moduleUrl, redis.url, queue, {
         size,

@@ -9,7 +9,9 @@ import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import { serialize } from 'node:v8';
-import { Queue, QueueEvents } from 'bullmq';
+import { randomUUID } from 'node:crypto';
+import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
 import {
   ConnectionError,
   createPool,
@@ -21,7 +23,7 @@ import {
   type PoolOptions,
 } from '../src/index.js';
 import { startRemoteWorker } from '../src/remote/index.js';
-import { decodeReply, Reply } from '../src/remote/codec.js';
+import { decodeEntry, PROTOCOL_VERSION, Reply, replyList } from '../src/remote/codec.js';
 import { decodeError } from '../src/protocol/error-codec.js';
 import type * as Tasks from './fixtures/remote-tasks.js';
 import { fixture, rejection } from './helpers.js';
@@ -71,7 +73,7 @@ if (hasRedis()) {
     test('ERR_OFFLOAD_TOO_LARGE: an argument or a result over maxPayloadBytes fails that call only, naming which', async () => {
       const { pool, worker } = setup();
       const workers = worker({ size: 1, maxPayloadBytes: 64 * 1024 });
-      const calls = pool({ size: 1, maxPayloadBytes: 64 * 1024 });
+      const calls = pool({ maxInFlight: 1, maxPayloadBytes: 64 * 1024 });
       try {
         await workers.ready;
         const error = await rejection(calls.tasks.length(new Uint8Array(100_000)));
@@ -93,28 +95,34 @@ if (hasRedis()) {
       const { queue, worker } = setup();
       const workers = worker({ size: 1 });
       const raw = new Queue(queue, { connection: { url: sharedRedis().url }, prefix: 'offload' });
-      const events = new QueueEvents(queue, { connection: { url: sharedRedis().url }, prefix: 'offload' });
+      const producer = randomUUID();
+      const replies = new Redis(sharedRedis().url);
+      let n = 0;
       try {
-        await Promise.all([workers.ready, events.waitUntilReady()]);
+        await workers.ready;
+        // Plays a producer: adds a job, then reads its reply from the producer's reply list.
         const reply = async (name: string, data: unknown): Promise<unknown> => {
-          const job = await raw.add(name, data, { removeOnComplete: true });
-          const [{ returnvalue }] = (await once(events, `completed:${job.id}`)) as [{ returnvalue: unknown }];
-          const decoded = decodeReply(returnvalue);
-          assert.equal(decoded[0], Reply.Failed);
-          return decodeError(decoded[2] as never);
+          const jobId = `${producer}-${++n}`;
+          await raw.add(name, data, { jobId, removeOnComplete: true });
+          const [, bytes] = (await replies.blpopBuffer(replyList('offload', queue, producer), 10))!;
+          const decoded = decodeEntry(bytes);
+          assert.ok(decoded !== undefined && 'entry' in decoded && decoded.jobId === jobId);
+          assert.equal(decoded.entry[0], Reply.Failed);
+          return decodeError(decoded.entry[2] as never);
         };
         const args = serialize([]).toString('base64');
         for (const name of ['doesNotExist', 'teardown', '../../../etc/passwd', 'constructor', '__proto__']) {
-          const error = await reply(name, { v: 1, args });
+          const error = await reply(name, { v: PROTOCOL_VERSION, args });
           assert.ok(error instanceof UnknownTaskError, `${name}: ${String(error)}`);
         }
         assert.ok((await reply('countRuns', { v: 99, args })) instanceof TypeError);
         assert.ok((await reply('countRuns', 'just a string')) instanceof TypeError);
-        const pool = createPool<typeof Tasks>(TASKS, { executor: 'remote', connection: sharedRedis().url, queue, size: 1 });
+        const pool = createPool<typeof Tasks>(TASKS, { executor: 'remote', connection: sharedRedis().url, queue, maxInFlight: 1 });
         assert.equal(await pool.tasks.countRuns(), 1, 'none of those jobs ran a task');
         await pool.close();
       } finally {
-        await Promise.all([raw.close(), events.close()]);
+        replies.disconnect();
+        await raw.close();
         await workers.stop();
       }
     });
@@ -122,7 +130,7 @@ if (hasRedis()) {
     test('a running task that ignores cancellation: the caller is answered at once, the remote thread is replaced after the grace period', async () => {
       const { pool, worker } = setup();
       const workers = worker({ size: 1, cancelGracePeriod: 100 });
-      const calls = pool({ size: 1 });
+      const calls = pool({ maxInFlight: 1 });
       try {
         await workers.ready;
         assert.equal(await calls.tasks.countRuns(), 1);
@@ -141,7 +149,7 @@ if (hasRedis()) {
     test('progress reaches the caller in order, and streaming a generator task is refused with a TypeError', async () => {
       const { pool, worker } = setup();
       const workers = worker({ size: 1 });
-      const calls = pool({ size: 1 });
+      const calls = pool({ maxInFlight: 1 });
       try {
         await workers.ready;
         const seen: number[] = [];
@@ -163,8 +171,8 @@ if (hasRedis()) {
     test('maxQueue counts the jobs other producers have waiting in the queue', async () => {
       const { pool, worker } = setup();
       const workers = worker({ size: 1 });
-      const busy = pool({ size: 8 });
-      const shedding = pool({ size: 1, maxQueue: 2 });
+      const busy = pool({ maxInFlight: 8 });
+      const shedding = pool({ maxInFlight: 1, maxQueue: 2 });
       try {
         await workers.ready;
         const backlog = Array.from({ length: 8 }, () => busy.tasks.sleepThenPid(150));
@@ -182,7 +190,7 @@ if (hasRedis()) {
     });
 
     test('ERR_OFFLOAD_CONNECTION at once when Redis is unreachable', async () => {
-      const calls = createPool<typeof Tasks>(TASKS, { executor: 'remote', connection: `redis://127.0.0.1:${freePortSync()}`, queue: 'nowhere', size: 2 });
+      const calls = createPool<typeof Tasks>(TASKS, { executor: 'remote', connection: `redis://127.0.0.1:${freePortSync()}`, queue: 'nowhere', maxInFlight: 2 });
       try {
         const error = await rejection(calls.tasks.countRuns());
         assert.ok(error instanceof ConnectionError);
@@ -213,7 +221,7 @@ if (hasRedis()) {
         env: { ...process.env, OFFLOAD_REDIS_URL: sharedRedis().url, OFFLOAD_TEST_MARKER: marker },
         stdio: ['ignore', 'pipe', 'inherit'],
       });
-      const calls = pool({ size: 2 });
+      const calls = pool({ maxInFlight: 2 });
       try {
         const [line] = (await once(child.stdout!, 'data')) as [Buffer];
         assert.match(line.toString(), /offload worker ready: queue remote-\d+-\d+, 2 threads/);
@@ -280,7 +288,7 @@ if (hasRedis()) {
       const fast = { size: 1, lockDuration: 1000, stalledInterval: 500 };
       const first = worker(fast);
       let second: WorkerProcess | undefined;
-      const calls = pool({ size: 1 });
+      const calls = pool({ maxInFlight: 1 });
       const go = join(mkdtempSync(join(tmpdir(), 'offload-kill-')), 'go');
       const raw = new Queue(queue, { connection: { url: sharedRedis().url }, prefix: 'offload' });
       try {
@@ -304,7 +312,7 @@ if (hasRedis()) {
       const { queue, pool, worker } = setup();
       const strict = { size: 1, lockDuration: 1000, stalledInterval: 500, maxStalledCount: 0 };
       const first = worker(strict);
-      const calls = pool({ size: 1 });
+      const calls = pool({ maxInFlight: 1 });
       const raw = new Queue(queue, { connection: { url: sharedRedis().url }, prefix: 'offload' });
       let second: WorkerProcess | undefined;
       try {
@@ -334,7 +342,7 @@ if (hasRedis()) {
       const redis = startRedisServer();
       const { pool, worker } = setup(redis.url);
       const workers = worker({ size: 4 });
-      const calls = pool({ size: 4 });
+      const calls = pool({ maxInFlight: 4 });
       try {
         await workers.ready;
         const load = Array.from({ length: 200 }, (_, i) => calls.tasks.tagged(i));
@@ -367,7 +375,7 @@ if (hasRedis()) {
     test('two producers and three workers: every result reaches the caller that asked', async () => {
       const { pool, worker } = setup();
       const workers = [worker({ size: 2 }), worker({ size: 2 }), worker({ size: 2 })];
-      const producers = [pool({ size: 4 }), pool({ size: 4 })];
+      const producers = [pool({ maxInFlight: 4 }), pool({ maxInFlight: 4 })];
       try {
         await Promise.all(workers.map((w) => w.ready));
         const results = await Promise.all(
