@@ -95,6 +95,8 @@ export interface WorkerProcessOptions {
   maxStalledCount?: number;
   prefix?: string;
   maxPayloadBytes?: number;
+  /** The worker process's V8 old-space limit (`--max-old-space-size`), in MB. */
+  maxOldSpaceSizeMb?: number;
 }
 
 export interface WorkerProcess {
@@ -111,7 +113,9 @@ const WORKER_ENTRY = new URL('./fixtures/remote-worker.ts', import.meta.url).pat
 
 /** Starts a worker process serving `queue` with the task module `moduleUrl`. */
 export function startWorkerProcess(moduleUrl: URL, redisUrl: string, queue: string, options: WorkerProcessOptions = {}): WorkerProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', WORKER_ENTRY, JSON.stringify({ module: moduleUrl.href, redisUrl, queue, ...options })], {
+  const { maxOldSpaceSizeMb, ...workerOptions } = options;
+  const heap = maxOldSpaceSizeMb === undefined ? [] : [`--max-old-space-size=${maxOldSpaceSizeMb}`];
+  const child = spawn(process.execPath, [...heap, '--import', 'tsx', WORKER_ENTRY, JSON.stringify({ module: moduleUrl.href, redisUrl, queue, ...workerOptions })], {
     stdio: ['pipe', 'pipe', 'pipe'],
     env: process.env,
   });

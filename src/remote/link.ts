@@ -124,6 +124,8 @@ export class RemoteLink {
       this.#queue.on('error', (error: unknown) => {
         this.#lastError = error;
       });
+      // BullMQ listens for the queue's closing once per add in flight: up to maxInFlight.
+      this.#queue.setMaxListeners(this.#options.maxInFlight + 10);
     }
     this.#reading ??= this.#read();
   }
