@@ -127,7 +127,10 @@ export class RemoteLink {
       // BullMQ listens for the queue's closing once per add in flight: up to maxInFlight.
       this.#queue.setMaxListeners(this.#options.maxInFlight + 10);
     }
-    this.#reading ??= this.#read();
+    // The loop catches everything it knows of; should it still end, the next call starts it again.
+    this.#reading ??= this.#read().catch(() => {
+      this.#reading = undefined;
+    });
   }
 
   /** Adds a job whose replies `listener` hears; rejects with `ERR_OFFLOAD_CONNECTION`. */
