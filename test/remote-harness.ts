@@ -173,3 +173,16 @@ export function remotePoolOptions(moduleUrl: URL, options: PoolOptions): { optio
       }),
   };
 }
+
+/** Resolves once `condition` holds, polling every 20 ms; rejects after `timeout` ms. */
+export function until(condition: () => Promise<boolean> | boolean, timeout = 20_000): Promise<void> {
+  const deadline = Date.now() + timeout;
+  return new Promise((resolve, reject) => {
+    const poll = async (): Promise<void> => {
+      if (await condition()) resolve();
+      else if (Date.now() > deadline) reject(new Error('timed out waiting'));
+      else setTimeout(() => void poll(), 20);
+    };
+    void poll();
+  });
+}

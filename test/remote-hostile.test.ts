@@ -15,7 +15,7 @@ import { cancelChannel, decodeEntry, PROTOCOL_VERSION, Reply, replyList, type Re
 import { decodeError } from '../src/protocol/error-codec.js';
 import type * as Tasks from './fixtures/remote-tasks.js';
 import { fixture, rejection } from './helpers.js';
-import { hasRedis, sharedRedis, startWorkerProcess, type WorkerProcessOptions } from './remote-harness.js';
+import { hasRedis, sharedRedis, startWorkerProcess, until, type WorkerProcessOptions } from './remote-harness.js';
 
 const TASKS = fixture('remote-tasks.ts');
 let queues = 0;
@@ -69,18 +69,6 @@ class Hostile {
 }
 
 const args = (...values: unknown[]): { v: number; args: string } => ({ v: PROTOCOL_VERSION, args: serialize(values).toString('base64') });
-
-function until(condition: () => Promise<boolean>, timeout = 20_000): Promise<void> {
-  const deadline = Date.now() + timeout;
-  return new Promise((resolve, reject) => {
-    const poll = async (): Promise<void> => {
-      if (await condition()) resolve();
-      else if (Date.now() > deadline) reject(new Error('timed out waiting'));
-      else setTimeout(() => void poll(), 20);
-    };
-    void poll();
-  });
-}
 
 if (hasRedis()) {
   describe('remote executor: a hostile producer', () => {

@@ -27,7 +27,7 @@ import { decodeEntry, PROTOCOL_VERSION, Reply, replyList } from '../src/remote/c
 import { decodeError } from '../src/protocol/error-codec.js';
 import type * as Tasks from './fixtures/remote-tasks.js';
 import { fixture, rejection } from './helpers.js';
-import { freePortSync, hasRedis, sharedRedis, startRedisServer, startWorkerProcess, type WorkerProcess, type WorkerProcessOptions } from './remote-harness.js';
+import { freePortSync, hasRedis, sharedRedis, startRedisServer, startWorkerProcess, type WorkerProcess, type WorkerProcessOptions, until } from './remote-harness.js';
 
 const run = promisify(execFile);
 const TASKS = fixture('remote-tasks.ts');
@@ -43,18 +43,6 @@ function setup(redisUrl = sharedRedis().url) {
   };
 }
 
-function until(condition: () => Promise<boolean> | boolean, timeout = 20_000): Promise<void> {
-  const deadline = Date.now() + timeout;
-  return new Promise((resolve, reject) => {
-    const poll = async (): Promise<void> => {
-      if (await condition()) resolve();
-      else if (Date.now() > deadline) reject(new Error('timed out waiting'));
-      else setTimeout(() => void poll(), 20);
-    };
-    void poll();
-  });
-}
-
 if (hasRedis()) {
   describe('remote executor: options', () => {
     test('a remote pool needs a connection and a queue, and refuses what only local workers can do', () => {
@@ -66,6 +54,12 @@ if (hasRedis()) {
       assert.throws(() => createPool(TASKS, { executor: 'remote', connection: 'redis://x', queue: 'q', maxTasksPerWorker: 5 }), /remote workers/);
       assert.throws(() => createPool(TASKS, { executor: 'remote', connection: { keyPrefix: 'x:' }, queue: 'q' }), /keyPrefix/);
       assert.throws(() => createPool(TASKS, { executor: 'thread', queue: 'q' }), /options\.queue applies to the remote executor only/);
+      for (const sizing of [{ size: 4 }, { maxSize: 4 }, { minSize: 1 }]) {
+        assert.throws(() => createPool(TASKS, { executor: 'remote', connection: 'redis://x', queue: 'q', ...sizing }), /maxInFlight caps the jobs/);
+      }
+      assert.throws(() => createPool(TASKS, { executor: 'remote', connection: 'redis://x', queue: 'q', maxInFlight: 0 }), /maxInFlight must be an integer/);
+      assert.throws(() => createPool(TASKS, { executor: 'thread', maxInFlight: 4 }), /maxInFlight applies to the remote executor only/);
+      assert.equal(createPool(TASKS, { executor: 'remote', connection: 'redis://x', queue: 'q' }).options.maxSize, 256, 'maxInFlight defaults to 256');
     });
   });
 
