@@ -15,7 +15,8 @@ import { cancelChannel, decodeEntry, PROTOCOL_VERSION, Reply, replyList, type Re
 import { decodeError } from '../src/protocol/error-codec.js';
 import type * as Tasks from './fixtures/remote-tasks.js';
 import { fixture, rejection } from './helpers.js';
-import { hasRedis, sharedRedis, startWorkerProcess, until, type WorkerProcessOptions } from './remote-harness.js';
+import { sharedRedis, startWorkerProcess, until, type WorkerProcessOptions } from './remote-harness.js';
+import { redisServer, whenAvailable } from './requirements.js';
 
 const TASKS = fixture('remote-tasks.ts');
 let queues = 0;
@@ -70,7 +71,7 @@ class Hostile {
 
 const args = (...values: unknown[]): { v: number; args: string } => ({ v: PROTOCOL_VERSION, args: serialize(values).toString('base64') });
 
-if (hasRedis()) {
+whenAvailable(redisServer, 'remote executor: a hostile producer', () => {
   describe('remote executor: a hostile producer', () => {
     test('forged events and forged replies never hang a producer: an undecodable reply fails its call at once with ERR_OFFLOAD_CONNECTION, a killed reply reader comes back, close() ends', async () => {
       const { queue, pool, worker, hostile } = setup();
@@ -199,4 +200,4 @@ if (hasRedis()) {
       }
     });
   });
-}
+});

@@ -27,7 +27,8 @@ import { decodeEntry, PROTOCOL_VERSION, Reply, replyList } from '../src/remote/c
 import { decodeError } from '../src/protocol/error-codec.js';
 import type * as Tasks from './fixtures/remote-tasks.js';
 import { fixture, rejection } from './helpers.js';
-import { freePortSync, hasRedis, sharedRedis, startRedisServer, startWorkerProcess, type WorkerProcess, type WorkerProcessOptions, until } from './remote-harness.js';
+import { freePortSync, sharedRedis, startRedisServer, startWorkerProcess, type WorkerProcess, type WorkerProcessOptions, until } from './remote-harness.js';
+import { redisServer, whenAvailable } from './requirements.js';
 
 const run = promisify(execFile);
 const TASKS = fixture('remote-tasks.ts');
@@ -43,7 +44,7 @@ function setup(redisUrl = sharedRedis().url) {
   };
 }
 
-if (hasRedis()) {
+whenAvailable(redisServer, 'remote executor: options, behaviour and faults', () => {
   describe('remote executor: options', () => {
     test('a remote pool needs a connection and a queue, and refuses what only local workers can do', () => {
       assert.throws(() => createPool(TASKS, { executor: 'remote', queue: 'q' }), /options\.connection/);
@@ -393,4 +394,4 @@ if (hasRedis()) {
       }
     });
   });
-}
+});

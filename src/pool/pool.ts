@@ -32,6 +32,7 @@ import { Failure, Task, TaskState } from './task.js';
 import { TaskQueue } from './task-queue.js';
 import { TaskStream, type StreamControl } from './stream.js';
 import { WorkerSlot } from './worker-slot.js';
+import { CallTracing, type CarryingOptions } from '../tracing/call-trace.js';
 
 export interface RunOptions {
   /** Buffers to move rather than copy, besides those marked with `transfer()`. */
@@ -113,6 +114,7 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
   readonly #queue = new TaskQueue();
   readonly #workers: WorkerSlot[] = [];
   readonly #stats = new StatsRecorder();
+  readonly #tracing: CallTracing;
   #nextTaskId = 0;
   #nextWorkerId = 0;
   #busy = 0;
@@ -141,6 +143,7 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
     this.options = Object.freeze(resolveOptions(options));
     this.#executor = createExecutor(this.options);
     this.#maxDepth = this.#executor.maxDepth ?? MAX_DEPTH;
+    this.#tracing = new CallTracing(this.options);
     this.tasks = createHandles(this);
     // Task events cost a check per task only while someone listens.
     const untyped = this as EventEmitter;
@@ -373,6 +376,7 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
   ): Task {
     this.#nextTaskId = ((this.#nextTaskId + 1) & 0x7fffffff) || 1; // 0 never names a task
     const task = new Task(this.#nextTaskId, name, args, transfer, options?.priority ?? 0, performance.now(), settle);
+    task.trace = this.#tracing.start(task, options as CarryingOptions | undefined);
     if (options !== undefined) {
       if (options.timeout !== undefined || options.signal !== undefined) {
         armDeadline(task, options.timeout, options.signal, this.#expire);
@@ -481,7 +485,7 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
       }
       const task = this.#queue.shift()!;
       tasks.push(task);
-      message.push(task.id, task.name, task.args);
+      message.push(task.id, task.trace?.address ?? task.name, task.args);
       if (task.transfer !== undefined) (transfer ??= []).push(...task.transfer);
     }
     if (tasks.length === 0) return;
@@ -498,9 +502,9 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
 
   #sendStream(slot: WorkerSlot, task: Task): void {
     try {
-      slot.handle.post([ToWorker.Stream, task.id, task.name, task.args, task.stream!.highWaterMark], task.transfer ?? NO_TRANSFER);
+      slot.handle.post([ToWorker.Stream, task.id, task.trace?.address ?? task.name, task.args, task.stream!.highWaterMark], task.transfer ?? NO_TRANSFER);
     } catch (error) {
-      this.#fail(task, notCloneable(error, task.args));
+      this.#fail(task, notCloneable(error, task));
       return;
     }
     slot.isStreaming = true;
@@ -511,9 +515,9 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
   #sendEachAlone(slot: WorkerSlot, tasks: Task[]): void {
     for (const task of tasks) {
       try {
-        slot.handle.post([ToWorker.Run, task.id, task.name, task.args], task.transfer ?? NO_TRANSFER);
+        slot.handle.post([ToWorker.Run, task.id, task.trace?.address ?? task.name, task.args], task.transfer ?? NO_TRANSFER);
       } catch (error) {
-        this.#fail(task, notCloneable(error, task.args));
+        this.#fail(task, notCloneable(error, task));
         continue;
       }
       this.#accept(slot, [task]);
@@ -532,6 +536,7 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
       task.slot = slot;
       slot.inflight.push(task);
       this.#stats.waitTime.record(now - task.enqueuedAt);
+      if (task.trace !== undefined) task.trace.dispatched(slot.id, now);
       if (this.#isObserved) {
         this.emit('taskStarted', { id: task.id, name: task.name, workerId: slot.id, waitTime: now - task.enqueuedAt });
       }
@@ -582,11 +587,15 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
         break;
       case FromWorker.Items: {
         const task = slot.inflight.peek();
-        if (task?.id === message[1] && task.state !== TaskState.Settled) task.stream?.push(message.slice(2));
+        if (task?.id === message[1] && task.state !== TaskState.Settled) {
+          task.stream?.push(message.slice(2));
+          task.trace?.itemsReceived(message.length - 2);
+        }
         break;
       }
       case FromWorker.Progress: {
         const task = slot.inflight.peek();
+        if (task?.id === message[1] && task.state !== TaskState.Settled) task.trace?.progressReceived();
         if (task?.id === message[1] && task.state !== TaskState.Settled && task.onProgress !== undefined) {
           const onProgress = task.onProgress;
           invokeUserCode(() => onProgress(message[2]));
@@ -619,6 +628,7 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
         return;
       }
       this.#stats.runTime.record(runTime);
+      if (task.trace !== undefined) task.trace.ran(runTime);
       if (task.stream !== undefined) slot.isStreaming = false;
       if (task.state === TaskState.Settled) continue; // timed out or aborted meanwhile
       if (message[i + 1] === Status.Ok) {
@@ -787,8 +797,10 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
  * error of its own: a child process names shared memory, which structured clone within a process
  * accepts; the remote executor refuses arguments too large for Redis.
  */
-function notCloneable(error: unknown, args: unknown[]): OffloadError {
-  return error instanceof OffloadError ? error : new NotCloneableError(findUncloneablePath(args, 'args') ?? 'args', error);
+function notCloneable(error: unknown, task: Task): OffloadError {
+  if (error instanceof OffloadError) return error;
+  const path = findUncloneablePath(task.args, 'args') ?? (task.trace && findUncloneablePath(task.trace.address[1].request, 'context'));
+  return new NotCloneableError(path ?? 'args', error);
 }
 
 /** Creates a pool for a task module: `createPool<typeof Tasks>(new URL('./tasks.js', import.meta.url))`. */

@@ -17,7 +17,8 @@ import { AbortError, PayloadTooLargeError, WorkerExitedError } from '../errors.j
 import { createPool, type Pool } from '../pool/pool.js';
 import type { PoolStats } from '../pool/stats.js';
 import { encodeError } from '../protocol/error-codec.js';
-import { cancelChannel, decodeArgs, encodeEntry, producerOf, Reply, replyList, type ReplyEntry, type ReplyMessage } from './codec.js';
+import { cancelChannel, decodeArgs, decodeCarried, encodeEntry, producerOf, Reply, replyList, type ReplyEntry, type ReplyMessage } from './codec.js';
+import { carriedContext } from '../tracing/call-trace.js';
 import { resolveConnection, resolvePayloadLimit, resolvePrefix, resolveQueueName, type RemoteConnection } from './options.js';
 
 export interface RemoteWorkerOptions {
@@ -66,6 +67,8 @@ const EARLY_CANCEL_MAX = 10_000;
  * would have read it is gone (a live one empties it within milliseconds).
  */
 const REPLY_TTL_MS = 60_000;
+/** What `encodeArgs` writes into a job: anything else is not offload's. */
+const JOB_FIELDS = new Set(['v', 'args', 'ctx']);
 /** A job's name is a task's name: anything longer is not one. */
 const MAX_TASK_NAME = 256;
 const CALLER_FRAMES = '\n    at <offload: called from>';
@@ -201,7 +204,9 @@ async function runJob(
   let reply: ReplyMessage;
   try {
     const onProgress = (value: unknown): void => void answer(job.id, [Reply.Progress, value]);
-    const value = await pool.run(job.name, args, { signal, onProgress });
+    // The caller's trace and request context go on to the local thread as they came.
+    const options = { signal, onProgress, [carriedContext]: decodeCarried(job.data, limit) };
+    const value = await pool.run(job.name, args, options);
     reply = [Reply.Ok, performance.now() - began, value];
   } catch (error) {
     const busy = performance.now() - began;
@@ -223,12 +228,12 @@ function refuse(job: Job, limit: number): Error | undefined {
   if (typeof job.name !== 'string' || job.name.length > MAX_TASK_NAME) return new TypeError('the job name is not a task name');
   const data = job.data as unknown;
   if (data === null || typeof data !== 'object' || Array.isArray(data)) return undefined; // decodeArgs says why
-  const extra = Object.keys(data).filter((key) => key !== 'v' && key !== 'args');
+  const extra = Object.keys(data).filter((key) => !JOB_FIELDS.has(key));
   if (extra.length > 0) return new TypeError(`the job carries fields offload does not write (${extra.slice(0, 3).join(', ').slice(0, 80)})`);
-  const args = (data as { args?: unknown }).args;
-  if (typeof args === 'string' && Math.floor((args.length * 3) / 4) > limit + 2) {
-    return new PayloadTooLargeError('args', Math.floor((args.length * 3) / 4), limit);
-  }
+  // Arguments and carried context together, as the pool bounds them (base64: 4 chars, 3 bytes).
+  const { args, ctx } = data as { args?: unknown; ctx?: unknown };
+  const size = Math.floor(((typeof args === 'string' ? args.length : 0) + (typeof ctx === 'string' ? ctx.length : 0)) * 3 / 4);
+  if (size > limit + 2) return new PayloadTooLargeError(typeof ctx === 'string' ? 'context' : 'args', size, limit);
   return undefined;
 }
 
