@@ -338,8 +338,9 @@ whenAvailable(redisServer, 'remote executor: options, behaviour and faults', () 
       const { pool, worker } = setup(redis.url);
       const workers = worker({ size: 4 });
       const calls = pool({ maxInFlight: 4 });
+      const idle = pool({ maxInFlight: 2 });
       try {
-        await workers.ready;
+        await Promise.all([workers.ready, idle.warmup()]);
         // Settled from the start: calls may fail while the test is still stopping Redis, and a
         // rejection nobody observes yet is reported as unhandled (what made this test flaky).
         const load = Promise.allSettled([
@@ -349,6 +350,9 @@ whenAvailable(redisServer, 'remote executor: options, behaviour and faults', () 
         await new Promise((resolve) => setTimeout(resolve, 100));
         await redis.stop();
         const whileDown = Promise.allSettled(Array.from({ length: 20 }, (_, i) => calls.tasks.tagged(i)));
+        // A pool with free slots sends at once, and is refused at once.
+        const refused = await rejection(idle.tasks.tagged('down'));
+        assert.equal((refused as OffloadError).code, 'ERR_OFFLOAD_CONNECTION', String(refused));
         await new Promise((resolve) => setTimeout(resolve, 500));
         redis.start();
         const outcomes = [...(await load), ...(await whileDown)];
@@ -358,14 +362,15 @@ whenAvailable(redisServer, 'remote executor: options, behaviour and faults', () 
           codes.set(key, (codes.get(key) ?? 0) + 1);
         }
         for (const key of codes.keys()) assert.ok(key === 'value' || key === 'ERR_OFFLOAD_CONNECTION', JSON.stringify([...codes]));
-        assert.ok((codes.get('ERR_OFFLOAD_CONNECTION') ?? 0) > 0, 'some calls saw the outage');
+        // No count is asserted: replies a worker wrote while Redis was away reach the pool once it
+        // is back, so the calls queued behind them may all complete, and that is fine.
         // Recovered: the pool and the worker reconnect by themselves.
         await until(async () => (await Promise.allSettled([calls.tasks.tagged(0)]))[0]!.status === 'fulfilled', 30_000);
         const after = await Promise.allSettled(Array.from({ length: 20 }, (_, i) => calls.tasks.tagged(i)));
         const values = after.map((r) => (r.status === 'fulfilled' ? r.value.value : (r.reason as Error).message));
         assert.deepEqual(values, Array.from({ length: 20 }, (_, i) => i));
       } finally {
-        await calls.close();
+        await Promise.all([calls.close(), idle.close()]);
         await workers.stop();
         await redis.stop();
       }

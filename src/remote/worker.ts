@@ -128,7 +128,9 @@ export async function startRemoteWorker(options: RemoteWorkerOptions): Promise<R
   // BullMQ itself failed the job (it stalled too often: the workers running it died), so no
   // processor of ours replied: tell its producer, as a worker exit.
   worker.on('failed', (job, error) => {
-    if (job === undefined) return;
+    // Only BullMQ's own verdicts (an UnrecoverableError: stalled too often): every other failure
+    // is BullMQ's bookkeeping after our processor, which never throws, already replied.
+    if (job === undefined || error.name !== 'UnrecoverableError') return;
     const reason = `remote worker lost: ${error.message}`;
     void answer(job.id, [Reply.Exited, 0, { exitCode: null, signal: null, reason, error: undefined }]);
   });
