@@ -53,12 +53,13 @@ export async function buildDemo(options: DemoOptions = {}): Promise<{ app: Fasti
   const redisUrl = options.redisUrl ?? process.env.OFFLOAD_REDIS_URL;
   const pool = createPool<typeof Tasks>(new URL('./tasks.ts', import.meta.url), {
     name: 'demo',
-    size: options.poolSize ?? 4,
     maxQueue: 1000,
     // A client that stops reading /report.csv must not hold a worker (nor the shutdown) for ever.
     stallTimeout: options.stallTimeout ?? Number(process.env.OFFLOAD_DEMO_STALL_TIMEOUT ?? 10_000),
     // Opt-in remote mode: `offload worker demo/tasks.ts --queue offload-demo` processes run the tasks.
-    ...(redisUrl === undefined ? {} : { executor: 'remote', connection: redisUrl, queue: 'offload-demo' }),
+    ...(redisUrl === undefined
+      ? { size: options.poolSize ?? 4 }
+      : { executor: 'remote', connection: redisUrl, queue: 'offload-demo', maxInFlight: options.poolSize ?? 64 }),
   });
 
   // Start the workers before traffic arrives, so the first burst measures work, not start-up.

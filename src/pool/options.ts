@@ -85,10 +85,11 @@ export function resolveOptions(options: PoolOptions = {}): ResolvedOptions {
       throw new TypeError(`options.${name} applies to the ${only} executor only (executor: '${executor}')`);
     }
   }
+  const remote = resolveRemoteOptions(executor, options as Record<string, unknown>);
   if (options.size !== undefined && options.maxSize !== undefined && options.size !== options.maxSize) {
     throw new RangeError(`options.size and options.maxSize disagree (${options.size} and ${options.maxSize}); give one`);
   }
-  const maxSize = integer('maxSize', options.maxSize ?? integer('size', options.size ?? availableParallelism(), 1), 1);
+  const maxSize = remote?.maxInFlight ?? integer('maxSize', options.maxSize ?? integer('size', options.size ?? availableParallelism(), 1), 1);
   const minSize = integer('minSize', options.minSize ?? 0, 0);
   if (minSize > maxSize) throw new RangeError(`options.minSize (${minSize}) exceeds the pool's size (${maxSize})`);
   return {
@@ -107,7 +108,7 @@ export function resolveOptions(options: PoolOptions = {}): ResolvedOptions {
     cwd: options.cwd === undefined ? undefined : directory(options.cwd),
     maxOldSpaceSizeMb: options.maxOldSpaceSizeMb === undefined ? undefined : integer('maxOldSpaceSizeMb', options.maxOldSpaceSizeMb, 1),
     captureContext: hook('captureContext', options.captureContext),
-    remote: resolveRemoteOptions(executor, options as Record<string, unknown>),
+    remote,
   };
 }
 
