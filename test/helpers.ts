@@ -67,7 +67,7 @@ export interface Capabilities {
 export const capabilities: Record<ExecutorName, Capabilities> = {
   thread: { ownsWorkers: true, streams: true, bulk: (count) => count },
   process: { ownsWorkers: true, streams: true, bulk: (count) => count },
-  remote: { ownsWorkers: false, streams: false, bulk: (count) => Math.min(count, 1000) },
+  remote: { ownsWorkers: false, streams: true, bulk: (count) => Math.min(count, 1000) },
 };
 
 export function fixture(name: string): URL {

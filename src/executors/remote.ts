@@ -4,8 +4,9 @@
  * priorities, load shedding and statistics work unchanged. The jobs
  * run in `offload worker` processes, anywhere, each in a local thread pool of its own.
  *
- * A slot speaks the same messages as a thread: `Run` adds a job, `Cancel` removes it or stops it
- * where it runs, the job's end comes back as `Results`. When the worker thread that ran a job
+ * A slot speaks the same messages as a thread: `Run` adds a job, `Stream` adds a generator job
+ * carrying its credit, `Pull` grants it more, `Cancel` removes it or stops it where it runs;
+ * items come back as `Items`, the job's end as `Results`. When the worker thread that ran a job
  * exits mid-task, the slot exits the same way, so crash accounting and respawn backoff see it.
  */
 import { randomUUID } from 'node:crypto';
@@ -126,6 +127,8 @@ export class RemoteExecutor implements Executor {
 interface Job {
   taskId: number;
   jobId: string;
+  /** A stream's credit granted so far, its highWaterMark included; 0 for a plain job. */
+  granted: number;
   /** Settles once Redis has the job (or refused it). */
   added: Promise<boolean>;
 }
@@ -143,10 +146,13 @@ class RemoteSlot implements WorkerHandle {
     // Ready once Redis answered, or failed to: then each call fails fast with ERR_OFFLOAD_CONNECTION.
     void executor
       .link()
-      .then((link) => link.ready())
-      .catch(() => {})
-      .then(() => {
-        if (!this.#isEnded) events.message([FromWorker.Ready, []]); // which tasks stream: unknown here
+      .then(async (link) => {
+        await link.ready();
+        return link.generators();
+      })
+      .catch(() => undefined)
+      .then((generators) => {
+        if (!this.#isEnded) events.message([FromWorker.Ready, generators]);
       });
   }
 
@@ -154,16 +160,19 @@ class RemoteSlot implements WorkerHandle {
     switch (message[0]) {
       case ToWorker.Run:
         if (message.length !== 4) throw new Error('A remote slot takes one task at a time');
-        this.#run(message[1] as number, ...splitAddress(message[2]), message[3] as unknown[], transfer);
+        this.#run(message[1] as number, ...splitAddress(message[2]), message[3] as unknown[], transfer, 0);
         break;
-      case ToWorker.Stream: {
-        // Items would need a channel of their own through Redis: generator tasks stay local.
-        const error = new TypeError(`The remote executor cannot stream the generator task "${splitAddress(message[2])[0]}": stream it from a thread or process pool`);
-        queueMicrotask(() => this.#events.message([FromWorker.Results, 0, message[1], Status.Failed, encodeError(error)]));
+      case ToWorker.Stream:
+        this.#run(message[1], ...splitAddress(message[2]), message[3], transfer, message[4]);
+        break;
+      case ToWorker.Pull: {
+        const job = this.#job;
+        if (job?.taskId !== message[1]) break;
+        job.granted += message[2];
+        // Items arrived, so the job was added and the link is open.
+        void this.#executor.link().then((link) => link.grant(job.jobId, job.granted), () => {});
         break;
       }
-      case ToWorker.Pull:
-        break;
       case ToWorker.Cancel:
         if (this.#job?.taskId === message[1]) void this.#cancel(this.#job);
         break;
@@ -205,6 +214,8 @@ class RemoteSlot implements WorkerHandle {
   #replied(job: Job, entry: ReplyEntry): void {
     if (entry[0] === Reply.Progress) {
       this.#events.message([FromWorker.Progress, job.taskId, entry[1]]);
+    } else if (entry[0] === Reply.Items) {
+      if (job.granted > 0) this.#events.message([FromWorker.Items, job.taskId, ...entry[1]]);
     } else if (entry[0] === Reply.Exited) {
       const { exitCode, signal, reason, error } = entry[2];
       this.#job = undefined;
@@ -216,12 +227,14 @@ class RemoteSlot implements WorkerHandle {
 
   // --- internals -----------------------------------------------------------------------------
 
-  #run(taskId: number, task: string, carried: unknown, args: unknown[], transfer: readonly TransferListItem[]): void {
+  /** Adds a job; `credit` > 0 makes it a stream that may send that many items ahead. */
+  #run(taskId: number, task: string, carried: unknown, args: unknown[], transfer: readonly TransferListItem[], credit: number): void {
     // Synchronous, so that the pool turns a refusal into this call's error (and only this one's).
     const data = encodeArgs(args, this.#executor.options.maxPayloadBytes, carried);
+    if (credit > 0) data.s = credit;
     // Moved means moved, as with threads: the sender keeps no usable copy.
     for (const item of transfer) if (item instanceof ArrayBuffer) detach(item);
-    const job: Job = { taskId, jobId: this.#executor.nextJobId(), added: Promise.resolve(false) };
+    const job: Job = { taskId, jobId: this.#executor.nextJobId(), granted: credit, added: Promise.resolve(false) };
     this.#job = job;
     job.added = this.#add(job, task, data);
   }

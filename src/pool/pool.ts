@@ -625,7 +625,8 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
         break;
       }
       case FromWorker.Ready:
-        this.#streamTasks ??= new Set(message[1]);
+        // Undefined when the worker cannot tell (a remote slot before any worker served the queue).
+        if (message[1] !== undefined) this.#streamTasks ??= new Set(message[1]);
         this.#onReady(slot);
         break;
       case FromWorker.LoadFailed:

@@ -21,10 +21,15 @@ export interface JobData {
   args: string;
   /** What the call carries to the task (trace and request context), V8-serialised, base64. */
   ctx?: string;
+  /** Set for a generator task: the stream's `highWaterMark`, the items it may send before more credit comes. */
+  s?: number;
 }
 
+/** Largest `highWaterMark` a job may carry: a forged one must not make a worker run unbounded. */
+export const MAX_STREAM_CREDIT = 1_000_000;
+
 /** How a job ended, from the worker's side. */
-export const Reply = { Ok: 0, Failed: 1, Exited: 2, Progress: 3 } as const;
+export const Reply = { Ok: 0, Failed: 1, Exited: 2, Progress: 3, Items: 4 } as const;
 
 /** The local worker thread that ran the task exited: mirrored by the producer's slot. */
 export interface ExitDetail {
@@ -64,6 +69,14 @@ export function decodeCarried(data: unknown, limit: number): unknown {
   }
 }
 
+/** A generator job's initial credit (its `highWaterMark`); `undefined` for a plain job; throws when malformed. */
+export function decodeStreamCredit(data: unknown): number | undefined {
+  const credit = (data as Partial<JobData> | null)?.s;
+  if (credit === undefined) return undefined;
+  if (!Number.isSafeInteger(credit) || credit < 1 || credit > MAX_STREAM_CREDIT) throw new TypeError('The job carries a stream credit that is not a positive integer');
+  return credit;
+}
+
 /** Reads a job's arguments back, refusing anything but what `encodeArgs` writes. */
 export function decodeArgs(data: unknown, limit: number): unknown[] {
   const job = data as Partial<JobData> | null;
@@ -80,15 +93,15 @@ export function decodeArgs(data: unknown, limit: number): unknown[] {
 
 /**
  * What a worker tells the producer that added a job, through that producer's reply list: the
- * job's end (a `ReplyMessage`), or a progress value while it runs.
+ * job's end (a `ReplyMessage`), a progress value while it runs, or items a generator yielded.
  */
-export type ReplyEntry = ReplyMessage | [typeof Reply.Progress, unknown];
+export type ReplyEntry = ReplyMessage | [typeof Reply.Progress, unknown] | [typeof Reply.Items, unknown[]];
 
 /**
  * A reply-list entry: the job id, a zero byte, the V8-serialised entry. A result too large or
  * not serialisable becomes the task's error.
  */
-export function encodeEntry(jobId: string, entry: ReplyEntry, limit: number): Buffer {
+export function encodeEntry(jobId: string, entry: ReplyMessage | [typeof Reply.Progress, unknown], limit: number): Buffer {
   let bytes: Buffer;
   try {
     bytes = serialize(entry);
@@ -100,6 +113,26 @@ export function encodeEntry(jobId: string, entry: ReplyEntry, limit: number): Bu
     if (entry[0] === Reply.Progress) return encodeEntry(jobId, [Reply.Progress, undefined], limit);
     return encodeEntry(jobId, [Reply.Failed, entry[1], encodeError(new PayloadTooLargeError('result', bytes.length, limit))], limit);
   }
+  return withJobId(jobId, bytes);
+}
+
+/**
+ * A batch of streamed items as a reply-list entry. Throws what the pool would for an item that
+ * cannot cross: a `NotCloneableError`, or `ERR_OFFLOAD_TOO_LARGE` for a batch over the limit
+ * (the caller sends smaller batches first).
+ */
+export function encodeItems(jobId: string, items: unknown[], limit: number): Buffer {
+  let bytes: Buffer;
+  try {
+    bytes = serialize([Reply.Items, items]);
+  } catch (error) {
+    throw new NotCloneableError('item', error);
+  }
+  if (bytes.length > limit) throw new PayloadTooLargeError('result', bytes.length, limit);
+  return withJobId(jobId, bytes);
+}
+
+function withJobId(jobId: string, bytes: Buffer): Buffer {
   return Buffer.concat([Buffer.from(jobId, 'latin1'), SEPARATOR, bytes]);
 }
 
@@ -116,6 +149,7 @@ export function decodeEntry(bytes: Buffer): DecodedEntry | undefined {
   try {
     const entry: unknown = deserialize(bytes.subarray(at + 1));
     if (Array.isArray(entry) && entry.length === 2 && entry[0] === Reply.Progress) return { jobId, entry: [Reply.Progress, entry[1]] };
+    if (Array.isArray(entry) && entry.length === 2 && entry[0] === Reply.Items && Array.isArray(entry[1])) return { jobId, entry: [Reply.Items, entry[1] as unknown[]] };
     return { jobId, entry: decodeReply(entry) };
   } catch (error) {
     return { jobId, error: error instanceof TypeError ? error : new TypeError('The remote worker sent a reply that cannot be decoded') };
@@ -172,7 +206,32 @@ export function replyList(prefix: string, queue: string, producer: string): stri
   return `${prefix}:${queue}:offload:replies:${producer}`;
 }
 
+/** The pub/sub channel on which producers grant a running stream more credit: `<job id> <total granted>`. */
+export function creditChannel(prefix: string, queue: string): string {
+  return `${prefix}:${queue}:offload:credit`;
+}
+
+/** Where workers write which of their module's tasks are generators (a JSON array), for producers' typed handles. */
+export function generatorsKey(prefix: string, queue: string): string {
+  return `${prefix}:${queue}:offload:generators`;
+}
+
 /** The pub/sub channel on which producers ask workers to stop a running job. */
 export function cancelChannel(prefix: string, queue: string): string {
   return `${prefix}:${queue}:offload:cancel`;
+}
+
+/** Most generator task names read from Redis: a forged list must not grow a producer's memory. */
+const MAX_GENERATORS = 10_000;
+
+/** Reads the generator task names a worker wrote; `undefined` when absent or not a list of task names. */
+export function decodeGenerators(text: string | null): string[] | undefined {
+  if (text === null || text.length > MAX_GENERATORS * 64) return undefined;
+  try {
+    const names: unknown = JSON.parse(text);
+    if (!Array.isArray(names) || names.length > MAX_GENERATORS) return undefined;
+    return names.every((name) => typeof name === 'string' && name.length <= 256) ? (names as string[]) : undefined;
+  } catch {
+    return undefined;
+  }
 }

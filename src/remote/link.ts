@@ -15,12 +15,12 @@
 import type { Queue } from 'bullmq';
 import type { Redis, RedisOptions } from 'ioredis';
 import { ConnectionError } from '../errors.js';
-import { cancelChannel, decodeEntry, Reply, type JobData, type ReplyEntry } from './codec.js';
+import { cancelChannel, creditChannel, decodeEntry, decodeGenerators, generatorsKey, Reply, type JobData, type ReplyEntry } from './codec.js';
 import type { ResolvedRemoteOptions } from './options.js';
 
 /** What a slot hears about the job it waits for. */
 export interface JobListener {
-  /** A progress value, or the job's end (after which nothing more comes). */
+  /** A progress value, streamed items, or the job's end (after which nothing more comes). */
   reply(entry: ReplyEntry): void;
   /** The job's end could not be read, or the job is gone from Redis without one. */
   lost(error: ConnectionError): void;
@@ -57,6 +57,8 @@ export class RemoteLink {
   /** Created once connected: BullMQ would otherwise connect the client itself, racing ours. */
   #queue: Queue | undefined;
   readonly #channel: string;
+  readonly #creditChannel: string;
+  #generators: Promise<string[] | undefined> | undefined;
   readonly #awaited = new Map<string, Waiter>();
   readonly #firstConnection: Promise<void>;
   #reading: Promise<void> | undefined;
@@ -98,6 +100,7 @@ export class RemoteLink {
       this.#hasBeenReady = true;
     });
     this.#channel = cancelChannel(options.prefix, options.queue);
+    this.#creditChannel = creditChannel(options.prefix, options.queue);
     this.#firstConnection = Promise.all([this.#commands.connect(), this.#reader.connect()]).then(
       () => undefined,
       (error: unknown) => {
@@ -164,6 +167,25 @@ export class RemoteLink {
     return false;
   }
 
+  /**
+   * Lets a running stream send more items: `total` is all the credit granted so far, so a grant
+   * lost with a dropped connection is made good by the next one. Best effort: a stream whose
+   * credit never comes waits, within its `stallTimeout` and deadline.
+   */
+  grant(jobId: string, total: number): void {
+    this.#commands.publish(this.#creditChannel, `${jobId} ${total}`).catch(() => {});
+  }
+
+  /** Which tasks are generators, as the queue's workers wrote; `undefined` until one has started. Kept once known. */
+  generators(): Promise<string[] | undefined> {
+    this.#generators ??= this.#commands.get(generatorsKey(this.#options.prefix, this.#options.queue)).then(decodeGenerators, () => undefined);
+    const asked = this.#generators;
+    void asked.then((names) => {
+      if (names === undefined && this.#generators === asked) this.#generators = undefined;
+    });
+    return asked;
+  }
+
   get hasAwaitedJobs(): boolean {
     return this.#awaited.size > 0;
   }
@@ -214,7 +236,8 @@ export class RemoteLink {
         waiter.listener.lost(new ConnectionError(`The reply from Redis could not be read (${decoded.error.message}); the task may or may not have run`, decoded.error));
         return;
       }
-      if (decoded.entry[0] !== Reply.Progress) this.#awaited.delete(decoded.jobId);
+      const kind = decoded.entry[0];
+      if (kind !== Reply.Progress && kind !== Reply.Items) this.#awaited.delete(decoded.jobId);
       waiter.listener.reply(decoded.entry);
     } catch {
       // A listener's fault must not end the loop that every other call depends on.

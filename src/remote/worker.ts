@@ -14,10 +14,11 @@ import type { ResourceLimits } from 'node:worker_threads';
 import { Worker, type ConnectionOptions, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
 import { AbortError, PayloadTooLargeError, WorkerExitedError } from '../errors.js';
-import { createPool, type Pool } from '../pool/pool.js';
+import { createPool, streamTaskNames, type Pool } from '../pool/pool.js';
 import type { PoolStats } from '../pool/stats.js';
 import { encodeError } from '../protocol/error-codec.js';
-import { cancelChannel, decodeArgs, decodeCarried, encodeEntry, producerOf, Reply, replyList, type ReplyEntry, type ReplyMessage } from './codec.js';
+import { cancelChannel, creditChannel, decodeArgs, decodeCarried, decodeStreamCredit, encodeEntry, generatorsKey, producerOf, Reply, replyList, type ReplyMessage } from './codec.js';
+import { forwardStream, StreamCredits } from './stream-job.js';
 import { carriedContext } from '../tracing/call-trace.js';
 import { resolveConnection, resolvePayloadLimit, resolvePrefix, resolveQueueName, type RemoteConnection } from './options.js';
 
@@ -68,7 +69,7 @@ const EARLY_CANCEL_MAX = 10_000;
  */
 const REPLY_TTL_MS = 60_000;
 /** What `encodeArgs` writes into a job: anything else is not offload's. */
-const JOB_FIELDS = new Set(['v', 'args', 'ctx']);
+const JOB_FIELDS = new Set(['v', 'args', 'ctx', 's']);
 /** A job's name is a task's name: anything longer is not one. */
 const MAX_TASK_NAME = 256;
 const CALLER_FRAMES = '\n    at <offload: called from>';
@@ -107,16 +108,20 @@ export async function startRemoteWorker(options: RemoteWorkerOptions): Promise<R
   // Replies of jobs ending in the same tick go out in one write.
   const replies = client({ lazyConnect: true, enableAutoPipelining: true });
   replies.on('error', () => {});
-  const answer = (jobId: string | undefined, entry: ReplyEntry): Promise<unknown> => {
+  const send = (jobId: string | undefined, entry: Buffer): Promise<unknown> => {
     const producer = producerOf(jobId);
     if (producer === undefined) return Promise.resolve();
     const list = replyList(prefix, queue, producer);
-    return Promise.all([replies.rpush(list, encodeEntry(jobId!, entry, limit)), replies.pexpire(list, REPLY_TTL_MS)]).catch((error: unknown) =>
+    return Promise.all([replies.rpush(list, entry), replies.pexpire(list, REPLY_TTL_MS)]).catch((error: unknown) =>
       onError(new Error(`cannot reply to job ${jobId}: ${error instanceof Error ? error.message : String(error)}`)),
     );
   };
+  const answer: Answer = (jobId, entry) => send(jobId, encodeEntry(jobId ?? '', entry, limit));
+  const credits = new StreamCredits();
+  const channels = { cancel: cancelChannel(prefix, queue), credit: creditChannel(prefix, queue) };
   const cancels = new EarlyCancels();
-  const worker = new Worker(queue, (job: Job, _token?: string, signal?: AbortSignal) => runJob(pool, job, signal, limit, cancels, answer, onError), {
+  const worker = new Worker(queue, (job: Job, _token?: string, signal?: AbortSignal) =>
+    runJob(pool, job, signal, limit, { cancels, credits, answer, send, onError }), {
     connection: (url === undefined ? rest : { ...rest, url }) as ConnectionOptions,
     prefix,
     concurrency: pool.options.maxSize,
@@ -134,13 +139,17 @@ export async function startRemoteWorker(options: RemoteWorkerOptions): Promise<R
     const reason = `remote worker lost: ${error.message}`;
     void answer(job.id, [Reply.Exited, 0, { exitCode: null, signal: null, reason, error: undefined }]);
   });
-  subscriber.on('message', (_channel: string, jobId: string) => {
+  subscriber.on('message', (channel: string, message: string) => {
+    if (channel === channels.credit) return credits.hear(message);
+    const jobId = message;
     if (producerOf(jobId) === undefined) return; // not a job id: nothing to keep
     if (!worker.cancelJob(jobId, 'the caller cancelled the task')) cancels.add(jobId);
   });
   try {
     await Promise.all([subscriber.connect(), replies.connect()]);
-    await subscriber.subscribe(cancelChannel(prefix, queue));
+    await subscriber.subscribe(channels.cancel, channels.credit);
+    // For producers' typed handles: which tasks stream, as the local pool learned at warm-up.
+    await replies.set(generatorsKey(prefix, queue), JSON.stringify([...(pool[streamTaskNames] ?? [])]));
     await worker.waitUntilReady();
   } catch (error) {
     await Promise.allSettled([worker.close(), pool.destroy()]);
@@ -165,7 +174,17 @@ export async function startRemoteWorker(options: RemoteWorkerOptions): Promise<R
   };
 }
 
-type Answer = (jobId: string | undefined, entry: ReplyEntry) => Promise<unknown>;
+type Answer = (jobId: string | undefined, entry: ReplyMessage | [typeof Reply.Progress, unknown]) => Promise<unknown>;
+
+/** What every job shares on this worker. */
+interface JobContext {
+  cancels: EarlyCancels;
+  credits: StreamCredits;
+  answer: Answer;
+  /** Writes an encoded entry to the reply list of the job's producer. */
+  send: (jobId: string | undefined, entry: Buffer) => Promise<unknown>;
+  onError: (error: unknown) => void;
+}
 
 /**
  * Runs one job and replies to its producer before BullMQ marks it completed, so that a job gone
@@ -177,9 +196,7 @@ async function runJob(
   job: Job,
   signal: AbortSignal | undefined,
   limit: number,
-  cancels: EarlyCancels,
-  answer: Answer,
-  onError: (error: unknown) => void,
+  { cancels, credits, answer, send, onError }: JobContext,
 ): Promise<void> {
   if (producerOf(job.id) === undefined) {
     onError(new Error(`refused job ${String(job.id).slice(0, 80)}: its id names no producer (it was not added by an offload pool)`));
@@ -196,8 +213,10 @@ async function runJob(
     return;
   }
   let args: unknown[];
+  let highWaterMark: number | undefined;
   try {
     args = decodeArgs(job.data, limit);
+    highWaterMark = decodeStreamCredit(job.data);
   } catch (error) {
     await answer(job.id, [Reply.Failed, 0, encodeError(error)]);
     return;
@@ -207,8 +226,15 @@ async function runJob(
   try {
     const onProgress = (value: unknown): void => void answer(job.id, [Reply.Progress, value]);
     // The caller's trace and request context go on to the local thread as they came.
-    const options = { signal, onProgress, [carriedContext]: decodeCarried(job.data, limit) };
-    const value = await pool.run(job.name, args, options);
+    const carried = decodeCarried(job.data, limit);
+    let value: unknown;
+    if (highWaterMark === undefined) {
+      const options = { signal, onProgress, [carriedContext]: carried };
+      value = await pool.run(job.name, args, options);
+    } else {
+      const stream = { jobId: job.id!, task: job.name, args, highWaterMark, signal, onProgress, carried, limit, send: (entry: Buffer) => void send(job.id, entry) };
+      await forwardStream(pool, credits, stream);
+    }
     reply = [Reply.Ok, performance.now() - began, value];
   } catch (error) {
     const busy = performance.now() - began;
