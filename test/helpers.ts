@@ -58,16 +58,14 @@ export interface Capabilities {
    * when they stop, and do the rest in their own local pools.
    */
   ownsWorkers: boolean;
-  /** Generator tasks stream (`pool.stream`, `for await`): not through Redis, where they fail with a TypeError. */
-  streams: boolean;
   /** Tasks per second the suites can afford: remote round trips go through Redis, one job per slot. */
   bulk(count: number): number;
 }
 
 export const capabilities: Record<ExecutorName, Capabilities> = {
-  thread: { ownsWorkers: true, streams: true, bulk: (count) => count },
-  process: { ownsWorkers: true, streams: true, bulk: (count) => count },
-  remote: { ownsWorkers: false, streams: true, bulk: (count) => Math.min(count, 1000) },
+  thread: { ownsWorkers: true, bulk: (count) => count },
+  process: { ownsWorkers: true, bulk: (count) => count },
+  remote: { ownsWorkers: false, bulk: (count) => Math.min(count, 1000) },
 };
 
 export function fixture(name: string): URL {
@@ -122,4 +120,11 @@ export async function rejection(promise: Promise<unknown>): Promise<unknown> {
     return error;
   }
   throw new Error('expected a rejection, got a value');
+}
+
+/** Every item of an async iterable, in order. */
+export async function collect<T>(iterable: AsyncIterable<T>): Promise<T[]> {
+  const items: T[] = [];
+  for await (const item of iterable) items.push(item);
+  return items;
 }

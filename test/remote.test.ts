@@ -26,7 +26,7 @@ import { startRemoteWorker } from '../src/remote/index.js';
 import { decodeEntry, PROTOCOL_VERSION, Reply, replyList } from '../src/remote/codec.js';
 import { decodeError } from '../src/protocol/error-codec.js';
 import type * as Tasks from './fixtures/remote-tasks.js';
-import { fixture, rejection } from './helpers.js';
+import { collect, fixture, rejection } from './helpers.js';
 import { freePortSync, sharedRedis, startRedisServer, startWorkerProcess, type WorkerProcess, type WorkerProcessOptions, until } from './remote-harness.js';
 import { redisServer, whenAvailable } from './requirements.js';
 
@@ -141,7 +141,7 @@ whenAvailable(redisServer, 'remote executor: options, behaviour and faults', () 
       }
     });
 
-    test('progress reaches the caller in order, and streaming a generator task is refused with a TypeError', async () => {
+    test('progress reaches the caller in order', async () => {
       const { pool, worker } = setup();
       const workers = worker({ size: 1 });
       const calls = pool({ maxInFlight: 1 });
@@ -151,15 +151,83 @@ whenAvailable(redisServer, 'remote executor: options, behaviour and faults', () 
         assert.equal(await calls.run('stepsWithProgress', [5], { onProgress: (value) => seen.push(value as number) }), 5);
         assert.equal(seen.at(-1), 5);
         assert.deepEqual(seen, [...seen].sort((a, b) => a - b));
-        const refused = await rejection((async () => {
-          for await (const item of calls.stream('countTo', [3])) void item;
-        })());
-        assert.ok(refused instanceof TypeError);
-        assert.match(refused.message, /cannot stream the generator task "countTo"/);
-        assert.equal(await calls.tasks.countRuns(), 1, 'the pool carries on');
       } finally {
         await calls.close();
         await workers.stop();
+      }
+    });
+
+    test('a stream keeps at most highWaterMark items in Redis while its consumer is slow, and leaves nothing behind', async () => {
+      const { queue, pool, worker } = setup();
+      const workers = worker({ size: 1 });
+      const calls = pool({ maxInFlight: 1 });
+      const redis = new Redis(sharedRedis().url);
+      const replies = `offload:${queue}:offload:replies:*`;
+      /** Items held in Redis for this queue's producers, counted in the entries of their reply lists. */
+      const itemsInRedis = async (): Promise<number> => {
+        let items = 0;
+        for (const key of await redis.keys(replies)) {
+          for (const bytes of await redis.lrangeBuffer(key, 0, -1)) {
+            const decoded = decodeEntry(bytes);
+            if (decoded !== undefined && 'entry' in decoded && decoded.entry[0] === Reply.Items) items += decoded.entry[1].length;
+          }
+        }
+        return items;
+      };
+      try {
+        await workers.ready;
+        const size = 64 * 1024;
+        let received = 0;
+        let mostInRedis = 0;
+        for await (const chunk of calls.stream('chunksOf', [40, size], { highWaterMark: 4 })) {
+          assert.equal(chunk.byteLength, size);
+          assert.equal(chunk[size - 1], received % 256, 'in order, intact');
+          received++;
+          if (received % 8 === 0) {
+            // A slow consumer: the worker fills its credit meanwhile, and no more.
+            await new Promise((resolve) => setTimeout(resolve, 50));
+            mostInRedis = Math.max(mostInRedis, await itemsInRedis());
+          }
+        }
+        assert.equal(received, 40);
+        assert.ok(mostInRedis <= 4, `at most highWaterMark items in Redis (${mostInRedis})`);
+        await calls.close();
+        assert.deepEqual(await redis.keys(replies), [], 'the reply list is gone once read');
+      } finally {
+        redis.disconnect();
+        await calls.close();
+        await workers.stop();
+      }
+    });
+
+    test('a worker process SIGKILLed mid-stream fails the loop with ERR_OFFLOAD_WORKER_EXITED after the items it sent; the stream is not run again', async () => {
+      const { pool, worker } = setup();
+      const fast = { size: 1, lockDuration: 1000, stalledInterval: 500 };
+      const first = worker(fast);
+      const calls = pool({ maxInFlight: 1 });
+      const go = join(mkdtempSync(join(tmpdir(), 'offload-stream-kill-')), 'go');
+      let second: WorkerProcess | undefined;
+      try {
+        await first.ready;
+        const items: number[] = [];
+        const consumed = (async () => {
+          for await (const item of calls.stream('countThenWait', [3, go])) items.push(item);
+        })();
+        await until(() => items.length === 3);
+        second = worker(fast); // started now, so the stream is surely on the first
+        await second.ready;
+        first.child.kill('SIGKILL');
+        // BullMQ hands the stalled job to the second worker, which must not stream it again.
+        const error = await rejection(consumed);
+        writeFileSync(go, '');
+        assert.ok(error instanceof WorkerExitedError);
+        assert.equal(error.code, 'ERR_OFFLOAD_WORKER_EXITED');
+        assert.match(error.message, /not run again/);
+        assert.deepEqual(items, [0, 1, 2], 'no item repeated');
+        assert.deepEqual(await collect(calls.stream('countTo', [3])), [0, 1, 2], 'the pool streams on');
+      } finally {
+        await calls.close();
+        await second?.stop();
       }
     });
 

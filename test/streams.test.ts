@@ -3,9 +3,9 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import { AbortError, TimeoutError, WorkerExitedError } from '../src/index.js';
+import { AbortError, StreamStalledError, TimeoutError, WorkerExitedError } from '../src/index.js';
 import type * as Streams from './fixtures/streams.js';
-import { capabilities, executors, poolFor, rejection } from './helpers.js';
+import { collect, executors, poolFor, rejection } from './helpers.js';
 
 const scratch = mkdtempSync(join(tmpdir(), 'offload-streams-'));
 after(() => rmSync(scratch, { recursive: true, force: true }));
@@ -19,20 +19,11 @@ const readMarker = (file: string): string => {
   }
 };
 
-async function collect<T>(iterable: AsyncIterable<T>): Promise<T[]> {
-  const items: T[] = [];
-  for await (const item of iterable) items.push(item);
-  return items;
-}
-
 for (const executor of executors) {
   describe(`streams (${executor})`, () => {
     const pool = poolFor<typeof Streams>('streams.ts', executor, { size: 1, cancelGracePeriod: 300 });
-    // Remote pools do not stream (remote tests); plain tasks and progress work everywhere.
-    const streams = capabilities[executor].streams;
     after(() => pool.close());
 
-    if (streams)
     test('the typed handle of a generator task is an async iterable: every item, in order, even on a fresh pool', async () => {
       const items: number[] = [];
       for await (const item of pool.tasks.count(1000)) items.push(item);
@@ -51,7 +42,6 @@ for (const executor of executors) {
       }
     });
 
-    if (streams)
     test('with a slow consumer the generator never runs more than highWaterMark items ahead', async () => {
       const counter = scratchFile();
       let consumed = 0;
@@ -68,7 +58,6 @@ for (const executor of executors) {
       assert.ok(maxAhead >= 8, `the worker did run ahead within its credit (${maxAhead})`);
     });
 
-    if (streams)
     test("break ends the generator in the worker (its finally runs) and frees the worker", async () => {
       for (const task of ['endless', 'endlessAsync'] as const) {
         const marker = scratchFile();
@@ -82,7 +71,6 @@ for (const executor of executors) {
       }
     });
 
-    if (streams)
     test('a throw in the for-await body also ends the generator', async () => {
       const marker = scratchFile();
       await assert.rejects(async () => {
@@ -92,7 +80,6 @@ for (const executor of executors) {
       assert.equal(readMarker(marker), 'finally ran\n');
     });
 
-    if (streams)
     test('abort and timeout mid-stream reject the iteration and end the generator', async () => {
       const marker = scratchFile();
       const controller = new AbortController();
@@ -113,7 +100,18 @@ for (const executor of executors) {
       assert.ok(timedOut instanceof TimeoutError);
     });
 
-    if (streams)
+    test('a consumer that takes nothing for stallTimeout loses the stream (ERR_OFFLOAD_STALLED); the generator ends, the worker is free', async () => {
+      const marker = scratchFile();
+      const stream = pool.stream('endlessAsync', [marker], { highWaterMark: 8, stallTimeout: 100 });
+      assert.deepEqual(await stream.next(), { value: 0, done: false });
+      const failed = new Promise<unknown>((resolve) => stream.signal.addEventListener('abort', () => resolve(stream.signal.reason)));
+      assert.ok(await failed instanceof StreamStalledError);
+      assert.equal(await pool.tasks.plain(), 1);
+      assert.ok(await rejection(stream.next()) instanceof StreamStalledError);
+      for (let waited = 0; readMarker(marker) === '' && waited < 5000; waited += 20) await new Promise((resolve) => setTimeout(resolve, 20));
+      assert.equal(readMarker(marker), 'finally ran\n');
+    });
+
     test('an error thrown mid-stream reaches for-await after the items before it, with its class', async () => {
       const items: number[] = [];
       const error = await rejection(
@@ -126,7 +124,6 @@ for (const executor of executors) {
       assert.equal(error.message, 'no item 5');
     });
 
-    if (streams)
     test('a worker that exits mid-stream fails the iteration with ERR_OFFLOAD_WORKER_EXITED; nothing hangs', async () => {
       const error = await rejection(collect(pool.stream('exitsAt', [10])));
       assert.ok(error instanceof WorkerExitedError);
@@ -134,7 +131,6 @@ for (const executor of executors) {
       assert.equal(await pool.tasks.plain(), 1);
     });
 
-    if (streams)
     test('an item that cannot be sent fails the stream once; the worker lives on', async () => {
       const crashes = pool.stats().crashes;
       await rejection(collect(pool.stream('yieldsFunction', [])));
@@ -144,7 +140,6 @@ for (const executor of executors) {
       assert.equal(await pool.tasks.plain(), 1);
     });
 
-    if (streams)
     test('yielded transfer(buffer) values move without copying', async () => {
       const received = await collect(pool.stream('chunks', [4, 1024]));
       assert.deepEqual(received.map((chunk) => [chunk.byteLength, chunk[0]]), [[1024, 0], [1024, 1], [1024, 2], [1024, 3]]);
@@ -167,7 +162,6 @@ for (const executor of executors) {
       assert.deepEqual(steps, [...steps].sort((a, b) => a - b));
     });
 
-    if (streams)
     test('misuse is refused clearly: running a generator task, or streaming a plain one', async () => {
       const error = await rejection(pool.run('count' as 'plain', []));
       assert.ok(error instanceof TypeError);

@@ -221,6 +221,13 @@ async function runJob(
     await answer(job.id, [Reply.Failed, 0, encodeError(error)]);
     return;
   }
+  if (highWaterMark !== undefined && (job.stalledCounter > 0 || job.attemptsStarted > 1)) {
+    // BullMQ runs a stalled job again; a stream's consumer already has items from the first run,
+    // which a second would repeat: its worker was lost, as a thread's would be.
+    const reason = 'remote worker lost: the worker streaming this job stopped answering (a stream is not run again)';
+    await answer(job.id, [Reply.Exited, 0, { exitCode: null, signal: null, reason, error: undefined }]);
+    return;
+  }
   const began = performance.now();
   let reply: ReplyMessage;
   try {
