@@ -11,7 +11,7 @@ import { serialize } from 'node:v8';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { ConnectionError, createPool, UnknownTaskError, type OffloadError } from '../src/index.js';
-import { cancelChannel, decodeEntry, PROTOCOL_VERSION, Reply, replyList, type ReplyEntry } from '../src/remote/codec.js';
+import { cancelChannel, creditChannel, decodeEntry, PROTOCOL_VERSION, Reply, replyList, type ReplyEntry } from '../src/remote/codec.js';
 import { decodeError } from '../src/protocol/error-codec.js';
 import type * as Tasks from './fixtures/remote-tasks.js';
 import { fixture, rejection } from './helpers.js';
@@ -172,6 +172,37 @@ whenAvailable(redisServer, 'remote executor: a hostile producer', () => {
       } finally {
         publisher.disconnect();
         await calls.close();
+        await workers.stop();
+      }
+    });
+
+    test('streams: a forged stream credit is refused unrun; garbage and forged grants on the credit channel leave streams correct', async () => {
+      const { queue, worker, hostile, pool } = setup();
+      const workers = worker({ size: 1 });
+      const attacker = hostile();
+      const calls = pool();
+      const publisher = new Redis(sharedRedis().url);
+      try {
+        await workers.ready;
+        for (const credit of [0, -1, 1.5, 'x', 2_000_000]) {
+          const refused = await attacker.failure('countTo', { ...args(3), s: credit });
+          assert.ok(refused instanceof TypeError, String(credit));
+          assert.match((refused as Error).message, /stream credit/);
+        }
+        const flood = publisher.pipeline();
+        for (const message of ['', 'x', `${randomUUID()}-1 1`, `${randomUUID()}-1 999999999999999`, 'y'.repeat(100_000)]) {
+          flood.publish(creditChannel('offload', queue), message);
+        }
+        await flood.exec();
+        const items: number[] = [];
+        for await (const item of calls.stream('countTo', [200], { highWaterMark: 4 })) items.push(item);
+        assert.deepEqual(items, Array.from({ length: 200 }, (_, i) => i));
+        assert.equal(await calls.tasks.countRuns(), 1, 'none of the forged jobs ran');
+        assert.equal(workers.child.exitCode, null, workers.errors.join('\n'));
+      } finally {
+        publisher.disconnect();
+        await calls.close();
+        await attacker.close();
         await workers.stop();
       }
     });
