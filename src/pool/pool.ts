@@ -1,24 +1,17 @@
 /**
- * The pool core: admission, dispatch, results, faults and lifecycle. Written once against the
- * small `Executor` interface, so every executor gets the same behaviour.
- *
- * Dispatch path: a call becomes a `Task` in the pool's queue; at the end of the tick every ready
- * worker with room receives a share of the queue in one message. A worker runs its tasks one at
- * a time, in order, so each worker's in-flight tasks form a FIFO and results are matched to
- * tasks without any lookup. How many tasks a worker may hold ahead (`depth`) follows the observed
- * run time: one at a time for slow tasks, so a long task never holds others hostage while a
- * worker idles; a deep pipeline for tiny tasks, so messages stay few.
+ * The pool core: admission, results, faults and lifecycle. Written once against the small
+ * `Executor` interface, so every executor gets the same behaviour. Which worker gets which queued
+ * task, and how many each may hold ahead, is the scheduling's job (`./scheduling/`).
  *
  * Invariant: every admitted call settles exactly once (`Task.finish` drops later outcomes).
  */
 import { EventEmitter } from 'node:events';
 import { pathToFileURL } from 'node:url';
 import type { TransferListItem } from 'node:worker_threads';
-import { AbortError, ClosedError, NotCloneableError, OffloadError, QueueFullError, TaskModuleError, WorkerExitedError } from '../errors.js';
+import { AbortError, ClosedError, QueueFullError, TaskModuleError, WorkerExitedError } from '../errors.js';
 import type { Executor, WorkerExit } from '../executors/executor.js';
 import { createExecutor } from '../executors/index.js';
 import { createCancelFlag, flagCancelled } from '../protocol/cancel-flag.js';
-import { findUncloneablePath } from '../protocol/clone-path.js';
 import { decodeError, type EncodedError } from '../protocol/error-codec.js';
 import { FromWorker, Status, ToWorker, type WorkerMessage } from '../protocol/messages.js';
 import { takeMarked } from '../transfer.js';
@@ -31,6 +24,8 @@ import { StatsRecorder, type PoolStats } from './stats.js';
 import { Failure, Task, TaskState } from './task.js';
 import { TaskQueue } from './task-queue.js';
 import { TaskStream, type StreamControl } from './stream.js';
+import { Dispatcher } from './scheduling/dispatcher.js';
+import { MAX_DEPTH, PipelineDepth } from './scheduling/pipeline-depth.js';
 import { WorkerSlot } from './worker-slot.js';
 
 export interface RunOptions {
@@ -77,9 +72,6 @@ export interface PoolEvents {
   taskFailed: [{ id: number; name: string; code: string; error: unknown }];
 }
 
-/** Longest a worker's pipeline may represent, in milliseconds of observed run time. */
-const PIPELINE_MS = 1;
-const MAX_DEPTH = 64;
 const LOAD_RETRY_MS = 1000;
 const LOAD_RETRY_MAX_MS = 30_000;
 const RESPAWN_MAX_MS = 5000;
@@ -116,12 +108,8 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
   #nextTaskId = 0;
   #nextWorkerId = 0;
   #busy = 0;
-  #runTimeMs = Number.NaN;
-  #depth = 1;
-  /** What the executor allows a worker to hold (a remote slot holds one job). */
-  readonly #maxDepth: number;
-  #isDispatchScheduled = false;
-  readonly #dispatchQueued = (): void => this.#dispatch();
+  readonly #depth: PipelineDepth;
+  readonly #dispatcher: Dispatcher;
   #isObserved = false;
   #state: 'open' | 'closing' | 'closed' = 'open';
   #closed: Promise<CloseReport> | undefined;
@@ -140,7 +128,17 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
     this.moduleUrl = toModuleUrl(moduleUrl);
     this.options = Object.freeze(resolveOptions(options));
     this.#executor = createExecutor(this.options);
-    this.#maxDepth = this.#executor.maxDepth ?? MAX_DEPTH;
+    this.#depth = new PipelineDepth(this.#executor.maxDepth ?? MAX_DEPTH);
+    this.#dispatcher = new Dispatcher({
+      queue: this.#queue,
+      workers: this.#workers,
+      depth: this.#depth,
+      maxSize: this.options.maxSize,
+      maxTasksPerWorker: this.options.maxTasksPerWorker,
+      accept: (slot, tasks) => this.#accept(slot, tasks),
+      fail: (task, error) => this.#fail(task, error),
+      grow: () => this.#grow(),
+    });
     this.tasks = createHandles(this);
     // Task events cost a check per task only while someone listens.
     const untyped = this as EventEmitter;
@@ -287,7 +285,7 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
     return new Promise((settle) => {
       const task = this.#createTask(name, args, transfer, options, settle);
       this.#queue.push(task);
-      this.#scheduleDispatch();
+      this.#dispatcher.schedule();
     });
   }
 
@@ -302,7 +300,7 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
     const task = this.#createTask(name, args, takeMarked(args), options, (outcome) => stream.end(outcome));
     task.stream = stream;
     this.#queue.push(task);
-    this.#scheduleDispatch();
+    this.#dispatcher.schedule();
     return this.#streamControl(task);
   }
 
@@ -332,7 +330,7 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
     const outcome = new Promise<unknown>((settle) => {
       task = this.#createTask(name, args, takeMarked(args, options?.transfer ? [...options.transfer] : undefined), options, settle);
       this.#queue.push(task);
-      this.#scheduleDispatch();
+      this.#dispatcher.schedule();
     });
     return {
       result: () => this.#settled(outcome),
@@ -392,7 +390,7 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
   }
 
   #retryAfter(): number {
-    const perTask = Number.isNaN(this.#runTimeMs) ? 1 : this.#runTimeMs;
+    const perTask = Number.isNaN(this.#depth.runTimeMs) ? 1 : this.#depth.runTimeMs;
     return Math.max(1, Math.ceil((perTask * (this.#queue.length + 1)) / this.options.maxSize));
   }
 
@@ -422,103 +420,7 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
     }
   }
 
-  // --- dispatch --------------------------------------------------------------------------
-
-  /** Dispatch waits for the end of the current tick, so a burst of calls shares messages. */
-  #scheduleDispatch(): void {
-    if (!this.#isDispatchScheduled) {
-      this.#isDispatchScheduled = true;
-      queueMicrotask(this.#dispatchQueued);
-    }
-  }
-
-  #dispatch(): void {
-    this.#isDispatchScheduled = false;
-    if (this.#queue.length === 0) return;
-    let idle = 0;
-    let starting = 0;
-    for (const slot of this.#workers) {
-      if (!slot.isReady) starting++;
-      else if (!slot.isRetiring && slot.inflight.length === 0) idle++;
-    }
-    const spare = this.options.maxSize - this.#workers.length;
-    if (this.#depth === 1 || this.#queue.length <= idle + starting + spare) {
-      // Slow tasks, or no backlog beyond what free workers can take: one task each, so a slow
-      // task never waits behind another while a worker could run it, and a waiting task stays
-      // in the queue, where admission (`maxQueue`) and cancellation see it.
-      this.#assign(1, true);
-    } else {
-      // A backlog of tiny tasks: fill idle workers first, then top up every pipeline to `depth`.
-      this.#assign(this.#depth, true);
-      if (this.#queue.length > 0) this.#assign(this.#depth, false);
-    }
-    if (this.#queue.length > 0) this.#grow();
-  }
-
-  #assign(depth: number, idleOnly: boolean): void {
-    const maxTasks = this.options.maxTasksPerWorker;
-    let candidates = 0;
-    for (const slot of this.#workers) if (slot.canTake(depth, idleOnly, maxTasks)) candidates++;
-    for (const slot of this.#workers) {
-      if (candidates === 0 || this.#queue.length === 0) return;
-      if (!slot.canTake(depth, idleOnly, maxTasks)) continue;
-      const room = Math.min(depth - slot.inflight.length, maxTasks - slot.assigned);
-      this.#send(slot, Math.min(room, Math.ceil(this.#queue.length / candidates--)));
-    }
-  }
-
-  #send(slot: WorkerSlot, count: number): void {
-    const message: unknown[] = [ToWorker.Run];
-    const tasks: Task[] = [];
-    let transfer: TransferListItem[] | undefined;
-    for (let i = 0; i < count; i++) {
-      const next = this.#queue.peek();
-      if (next === undefined) break;
-      if (next.stream !== undefined) {
-        // A stream holds its worker until it ends, so it travels alone.
-        if (tasks.length === 0) this.#sendStream(slot, this.#queue.shift()!);
-        break;
-      }
-      const task = this.#queue.shift()!;
-      tasks.push(task);
-      message.push(task.id, task.name, task.args);
-      if (task.transfer !== undefined) (transfer ??= []).push(...task.transfer);
-    }
-    if (tasks.length === 0) return;
-    try {
-      slot.handle.post(message as [typeof ToWorker.Run], transfer ?? NO_TRANSFER);
-    } catch {
-      this.#sendEachAlone(slot, tasks);
-      // Refused tasks left room on this worker that the current pass will not revisit.
-      if (this.#queue.length > 0) this.#scheduleDispatch();
-      return;
-    }
-    this.#accept(slot, tasks);
-  }
-
-  #sendStream(slot: WorkerSlot, task: Task): void {
-    try {
-      slot.handle.post([ToWorker.Stream, task.id, task.name, task.args, task.stream!.highWaterMark], task.transfer ?? NO_TRANSFER);
-    } catch (error) {
-      this.#fail(task, notCloneable(error, task.args));
-      return;
-    }
-    slot.isStreaming = true;
-    this.#accept(slot, [task]);
-  }
-
-  /** A batch could not be serialised: send each task alone and fail only the culprits. */
-  #sendEachAlone(slot: WorkerSlot, tasks: Task[]): void {
-    for (const task of tasks) {
-      try {
-        slot.handle.post([ToWorker.Run, task.id, task.name, task.args], task.transfer ?? NO_TRANSFER);
-      } catch (error) {
-        this.#fail(task, notCloneable(error, task.args));
-        continue;
-      }
-      this.#accept(slot, [task]);
-    }
-  }
+  // --- dispatch bookkeeping ---------------------------------------------------------------
 
   /** Records tasks as handed to `slot`. */
   #accept(slot: WorkerSlot, tasks: Task[]): void {
@@ -544,7 +446,7 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
     if (this.#loadFailure !== undefined || this.#state === 'closed' || this.#respawnTimer !== undefined) return;
     let starting = 0;
     for (const slot of this.#workers) if (!slot.isReady) starting++;
-    const wanted = Math.ceil(this.#queue.length / this.#depth) - starting;
+    const wanted = Math.ceil(this.#queue.length / this.#depth.value) - starting;
     const room = this.options.maxSize - this.#workers.length;
     if (wanted <= 0 || room <= 0) return;
     if (this.#crashStreak > 1) {
@@ -552,7 +454,7 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
       this.#respawnTimer = setTimeout(() => {
         this.#respawnTimer = undefined;
         this.#spawn();
-        this.#dispatch();
+        this.#dispatcher.dispatch();
       }, pause);
       return;
     }
@@ -609,7 +511,7 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
   #onResults(slot: WorkerSlot, message: unknown[]): void {
     const count = (message.length - 2) / 3;
     const runTime = (message[1] as number) / count;
-    this.#observeRunTime(runTime);
+    this.#depth.observe(runTime);
     slot.busyTime += message[1] as number;
     for (let i = 2; i < message.length; i += 3) {
       const task = slot.inflight.shift();
@@ -631,7 +533,7 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
       }
     }
     if (slot.inflight.length === 0) this.#onIdle(slot);
-    if (this.#queue.length > 0) this.#dispatch();
+    if (this.#queue.length > 0) this.#dispatcher.dispatch();
     else if (this.#state !== 'open') this.#closeIdleWorkers();
   }
 
@@ -647,11 +549,6 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
     if (slot.assigned >= this.options.maxTasksPerWorker) this.#retire(slot, false);
   }
 
-  #observeRunTime(ms: number): void {
-    this.#runTimeMs = Number.isNaN(this.#runTimeMs) ? ms : this.#runTimeMs * 0.8 + ms * 0.2;
-    this.#depth = Math.max(1, Math.min(this.#maxDepth, Math.floor(PIPELINE_MS / this.#runTimeMs)));
-  }
-
   #onReady(slot: WorkerSlot): void {
     slot.isReady = true;
     slot.idleSince = performance.now();
@@ -659,7 +556,7 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
     slot.handle.unref();
     this.#notifyReady();
     this.#watchIdle();
-    if (this.#queue.length > 0) this.#dispatch();
+    if (this.#queue.length > 0) this.#dispatcher.dispatch();
     else if (this.#state !== 'open') this.#closeIdleWorkers();
   }
 
@@ -692,7 +589,7 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
     }
     if (!slot.isReady && !expected) this.#onLoadFailed(slot, exit.error ?? new WorkerExitedError(exit));
     this.emit('workerExited', { workerId: slot.id, exitCode: exit.exitCode, signal: exit.signal, expected, reason: exit.reason });
-    if (this.#queue.length > 0) this.#dispatch();
+    if (this.#queue.length > 0) this.#dispatcher.dispatch();
     if (this.#workers.length === 0) {
       const waiting = this.#whenEmpty;
       this.#whenEmpty = [];
@@ -780,15 +677,6 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
     if (this.#workers.length === 0) return Promise.resolve();
     return new Promise((resolve) => this.#whenEmpty.push(resolve));
   }
-}
-
-/**
- * The error for a task whose arguments could not be sent. An executor may refuse a value with an
- * error of its own: a child process names shared memory, which structured clone within a process
- * accepts; the remote executor refuses arguments too large for Redis.
- */
-function notCloneable(error: unknown, args: unknown[]): OffloadError {
-  return error instanceof OffloadError ? error : new NotCloneableError(findUncloneablePath(args, 'args') ?? 'args', error);
 }
 
 /** Creates a pool for a task module: `createPool<typeof Tasks>(new URL('./tasks.js', import.meta.url))`. */

@@ -25,16 +25,4 @@ export class WorkerSlot {
     readonly id: number,
     readonly cancelFlag: Int32Array | undefined,
   ) {}
-
-  /** Whether it may take tasks now, holding at most `depth` in flight. */
-  canTake(depth: number, idleOnly: boolean, maxTasks: number): boolean {
-    const load = this.inflight.length;
-    return (
-      this.isReady &&
-      !this.isRetiring &&
-      !this.isStreaming &&
-      this.assigned < maxTasks &&
-      (idleOnly ? load === 0 : load < depth)
-    );
-  }
 }
