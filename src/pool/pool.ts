@@ -12,6 +12,7 @@ import { AbortError, ClosedError, QueueFullError, TaskModuleError, WorkerExitedE
 import type { Executor, WorkerExit } from '../executors/executor.js';
 import { createExecutor } from '../executors/index.js';
 import { createCancelFlag, flagCancelled } from '../protocol/cancel-flag.js';
+import { createClaimCell } from '../protocol/claim-cell.js';
 import { decodeError, type EncodedError } from '../protocol/error-codec.js';
 import { FromWorker, Status, ToWorker, type WorkerMessage } from '../protocol/messages.js';
 import { takeMarked } from '../transfer.js';
@@ -25,6 +26,7 @@ import { Failure, Task, TaskState } from './task.js';
 import { TaskQueue } from './task-queue.js';
 import { TaskStream, type StreamControl } from './stream.js';
 import { Dispatcher } from './scheduling/dispatcher.js';
+import { withdraw } from './scheduling/hand-ahead.js';
 import { MAX_DEPTH, PipelineDepth } from './scheduling/pipeline-depth.js';
 import { WorkerSlot } from './worker-slot.js';
 
@@ -355,11 +357,20 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
     }
     if (this.#loadFailure !== undefined) this.#checkLoadFailure();
     // Workers not started yet count as free: a first burst is not shed while they start.
-    const waiting = this.#queue.length + (this.#executor.waiting?.() ?? 0);
+    // Tasks sent to a busy worker behind the one it runs wait as much as queued ones.
+    const waiting = this.#queue.length + this.#waitingOnWorkers() + (this.#executor.waiting?.() ?? 0);
     if (waiting >= this.options.maxQueue + (this.options.maxSize - this.#busy)) {
       this.#stats.shed++;
       throw new QueueFullError(this.options.maxQueue, this.#retryAfter());
     }
+  }
+
+  /** Tasks sent to workers behind the one each runs: pipelined tiny tasks, slow tasks handed ahead. */
+  #waitingOnWorkers(): number {
+    if (this.options.maxQueue === Infinity) return 0;
+    let behind = 0;
+    for (const slot of this.#workers) if (slot.inflight.length > 1) behind += slot.inflight.length - 1;
+    return behind;
   }
 
   #createTask(
@@ -408,6 +419,11 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
   #cancelRunning(task: Task): void {
     const slot = task.slot;
     if (slot === undefined || slot.isRetiring) return;
+    // Handed ahead and not started: taken back, the thread never hears of it.
+    if (withdraw(slot, task)) {
+      if (this.#queue.length > 0) this.#dispatcher.schedule();
+      return;
+    }
     slot.handle.post([ToWorker.Cancel, task.id], NO_TRANSFER);
     if (slot.cancelFlag !== undefined) flagCancelled(slot.cancelFlag, task.id);
     // Only the head of the FIFO can be running; the others are skipped by the worker.
@@ -462,10 +478,12 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
   }
 
   #spawn(): void {
-    const cancelFlag = this.#executor.sharesMemory ? createCancelFlag() : undefined;
-    const slot = new WorkerSlot(++this.#nextWorkerId, cancelFlag);
+    const sharesMemory = this.#executor.sharesMemory;
+    const cancelFlag = sharesMemory ? createCancelFlag() : undefined;
+    const claimCell = sharesMemory ? createClaimCell() : undefined;
+    const slot = new WorkerSlot(++this.#nextWorkerId, cancelFlag, claimCell);
     slot.handle = this.#executor.spawn(
-      { moduleUrl: this.moduleUrl, poolName: this.options.name, workerId: slot.id, cancelFlag },
+      { moduleUrl: this.moduleUrl, poolName: this.options.name, workerId: slot.id, cancelFlag, claimCell },
       {
         message: (message) => this.#onMessage(slot, message),
         exit: (exit) => this.#onExit(slot, exit),

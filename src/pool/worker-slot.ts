@@ -21,8 +21,13 @@ export class WorkerSlot {
   /** Pending end of a worker whose cancelled task overstays the grace period. */
   killTimer: NodeJS.Timeout | undefined;
 
+  /** The task last handed ahead to this busy worker (see scheduling/hand-ahead.ts). */
+  ahead: Task | undefined;
+
   constructor(
     readonly id: number,
     readonly cancelFlag: Int32Array | undefined,
+    /** Set where workers share memory: tasks may be handed ahead, and taken back. */
+    readonly claimCell: Int32Array | undefined,
   ) {}
 }

@@ -7,10 +7,12 @@
 import type { TransferListItem } from 'node:worker_threads';
 import { NotCloneableError, OffloadError } from '../../errors.js';
 import { findUncloneablePath } from '../../protocol/clone-path.js';
+import { offer, retract } from '../../protocol/claim-cell.js';
 import { ToWorker } from '../../protocol/messages.js';
 import type { Task } from '../task.js';
 import type { TaskQueue } from '../task-queue.js';
 import type { WorkerSlot } from '../worker-slot.js';
+import { canTakeAhead, waitingAhead, withdraw } from './hand-ahead.js';
 import type { PipelineDepth } from './pipeline-depth.js';
 import { shareOut } from './worker-choice.js';
 
@@ -59,9 +61,12 @@ export class Dispatcher {
     const spare = this.host.maxSize - workers.length;
     if (depth === 1 || queue.length <= idle + starting + spare) {
       // Slow tasks, or no backlog beyond what free workers can take: one task each, so a slow
-      // task never waits behind another while a worker could run it, and a waiting task stays
-      // in the queue, where admission (`maxQueue`) and cancellation see it.
+      // task never waits behind another while a worker could run it.
+      if (depth === 1) this.#reclaim();
       this.#assign(1, true);
+      // A backlog beyond the workers starting or yet to start: busy threads get their next
+      // task ahead, still revocable (see hand-ahead.ts).
+      if (depth === 1) this.#handAhead(starting + spare);
     } else {
       // A backlog of tiny tasks: fill idle workers first, then top up every pipeline to `depth`.
       this.#assign(depth, true);
@@ -73,6 +78,35 @@ export class Dispatcher {
   #assign(depth: number, idleOnly: boolean): void {
     const queue = this.host.queue;
     shareOut(this.host.workers, depth, idleOnly, this.host.maxTasksPerWorker, () => queue.length, this.#send);
+  }
+
+  /** Hands one queued task ahead to each busy thread that can take one, keeping `reserve` queued. */
+  #handAhead(reserve: number): void {
+    const { queue, workers, maxTasksPerWorker } = this.host;
+    for (const slot of workers) {
+      if (queue.length <= reserve) return;
+      if (!canTakeAhead(slot, maxTasksPerWorker)) continue;
+      // A stream holds a worker until it ends: it waits for a free one, and so does what follows it.
+      if (queue.peek()!.stream !== undefined) return;
+      const task = queue.shift()!;
+      offer(slot.claimCell!, task.id); // before the message: the thread must find its claim
+      if (this.#postAlone(slot, task)) slot.ahead = task;
+      else retract(slot.claimCell!);
+    }
+  }
+
+  /** Queued calls of higher priority than tasks handed ahead take their places. */
+  #reclaim(): void {
+    const { queue, workers } = this.host;
+    let taken = 0;
+    for (const slot of workers) {
+      const ahead = waitingAhead(slot);
+      if (ahead === undefined || queue.countAbove(ahead.priority) <= taken) continue;
+      if (withdraw(slot, ahead)) {
+        queue.requeue([ahead]);
+        taken++;
+      }
+    }
   }
 
   readonly #send = (slot: WorkerSlot, count: number): void => {
@@ -118,15 +152,19 @@ export class Dispatcher {
 
   /** A batch could not be serialised: send each task alone and fail only the culprits. */
   #sendEachAlone(slot: WorkerSlot, tasks: Task[]): void {
-    for (const task of tasks) {
-      try {
-        slot.handle.post([ToWorker.Run, task.id, task.name, task.args], task.transfer ?? NO_TRANSFER);
-      } catch (error) {
-        this.host.fail(task, notCloneable(error, task.args));
-        continue;
-      }
-      this.host.accept(slot, [task]);
+    for (const task of tasks) this.#postAlone(slot, task);
+  }
+
+  /** Sends one task in a message of its own; a task that cannot be sent fails alone. */
+  #postAlone(slot: WorkerSlot, task: Task): boolean {
+    try {
+      slot.handle.post([ToWorker.Run, task.id, task.name, task.args], task.transfer ?? NO_TRANSFER);
+    } catch (error) {
+      this.host.fail(task, notCloneable(error, task.args));
+      return false;
     }
+    this.host.accept(slot, [task]);
+    return true;
   }
 }
 
