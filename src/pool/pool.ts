@@ -257,7 +257,7 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
   }
 
   stats(): PoolStats {
-    return this.#stats.snapshot(this.#workers, this.#busy, this.#queue.length);
+    return this.#stats.snapshot(this.#workers, this.#busy, this.#waiting());
   }
 
   /** The one call path under `run`, `tasks.x` and `@blocking` (which names `Class#method`). */
@@ -356,21 +356,23 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
       if (options.signal?.aborted) throw new AbortError(options.signal.reason);
     }
     if (this.#loadFailure !== undefined) this.#checkLoadFailure();
+    if (this.options.maxQueue === Infinity) return;
     // Workers not started yet count as free: a first burst is not shed while they start.
-    // Tasks sent to a busy worker behind the one it runs wait as much as queued ones.
-    const waiting = this.#queue.length + this.#waitingOnWorkers() + (this.#executor.waiting?.() ?? 0);
+    const waiting = this.#waiting() + (this.#executor.waiting?.() ?? 0);
     if (waiting >= this.options.maxQueue + (this.options.maxSize - this.#busy)) {
       this.#stats.shed++;
       throw new QueueFullError(this.options.maxQueue, this.#retryAfter());
     }
   }
 
-  /** Tasks sent to workers behind the one each runs: pipelined tiny tasks, slow tasks handed ahead. */
-  #waitingOnWorkers(): number {
-    if (this.options.maxQueue === Infinity) return 0;
-    let behind = 0;
-    for (const slot of this.#workers) if (slot.inflight.length > 1) behind += slot.inflight.length - 1;
-    return behind;
+  /**
+   * Tasks waiting for a worker: queued, or sent to a worker behind the task it runs (pipelined
+   * tiny tasks, a slow task handed ahead), which wait just as much.
+   */
+  #waiting(): number {
+    let waiting = this.#queue.length;
+    for (const slot of this.#workers) if (slot.inflight.length > 1) waiting += slot.inflight.length - 1;
+    return waiting;
   }
 
   #createTask(
