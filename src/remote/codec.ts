@@ -7,7 +7,7 @@
  * names a task of the worker's own module (never a path or code), its size is checked before it
  * is decoded, and a malformed job or reply is refused with an error instead of being guessed at.
  */
-import { deserialize, serialize } from 'node:v8';
+import { v8 } from '../builtins.js';
 import { NotCloneableError, PayloadTooLargeError } from '../errors.js';
 import { encodeError, type EncodedError } from '../protocol/error-codec.js';
 
@@ -40,7 +40,7 @@ export type ReplyMessage =
 
 /** Serialises a call's arguments; throws a DataCloneError or `ERR_OFFLOAD_TOO_LARGE`. */
 export function encodeArgs(args: unknown[], limit: number): JobData {
-  const bytes = serialize(args);
+  const bytes = v8().serialize(args);
   if (bytes.length > limit) throw new PayloadTooLargeError('args', bytes.length, limit);
   return { v: PROTOCOL_VERSION, args: bytes.toString('base64') };
 }
@@ -54,7 +54,7 @@ export function decodeArgs(data: unknown, limit: number): unknown[] {
   // base64 is 4 characters for 3 bytes: refuse oversized jobs before decoding them.
   const size = Math.floor((job.args.length * 3) / 4);
   if (size > limit + 2) throw new PayloadTooLargeError('args', size, limit);
-  const args: unknown = deserialize(Buffer.from(job.args, 'base64'));
+  const args: unknown = v8().deserialize(Buffer.from(job.args, 'base64'));
   if (!Array.isArray(args)) throw new TypeError('The job arguments are not an array');
   return args;
 }
@@ -63,7 +63,7 @@ export function decodeArgs(data: unknown, limit: number): unknown[] {
 export function encodeReply(reply: ReplyMessage, limit: number): string {
   let bytes: Buffer;
   try {
-    bytes = serialize(reply);
+    bytes = v8().serialize(reply);
   } catch (error) {
     return encodeReply([Reply.Failed, reply[1], encodeError(new NotCloneableError('result', error))], limit);
   }
@@ -74,7 +74,7 @@ export function encodeReply(reply: ReplyMessage, limit: number): string {
 /** Reads a reply from a completion event; throws a TypeError when it is not one. */
 export function decodeReply(text: unknown): ReplyMessage {
   if (typeof text !== 'string') throw new TypeError('The remote worker sent a reply that is not an offload reply');
-  const reply: unknown = deserialize(Buffer.from(text, 'base64'));
+  const reply: unknown = v8().deserialize(Buffer.from(text, 'base64'));
   if (!Array.isArray(reply) || reply.length !== 3 || typeof reply[1] !== 'number') {
     throw new TypeError('The remote worker sent a malformed reply');
   }
@@ -96,12 +96,12 @@ export function decodeReply(text: unknown): ReplyMessage {
 
 /** A progress value, as BullMQ carries it (JSON): V8-serialised, base64. */
 export function encodeProgress(value: unknown): string {
-  return serialize(value).toString('base64');
+  return v8().serialize(value).toString('base64');
 }
 
 export function decodeProgress(text: unknown): unknown {
   if (typeof text !== 'string') throw new TypeError('The remote worker sent a malformed progress value');
-  return deserialize(Buffer.from(text, 'base64'));
+  return v8().deserialize(Buffer.from(text, 'base64'));
 }
 
 /** The pub/sub channel on which producers ask workers to stop a running job. */
