@@ -137,7 +137,7 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
       depth: this.#depth,
       maxSize: this.options.maxSize,
       maxTasksPerWorker: this.options.maxTasksPerWorker,
-      accept: (slot, tasks) => this.#accept(slot, tasks),
+      accept: (slot, tasks, ahead) => this.#accept(slot, tasks, ahead),
       fail: (task, error) => this.#fail(task, error),
       grow: () => this.#grow(),
     });
@@ -441,22 +441,25 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
   // --- dispatch bookkeeping ---------------------------------------------------------------
 
   /** Records tasks as handed to `slot`. */
-  #accept(slot: WorkerSlot, tasks: Task[]): void {
+  #accept(slot: WorkerSlot, tasks: Task[], ahead = false): void {
     if (slot.inflight.length === 0) {
       this.#busy++;
       slot.handle.ref();
     }
-    const now = performance.now();
     for (const task of tasks) {
       task.state = TaskState.Dispatched;
       task.slot = slot;
       slot.inflight.push(task);
-      this.#stats.waitTime.record(now - task.enqueuedAt);
-      if (this.#isObserved) {
-        this.emit('taskStarted', { id: task.id, name: task.name, workerId: slot.id, waitTime: now - task.enqueuedAt });
-      }
+      if (!ahead) this.#started(slot, task);
     }
     slot.assigned += tasks.length;
+  }
+
+  /** A task reached its worker's hands: it waited until now. */
+  #started(slot: WorkerSlot, task: Task): void {
+    const waitTime = performance.now() - task.enqueuedAt;
+    this.#stats.waitTime.record(waitTime);
+    if (this.#isObserved) this.emit('taskStarted', { id: task.id, name: task.name, workerId: slot.id, waitTime });
   }
 
   /** Starts workers for the backlog, up to `maxSize`, after a pause if workers keep crashing. */
@@ -552,7 +555,13 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
         this.#fail(task, undefined, message[i + 2] as EncodedError);
       }
     }
-    if (slot.inflight.length === 0) this.#onIdle(slot);
+    const next = slot.inflight.peek();
+    if (next === undefined) this.#onIdle(slot);
+    else if (next === slot.ahead) {
+      // The task handed ahead is the worker's now: it started, or is about to.
+      slot.ahead = undefined;
+      if (next.state !== TaskState.Settled) this.#started(slot, next);
+    }
     if (this.#queue.length > 0) this.#dispatcher.dispatch();
     else if (this.#state !== 'open') this.#closeIdleWorkers();
   }
@@ -680,7 +689,15 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
     const cancelled = { queued: 0, running: 0 };
     for (const task of this.#queue.drain()) if (this.#fail(task, new ClosedError(message))) cancelled.queued++;
     for (const slot of this.#workers) {
-      for (const task of slot.inflight) if (this.#fail(task, new ClosedError(message))) cancelled.running++;
+      // Only the first task on a worker runs; the ones behind it (pipelined, handed ahead) wait.
+      let isFirst = true;
+      for (const task of slot.inflight) {
+        if (this.#fail(task, new ClosedError(message))) {
+          if (isFirst) cancelled.running++;
+          else cancelled.queued++;
+        }
+        isFirst = false;
+      }
       this.#retire(slot, true);
     }
     return cancelled;

@@ -25,8 +25,11 @@ export interface DispatchHost {
   readonly depth: PipelineDepth;
   readonly maxSize: number;
   readonly maxTasksPerWorker: number;
-  /** Records tasks as handed to `slot` (they were posted). */
-  accept(slot: WorkerSlot, tasks: Task[]): void;
+  /**
+   * Records tasks as handed to `slot` (they were posted). A task handed `ahead` has not started:
+   * it counts as started once the task before it on that worker has ended.
+   */
+  accept(slot: WorkerSlot, tasks: Task[], ahead?: boolean): void;
   /** Fails a task that could not be sent. */
   fail(task: Task, error: unknown): void;
   /** Starts workers for what is still queued. */
@@ -90,7 +93,7 @@ export class Dispatcher {
       if (queue.peek()!.stream !== undefined) return;
       const task = queue.shift()!;
       offer(slot.claimCell!, task.id); // before the message: the thread must find its claim
-      if (this.#postAlone(slot, task)) slot.ahead = task;
+      if (this.#postAlone(slot, task, true)) slot.ahead = task;
       else retract(slot.claimCell!);
     }
   }
@@ -156,14 +159,14 @@ export class Dispatcher {
   }
 
   /** Sends one task in a message of its own; a task that cannot be sent fails alone. */
-  #postAlone(slot: WorkerSlot, task: Task): boolean {
+  #postAlone(slot: WorkerSlot, task: Task, ahead = false): boolean {
     try {
       slot.handle.post([ToWorker.Run, task.id, task.name, task.args], task.transfer ?? NO_TRANSFER);
     } catch (error) {
       this.host.fail(task, notCloneable(error, task.args));
       return false;
     }
-    this.host.accept(slot, [task]);
+    this.host.accept(slot, [task], ahead);
     return true;
   }
 }
