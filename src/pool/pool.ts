@@ -29,6 +29,7 @@ import { Dispatcher } from './scheduling/dispatcher.js';
 import { withdraw } from './scheduling/hand-ahead.js';
 import { MAX_DEPTH, PipelineDepth } from './scheduling/pipeline-depth.js';
 import { WorkerSlot } from './worker-slot.js';
+import { CallTracing, type CarryingOptions } from '../tracing/call-trace.js';
 
 export interface RunOptions {
   /** Buffers to move rather than copy, besides those marked with `transfer()`. */
@@ -107,6 +108,7 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
   readonly #queue = new TaskQueue();
   readonly #workers: WorkerSlot[] = [];
   readonly #stats = new StatsRecorder();
+  readonly #tracing: CallTracing;
   #nextTaskId = 0;
   #nextWorkerId = 0;
   #busy = 0;
@@ -130,6 +132,7 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
     this.moduleUrl = toModuleUrl(moduleUrl);
     this.options = Object.freeze(resolveOptions(options));
     this.#executor = createExecutor(this.options);
+    this.#tracing = new CallTracing(this.options);
     this.#depth = new PipelineDepth(this.#executor.maxDepth ?? MAX_DEPTH);
     this.#dispatcher = new Dispatcher({
       queue: this.#queue,
@@ -384,6 +387,7 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
   ): Task {
     this.#nextTaskId = ((this.#nextTaskId + 1) & 0x7fffffff) || 1; // 0 never names a task
     const task = new Task(this.#nextTaskId, name, args, transfer, options?.priority ?? 0, performance.now(), settle);
+    task.trace = this.#tracing.start(task, options as CarryingOptions | undefined);
     if (options !== undefined) {
       if (options.timeout !== undefined || options.signal !== undefined) {
         armDeadline(task, options.timeout, options.signal, this.#expire);
@@ -457,8 +461,10 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
 
   /** A task reached its worker's hands: it waited until now. */
   #started(slot: WorkerSlot, task: Task): void {
-    const waitTime = performance.now() - task.enqueuedAt;
+    const now = performance.now();
+    const waitTime = now - task.enqueuedAt;
     this.#stats.waitTime.record(waitTime);
+    if (task.trace !== undefined) task.trace.dispatched(slot.id, now);
     if (this.#isObserved) this.emit('taskStarted', { id: task.id, name: task.name, workerId: slot.id, waitTime });
   }
 
@@ -507,11 +513,15 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
         break;
       case FromWorker.Items: {
         const task = slot.inflight.peek();
-        if (task?.id === message[1] && task.state !== TaskState.Settled) task.stream?.push(message.slice(2));
+        if (task?.id === message[1] && task.state !== TaskState.Settled) {
+          task.stream?.push(message.slice(2));
+          task.trace?.itemsReceived(message.length - 2);
+        }
         break;
       }
       case FromWorker.Progress: {
         const task = slot.inflight.peek();
+        if (task?.id === message[1] && task.state !== TaskState.Settled) task.trace?.progressReceived();
         if (task?.id === message[1] && task.state !== TaskState.Settled && task.onProgress !== undefined) {
           const onProgress = task.onProgress;
           invokeUserCode(() => onProgress(message[2]));
@@ -544,6 +554,7 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
         return;
       }
       this.#stats.runTime.record(runTime);
+      if (task.trace !== undefined) task.trace.ran(runTime);
       if (task.stream !== undefined) slot.isStreaming = false;
       if (task.state === TaskState.Settled) continue; // timed out or aborted meanwhile
       if (message[i + 1] === Status.Ok) {

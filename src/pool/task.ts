@@ -2,6 +2,7 @@
 import type { TransferListItem } from 'node:worker_threads';
 import type { EncodedError } from '../protocol/error-codec.js';
 import { decodeError } from '../protocol/error-codec.js';
+import type { CallTrace } from '../tracing/call-trace.js';
 import type { TaskStream } from './stream.js';
 import type { WorkerSlot } from './worker-slot.js';
 
@@ -40,6 +41,8 @@ export class Task {
   /** Set for a generator task: where its items go. */
   stream: TaskStream<unknown> | undefined = undefined;
   onProgress: ((value: unknown) => void) | undefined = undefined;
+  /** Set when the call carries context to its worker (a span, a request context). */
+  trace: CallTrace | undefined = undefined;
 
   constructor(
     readonly id: number,
@@ -56,6 +59,7 @@ export class Task {
     if (this.state === TaskState.Settled) return false;
     this.state = TaskState.Settled;
     if (this.disarm !== undefined) this.disarm();
+    if (this.trace !== undefined) this.trace.end(outcome);
     this.settle(outcome);
     return true;
   }

@@ -127,7 +127,7 @@ export class Dispatcher {
       }
       const task = queue.shift()!;
       tasks.push(task);
-      message.push(task.id, task.name, task.args);
+      message.push(task.id, task.trace?.address ?? task.name, task.args);
       if (task.transfer !== undefined) (transfer ??= []).push(...task.transfer);
     }
     if (tasks.length === 0) return;
@@ -144,9 +144,9 @@ export class Dispatcher {
 
   #sendStream(slot: WorkerSlot, task: Task): void {
     try {
-      slot.handle.post([ToWorker.Stream, task.id, task.name, task.args, task.stream!.highWaterMark], task.transfer ?? NO_TRANSFER);
+      slot.handle.post([ToWorker.Stream, task.id, task.trace?.address ?? task.name, task.args, task.stream!.highWaterMark], task.transfer ?? NO_TRANSFER);
     } catch (error) {
-      this.host.fail(task, notCloneable(error, task.args));
+      this.host.fail(task, notCloneable(error, task));
       return;
     }
     slot.isStreaming = true;
@@ -161,9 +161,9 @@ export class Dispatcher {
   /** Sends one task in a message of its own; a task that cannot be sent fails alone. */
   #postAlone(slot: WorkerSlot, task: Task, ahead = false): boolean {
     try {
-      slot.handle.post([ToWorker.Run, task.id, task.name, task.args], task.transfer ?? NO_TRANSFER);
+      slot.handle.post([ToWorker.Run, task.id, task.trace?.address ?? task.name, task.args], task.transfer ?? NO_TRANSFER);
     } catch (error) {
-      this.host.fail(task, notCloneable(error, task.args));
+      this.host.fail(task, notCloneable(error, task));
       return false;
     }
     this.host.accept(slot, [task], ahead);
@@ -176,6 +176,8 @@ export class Dispatcher {
  * error of its own: a child process names shared memory, which structured clone within a process
  * accepts; the remote executor refuses arguments too large for Redis.
  */
-function notCloneable(error: unknown, args: unknown[]): OffloadError {
-  return error instanceof OffloadError ? error : new NotCloneableError(findUncloneablePath(args, 'args') ?? 'args', error);
+function notCloneable(error: unknown, task: Task): OffloadError {
+  if (error instanceof OffloadError) return error;
+  const path = findUncloneablePath(task.args, 'args') ?? (task.trace && findUncloneablePath(task.trace.address[1].request, 'context'));
+  return new NotCloneableError(path ?? 'args', error);
 }
