@@ -1,24 +1,18 @@
 /**
- * The pool core: admission, dispatch, results, faults and lifecycle. Written once against the
- * small `Executor` interface, so every executor gets the same behaviour.
- *
- * Dispatch path: a call becomes a `Task` in the pool's queue; at the end of the tick every ready
- * worker with room receives a share of the queue in one message. A worker runs its tasks one at
- * a time, in order, so each worker's in-flight tasks form a FIFO and results are matched to
- * tasks without any lookup. How many tasks a worker may hold ahead (`depth`) follows the observed
- * run time: one at a time for slow tasks, so a long task never holds others hostage while a
- * worker idles; a deep pipeline for tiny tasks, so messages stay few.
+ * The pool core: admission, results, faults and lifecycle. Written once against the small
+ * `Executor` interface, so every executor gets the same behaviour. Which worker gets which queued
+ * task, and how many each may hold ahead, is the scheduling's job (`./scheduling/`).
  *
  * Invariant: every admitted call settles exactly once (`Task.finish` drops later outcomes).
  */
 import { EventEmitter } from 'node:events';
 import { pathToFileURL } from 'node:url';
 import type { TransferListItem } from 'node:worker_threads';
-import { AbortError, ClosedError, NotCloneableError, OffloadError, QueueFullError, TaskModuleError, WorkerExitedError } from '../errors.js';
+import { AbortError, ClosedError, QueueFullError, TaskModuleError, WorkerExitedError } from '../errors.js';
 import type { Executor, WorkerExit } from '../executors/executor.js';
 import { createExecutor } from '../executors/index.js';
 import { createCancelFlag, flagCancelled } from '../protocol/cancel-flag.js';
-import { findUncloneablePath } from '../protocol/clone-path.js';
+import { createClaimCell } from '../protocol/claim-cell.js';
 import { decodeError, type EncodedError } from '../protocol/error-codec.js';
 import { FromWorker, Status, ToWorker, type WorkerMessage } from '../protocol/messages.js';
 import { takeMarked } from '../transfer.js';
@@ -32,6 +26,9 @@ import { Failure, Task, TaskState } from './task.js';
 import { TaskQueue } from './task-queue.js';
 import { TaskStream, type StreamControl, type StreamLimits } from './stream.js';
 import { setLongTimeout } from './long-timeout.js';
+import { Dispatcher } from './scheduling/dispatcher.js';
+import { withdraw } from './scheduling/hand-ahead.js';
+import { MAX_DEPTH, PipelineDepth } from './scheduling/pipeline-depth.js';
 import { WorkerSlot } from './worker-slot.js';
 import { CallTracing, type CarryingOptions } from '../tracing/call-trace.js';
 
@@ -85,9 +82,6 @@ export interface PoolEvents {
   taskFailed: [{ id: number; name: string; code: string; error: unknown }];
 }
 
-/** Longest a worker's pipeline may represent, in milliseconds of observed run time. */
-const PIPELINE_MS = 1;
-const MAX_DEPTH = 64;
 const LOAD_RETRY_MS = 1000;
 const LOAD_RETRY_MAX_MS = 30_000;
 const RESPAWN_MAX_MS = 5000;
@@ -125,12 +119,8 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
   #nextTaskId = 0;
   #nextWorkerId = 0;
   #busy = 0;
-  #runTimeMs = Number.NaN;
-  #depth = 1;
-  /** What the executor allows a worker to hold (a remote slot holds one job). */
-  readonly #maxDepth: number;
-  #isDispatchScheduled = false;
-  readonly #dispatchQueued = (): void => this.#dispatch();
+  readonly #depth: PipelineDepth;
+  readonly #dispatcher: Dispatcher;
   #isObserved = false;
   #state: 'open' | 'closing' | 'closed' = 'open';
   #closed: Promise<CloseReport> | undefined;
@@ -149,8 +139,18 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
     this.moduleUrl = toModuleUrl(moduleUrl);
     this.options = Object.freeze(resolveOptions(options));
     this.#executor = createExecutor(this.options);
-    this.#maxDepth = this.#executor.maxDepth ?? MAX_DEPTH;
     this.#tracing = new CallTracing(this.options);
+    this.#depth = new PipelineDepth(this.#executor.maxDepth ?? MAX_DEPTH);
+    this.#dispatcher = new Dispatcher({
+      queue: this.#queue,
+      workers: this.#workers,
+      depth: this.#depth,
+      maxSize: this.options.maxSize,
+      maxTasksPerWorker: this.options.maxTasksPerWorker,
+      accept: (slot, tasks, ahead) => this.#accept(slot, tasks, ahead),
+      fail: (task, error) => this.#fail(task, error),
+      grow: () => this.#grow(),
+    });
     this.tasks = createHandles(this);
     // Task events cost a check per task only while someone listens.
     const untyped = this as EventEmitter;
@@ -268,7 +268,7 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
   }
 
   stats(): PoolStats {
-    return this.#stats.snapshot(this.#workers, this.#busy, this.#queue.length);
+    return this.#stats.snapshot(this.#workers, this.#busy, this.#waiting());
   }
 
   /** The one call path under `run`, `tasks.x` and `@blocking` (which names `Class#method`). */
@@ -298,7 +298,7 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
     return new Promise((settle) => {
       const task = this.#createTask(name, args, transfer, options, settle);
       this.#queue.push(task);
-      this.#scheduleDispatch();
+      this.#dispatcher.schedule();
     });
   }
 
@@ -313,7 +313,7 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
     const task = this.#createTask(name, args, takeMarked(args), options, (outcome) => stream.end(outcome));
     task.stream = stream;
     this.#queue.push(task);
-    this.#scheduleDispatch();
+    this.#dispatcher.schedule();
     return this.#streamControl(task);
   }
 
@@ -348,7 +348,7 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
     const outcome = new Promise<unknown>((settle) => {
       task = this.#createTask(name, args, takeMarked(args, options?.transfer ? [...options.transfer] : undefined), options, settle);
       this.#queue.push(task);
-      this.#scheduleDispatch();
+      this.#dispatcher.schedule();
     });
     return {
       result: () => this.#settled(outcome),
@@ -372,12 +372,23 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
       if (options.signal?.aborted) throw new AbortError(options.signal.reason);
     }
     if (this.#loadFailure !== undefined) this.#checkLoadFailure();
+    if (this.options.maxQueue === Infinity) return;
     // Workers not started yet count as free: a first burst is not shed while they start.
-    const waiting = this.#queue.length + (this.#executor.waiting?.() ?? 0);
+    const waiting = this.#waiting() + (this.#executor.waiting?.() ?? 0);
     if (waiting >= this.options.maxQueue + (this.options.maxSize - this.#busy)) {
       this.#stats.shed++;
       throw new QueueFullError(this.options.maxQueue, this.#retryAfter());
     }
+  }
+
+  /**
+   * Tasks waiting for a worker: queued, or sent to a worker behind the task it runs (pipelined
+   * tiny tasks, a slow task handed ahead), which wait just as much.
+   */
+  #waiting(): number {
+    let waiting = this.#queue.length;
+    for (const slot of this.#workers) if (slot.inflight.length > 1) waiting += slot.inflight.length - 1;
+    return waiting;
   }
 
   #createTask(
@@ -407,7 +418,7 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
   }
 
   #retryAfter(): number {
-    const perTask = Number.isNaN(this.#runTimeMs) ? 1 : this.#runTimeMs;
+    const perTask = Number.isNaN(this.#depth.runTimeMs) ? 1 : this.#depth.runTimeMs;
     return Math.max(1, Math.ceil((perTask * (this.#queue.length + 1)) / this.options.maxSize));
   }
 
@@ -429,6 +440,11 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
   #cancelRunning(task: Task): void {
     const slot = task.slot;
     if (slot === undefined || slot.isRetiring) return;
+    // Handed ahead and not started: taken back, the thread never hears of it.
+    if (withdraw(slot, task)) {
+      if (this.#queue.length > 0) this.#dispatcher.schedule();
+      return;
+    }
     slot.handle.post([ToWorker.Cancel, task.id], NO_TRANSFER);
     if (slot.cancelFlag !== undefined) flagCancelled(slot.cancelFlag, task.id);
     // Only the head of the FIFO can be running; the others are skipped by the worker.
@@ -441,122 +457,30 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
     }
   }
 
-  // --- dispatch --------------------------------------------------------------------------
-
-  /** Dispatch waits for the end of the current tick, so a burst of calls shares messages. */
-  #scheduleDispatch(): void {
-    if (!this.#isDispatchScheduled) {
-      this.#isDispatchScheduled = true;
-      queueMicrotask(this.#dispatchQueued);
-    }
-  }
-
-  #dispatch(): void {
-    this.#isDispatchScheduled = false;
-    if (this.#queue.length === 0) return;
-    let idle = 0;
-    let starting = 0;
-    for (const slot of this.#workers) {
-      if (!slot.isReady) starting++;
-      else if (!slot.isRetiring && slot.inflight.length === 0) idle++;
-    }
-    const spare = this.options.maxSize - this.#workers.length;
-    if (this.#depth === 1 || this.#queue.length <= idle + starting + spare) {
-      // Slow tasks, or no backlog beyond what free workers can take: one task each, so a slow
-      // task never waits behind another while a worker could run it, and a waiting task stays
-      // in the queue, where admission (`maxQueue`) and cancellation see it.
-      this.#assign(1, true);
-    } else {
-      // A backlog of tiny tasks: fill idle workers first, then top up every pipeline to `depth`.
-      this.#assign(this.#depth, true);
-      if (this.#queue.length > 0) this.#assign(this.#depth, false);
-    }
-    if (this.#queue.length > 0) this.#grow();
-  }
-
-  #assign(depth: number, idleOnly: boolean): void {
-    const maxTasks = this.options.maxTasksPerWorker;
-    let candidates = 0;
-    for (const slot of this.#workers) if (slot.canTake(depth, idleOnly, maxTasks)) candidates++;
-    for (const slot of this.#workers) {
-      if (candidates === 0 || this.#queue.length === 0) return;
-      if (!slot.canTake(depth, idleOnly, maxTasks)) continue;
-      const room = Math.min(depth - slot.inflight.length, maxTasks - slot.assigned);
-      this.#send(slot, Math.min(room, Math.ceil(this.#queue.length / candidates--)));
-    }
-  }
-
-  #send(slot: WorkerSlot, count: number): void {
-    const message: unknown[] = [ToWorker.Run];
-    const tasks: Task[] = [];
-    let transfer: TransferListItem[] | undefined;
-    for (let i = 0; i < count; i++) {
-      const next = this.#queue.peek();
-      if (next === undefined) break;
-      if (next.stream !== undefined) {
-        // A stream holds its worker until it ends, so it travels alone.
-        if (tasks.length === 0) this.#sendStream(slot, this.#queue.shift()!);
-        break;
-      }
-      const task = this.#queue.shift()!;
-      tasks.push(task);
-      message.push(task.id, task.trace?.address ?? task.name, task.args);
-      if (task.transfer !== undefined) (transfer ??= []).push(...task.transfer);
-    }
-    if (tasks.length === 0) return;
-    try {
-      slot.handle.post(message as [typeof ToWorker.Run], transfer ?? NO_TRANSFER);
-    } catch {
-      this.#sendEachAlone(slot, tasks);
-      // Refused tasks left room on this worker that the current pass will not revisit.
-      if (this.#queue.length > 0) this.#scheduleDispatch();
-      return;
-    }
-    this.#accept(slot, tasks);
-  }
-
-  #sendStream(slot: WorkerSlot, task: Task): void {
-    try {
-      slot.handle.post([ToWorker.Stream, task.id, task.trace?.address ?? task.name, task.args, task.stream!.highWaterMark], task.transfer ?? NO_TRANSFER);
-    } catch (error) {
-      this.#fail(task, notCloneable(error, task));
-      return;
-    }
-    slot.isStreaming = true;
-    this.#accept(slot, [task]);
-  }
-
-  /** A batch could not be serialised: send each task alone and fail only the culprits. */
-  #sendEachAlone(slot: WorkerSlot, tasks: Task[]): void {
-    for (const task of tasks) {
-      try {
-        slot.handle.post([ToWorker.Run, task.id, task.trace?.address ?? task.name, task.args], task.transfer ?? NO_TRANSFER);
-      } catch (error) {
-        this.#fail(task, notCloneable(error, task));
-        continue;
-      }
-      this.#accept(slot, [task]);
-    }
-  }
+  // --- dispatch bookkeeping ---------------------------------------------------------------
 
   /** Records tasks as handed to `slot`. */
-  #accept(slot: WorkerSlot, tasks: Task[]): void {
+  #accept(slot: WorkerSlot, tasks: Task[], ahead = false): void {
     if (slot.inflight.length === 0) {
       this.#busy++;
       slot.handle.ref();
     }
-    const now = performance.now();
     for (const task of tasks) {
       task.state = TaskState.Dispatched;
       task.slot = slot;
       slot.inflight.push(task);
-      this.#stats.waitTime.record(now - task.enqueuedAt);
-      if (task.trace !== undefined) task.trace.dispatched(slot.id, now);
-      if (this.#isObserved) {
-        this.emit('taskStarted', { id: task.id, name: task.name, workerId: slot.id, waitTime: now - task.enqueuedAt });
-      }
+      if (!ahead) this.#started(slot, task);
     }
     slot.assigned += tasks.length;
+  }
+
+  /** A task reached its worker's hands: it waited until now. */
+  #started(slot: WorkerSlot, task: Task): void {
+    const now = performance.now();
+    const waitTime = now - task.enqueuedAt;
+    this.#stats.waitTime.record(waitTime);
+    if (task.trace !== undefined) task.trace.dispatched(slot.id, now);
+    if (this.#isObserved) this.emit('taskStarted', { id: task.id, name: task.name, workerId: slot.id, waitTime });
   }
 
   /** Starts workers for the backlog, up to `maxSize`, after a pause if workers keep crashing. */
@@ -564,7 +488,7 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
     if (this.#loadFailure !== undefined || this.#state === 'closed' || this.#respawnTimer !== undefined) return;
     let starting = 0;
     for (const slot of this.#workers) if (!slot.isReady) starting++;
-    const wanted = Math.ceil(this.#queue.length / this.#depth) - starting;
+    const wanted = Math.ceil(this.#queue.length / this.#depth.value) - starting;
     const room = this.options.maxSize - this.#workers.length;
     if (wanted <= 0 || room <= 0) return;
     if (this.#crashStreak > 1) {
@@ -572,7 +496,7 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
       this.#respawnTimer = setTimeout(() => {
         this.#respawnTimer = undefined;
         this.#spawn();
-        this.#dispatch();
+        this.#dispatcher.dispatch();
       }, pause);
       return;
     }
@@ -580,11 +504,13 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
   }
 
   #spawn(): void {
-    const cancelFlag = this.#executor.sharesMemory ? createCancelFlag() : undefined;
-    const slot = new WorkerSlot(++this.#nextWorkerId, cancelFlag);
+    const sharesMemory = this.#executor.sharesMemory;
+    const cancelFlag = sharesMemory ? createCancelFlag() : undefined;
+    const claimCell = sharesMemory ? createClaimCell() : undefined;
+    const slot = new WorkerSlot(++this.#nextWorkerId, cancelFlag, claimCell);
     try {
       slot.handle = this.#executor.spawn(
-        { moduleUrl: this.moduleUrl, poolName: this.options.name, workerId: slot.id, cancelFlag },
+        { moduleUrl: this.moduleUrl, poolName: this.options.name, workerId: slot.id, cancelFlag, claimCell },
         {
           message: (message) => this.#onMessage(slot, message),
           exit: (exit) => this.#onExit(slot, exit),
@@ -640,7 +566,7 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
   #onResults(slot: WorkerSlot, message: unknown[]): void {
     const count = (message.length - 2) / 3;
     const runTime = (message[1] as number) / count;
-    this.#observeRunTime(runTime);
+    this.#depth.observe(runTime);
     slot.busyTime += message[1] as number;
     for (let i = 2; i < message.length; i += 3) {
       const task = slot.inflight.shift();
@@ -662,8 +588,14 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
         this.#fail(task, undefined, message[i + 2] as EncodedError);
       }
     }
-    if (slot.inflight.length === 0) this.#onIdle(slot);
-    if (this.#queue.length > 0) this.#dispatch();
+    const next = slot.inflight.peek();
+    if (next === undefined) this.#onIdle(slot);
+    else if (next === slot.ahead) {
+      // The task handed ahead is the worker's now: it started, or is about to.
+      slot.ahead = undefined;
+      if (next.state !== TaskState.Settled) this.#started(slot, next);
+    }
+    if (this.#queue.length > 0) this.#dispatcher.dispatch();
     else if (this.#state !== 'open') this.#closeIdleWorkers();
   }
 
@@ -679,11 +611,6 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
     if (slot.assigned >= this.options.maxTasksPerWorker) this.#retire(slot, false);
   }
 
-  #observeRunTime(ms: number): void {
-    this.#runTimeMs = Number.isNaN(this.#runTimeMs) ? ms : this.#runTimeMs * 0.8 + ms * 0.2;
-    this.#depth = Math.max(1, Math.min(this.#maxDepth, Math.floor(PIPELINE_MS / this.#runTimeMs)));
-  }
-
   #onReady(slot: WorkerSlot): void {
     slot.isReady = true;
     slot.idleSince = performance.now();
@@ -691,7 +618,7 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
     slot.handle.unref();
     this.#notifyReady();
     this.#watchIdle();
-    if (this.#queue.length > 0) this.#dispatch();
+    if (this.#queue.length > 0) this.#dispatcher.dispatch();
     else if (this.#state !== 'open') this.#closeIdleWorkers();
   }
 
@@ -724,7 +651,7 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
     }
     if (!slot.isReady && !expected) this.#onLoadFailed(slot, exit.error ?? new WorkerExitedError(exit));
     this.emit('workerExited', { workerId: slot.id, exitCode: exit.exitCode, signal: exit.signal, expected, reason: exit.reason });
-    if (this.#queue.length > 0) this.#dispatch();
+    if (this.#queue.length > 0) this.#dispatcher.dispatch();
     if (this.#workers.length > 0 && this.#state !== 'open') this.#closeIdleWorkers();
     this.#notifyIfEmpty();
   }
@@ -805,7 +732,15 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
     const cancelled = { queued: 0, running: 0 };
     for (const task of this.#queue.drain()) if (this.#fail(task, new ClosedError(message))) cancelled.queued++;
     for (const slot of this.#workers) {
-      for (const task of slot.inflight) if (this.#fail(task, new ClosedError(message))) cancelled.running++;
+      // Only the first task on a worker runs; the ones behind it (pipelined, handed ahead) wait.
+      let isFirst = true;
+      for (const task of slot.inflight) {
+        if (this.#fail(task, new ClosedError(message))) {
+          if (isFirst) cancelled.running++;
+          else cancelled.queued++;
+        }
+        isFirst = false;
+      }
       this.#retire(slot, true);
     }
     return cancelled;
@@ -822,17 +757,6 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
     if (this.#workers.length === 0 && this.#queue.length === 0) return Promise.resolve();
     return new Promise((resolve) => this.#whenEmpty.push(resolve));
   }
-}
-
-/**
- * The error for a task whose arguments could not be sent. An executor may refuse a value with an
- * error of its own: a child process names shared memory, which structured clone within a process
- * accepts; the remote executor refuses arguments too large for Redis.
- */
-function notCloneable(error: unknown, task: Task): OffloadError {
-  if (error instanceof OffloadError) return error;
-  const path = findUncloneablePath(task.args, 'args') ?? (task.trace && findUncloneablePath(task.trace.address[1].request, 'context'));
-  return new NotCloneableError(path ?? 'args', error);
 }
 
 /** The task `id` among those handed to `slot`, if still there. */

@@ -21,6 +21,22 @@ export class Queue<T> {
     else this.#items.unshift(item);
   }
 
+  /** The item `pop` would return. */
+  last(): T | undefined {
+    return this.length === 0 ? undefined : this.#items[this.#items.length - 1];
+  }
+
+  /** Removes the item at the back (a task taken back from a worker before it started). */
+  pop(): T | undefined {
+    if (this.length === 0) return undefined;
+    const item = this.#items.pop();
+    if (this.#head === this.#items.length) {
+      this.#items.length = 0;
+      this.#head = 0;
+    }
+    return item;
+  }
+
   peek(): T | undefined {
     return this.#items[this.#head];
   }

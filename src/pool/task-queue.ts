@@ -60,6 +60,16 @@ export class TaskQueue {
     return undefined;
   }
 
+  /** At least how many live tasks wait with a priority above `priority` (an upper bound). */
+  countAbove(priority: number): number {
+    let count = 0;
+    for (const bucket of this.#buckets) {
+      if (bucket.priority <= priority) break;
+      count += bucket.tasks.length;
+    }
+    return Math.min(count, this.#live);
+  }
+
   /** Accounts for a queued task settled in place (it stays until `shift` skips it). */
   removed(): void {
     this.#live--;

@@ -21,20 +21,13 @@ export class WorkerSlot {
   /** Pending end of a worker whose cancelled task overstays the grace period. */
   killTimer: NodeJS.Timeout | undefined;
 
+  /** The task last handed ahead to this busy worker (see scheduling/hand-ahead.ts). */
+  ahead: Task | undefined;
+
   constructor(
     readonly id: number,
     readonly cancelFlag: Int32Array | undefined,
+    /** Set where workers share memory: tasks may be handed ahead, and taken back. */
+    readonly claimCell: Int32Array | undefined,
   ) {}
-
-  /** Whether it may take tasks now, holding at most `depth` in flight. */
-  canTake(depth: number, idleOnly: boolean, maxTasks: number): boolean {
-    const load = this.inflight.length;
-    return (
-      this.isReady &&
-      !this.isRetiring &&
-      !this.isStreaming &&
-      this.assigned < maxTasks &&
-      (idleOnly ? load === 0 : load < depth)
-    );
-  }
 }

@@ -76,4 +76,6 @@ export interface WorkerInit {
    * synchronous loop can see its cancellation without yielding to receive a message.
    */
   cancelFlag?: Int32Array | undefined;
+  /** Where a thread claims a task handed to it ahead of time (see claim-cell.ts). */
+  claimCell?: Int32Array | undefined;
 }

@@ -20,6 +20,7 @@ import {
 } from '../protocol/messages.js';
 import { takeMarked } from '../transfer.js';
 import { isFlagged } from '../protocol/cancel-flag.js';
+import { claim } from '../protocol/claim-cell.js';
 import { runCarried, splitAddress } from '../tracing/restore.js';
 import { cancelCurrent, createWorkerState, isBlockingMethod, type WorkerState } from './context.js';
 import { ProgressReporter } from './progress.js';
@@ -60,7 +61,7 @@ export async function runWorker(port: WorkerPort, init: WorkerInit): Promise<voi
     port.post([FromWorker.LoadFailed, encodeThrownByTask(error)]);
     return;
   }
-  new TaskLoop(port, taskModule, state).start();
+  new TaskLoop(port, taskModule, state, init.claimCell).start();
 }
 
 class TaskLoop {
@@ -79,9 +80,12 @@ class TaskLoop {
   #stream: StreamControl | undefined;
   #isRunning = false;
   #isCloseRequested = false;
+  /** Where this thread claims a task the pool handed it ahead (threads only). */
+  readonly #claimCell: Int32Array | undefined;
 
-  constructor(port: WorkerPort, taskModule: Record<string, unknown>, state: WorkerState) {
+  constructor(port: WorkerPort, taskModule: Record<string, unknown>, state: WorkerState, claimCell: Int32Array | undefined) {
     this.#port = port;
+    this.#claimCell = claimCell;
     this.#module = taskModule;
     this.#state = state;
     this.#progress = new ProgressReporter((message) => port.post(message));
@@ -144,6 +148,8 @@ class TaskLoop {
     const began = performance.now();
     for (let i = start; i < batch.length; i += 3) {
       const id = batch[i] as number;
+      // Taken back by the pool before it started: the pool has already requeued or settled it.
+      if (this.#claimCell !== undefined && !claim(this.#claimCell, id)) continue;
       if (this.#wasCancelled(id)) {
         out.push(id, Status.Failed, encodeError(new AbortError('cancelled before it started')));
         continue;
