@@ -45,7 +45,9 @@ export async function buildDemo(options: DemoOptions = {}): Promise<{ app: Fasti
     size: options.poolSize ?? 4,
     maxQueue: 1000,
     // Opt-in remote mode: `offload worker demo/tasks.ts --queue offload-demo` processes run the tasks.
-    ...(redisUrl === undefined ? {} : { executor: 'remote', connection: redisUrl, queue: 'offload-demo' }),
+    // Workers yield the CPU to the main thread, which answers /health (Linux). Remote workers
+    // take it as `offload worker --nice-increment 10`.
+    ...(redisUrl === undefined ? { niceIncrement: 10 } : { executor: 'remote', connection: redisUrl, queue: 'offload-demo' }),
   });
 
   // Start the workers before traffic arrives, so the first burst measures work, not start-up.

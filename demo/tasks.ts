@@ -5,12 +5,7 @@
 import { appendFileSync } from 'node:fs';
 import Database from 'better-sqlite3';
 
-import { lowerThreadPriority } from './thread-priority.js';
-
 export { hashPassword, renderImage } from './jobs.js';
-
-// Top-level code runs once per worker: each worker thread yields the CPU to the main thread.
-lowerThreadPriority();
 
 export interface CustomerTotal {
   customer: string;

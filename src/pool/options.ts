@@ -26,6 +26,16 @@ export interface PoolOptions extends RemotePoolOptions {
   maxQueue?: number;
   /** A worker is replaced after running this many tasks (for leaky native code). Default `Infinity`. */
   maxTasksPerWorker?: number;
+  /**
+   * After a task, a worker using more than this many MB (a thread: its heap in use plus external
+   * memory; a process: its resident set) is replaced gracefully. Default `Infinity`.
+   */
+  maxWorkerMemoryMb?: number;
+  /**
+   * Workers add this to their nice value at start (0 to 19), so that the main thread gets a core
+   * first when workers are busy (Linux; ignored elsewhere). Default `0`.
+   */
+  niceIncrement?: number;
   /** After a running task is cancelled, how long (ms) it may take to stop by itself before its worker is ended. Default `500`. */
   cancelGracePeriod?: number;
   /** Names the pool in worker names and messages. Default `'offload'`. */
@@ -49,6 +59,8 @@ export interface ResolvedOptions {
   idleTimeout: number;
   maxQueue: number;
   maxTasksPerWorker: number;
+  maxWorkerMemoryMb: number;
+  niceIncrement: number;
   cancelGracePeriod: number;
   name: string;
   resourceLimits: ResourceLimits | undefined;
@@ -88,6 +100,8 @@ export function resolveOptions(options: PoolOptions = {}): ResolvedOptions {
     idleTimeout: limit('idleTimeout', options.idleTimeout ?? 30_000, 0),
     maxQueue: limit('maxQueue', options.maxQueue ?? Infinity, 0),
     maxTasksPerWorker: limit('maxTasksPerWorker', options.maxTasksPerWorker ?? Infinity, 1),
+    maxWorkerMemoryMb: limit('maxWorkerMemoryMb', options.maxWorkerMemoryMb ?? Infinity, 1),
+    niceIncrement: niceness(options.niceIncrement ?? 0),
     cancelGracePeriod: limit('cancelGracePeriod', options.cancelGracePeriod ?? 500, 0),
     name: text('name', options.name ?? 'offload'),
     resourceLimits: options.resourceLimits,
@@ -110,6 +124,13 @@ function integer(name: string, value: unknown, min: number): number {
   }
   if (value < min) throw new RangeError(`options.${name} must be at least ${min} (got ${value})`);
   return value;
+}
+
+/** Nice values run from -20 to 19: an increment past 19 could never be told apart from 19. */
+function niceness(value: unknown): number {
+  const increment = integer('niceIncrement', value, 0);
+  if (increment > 19) throw new RangeError(`options.niceIncrement must be at most 19 (got ${increment})`);
+  return increment;
 }
 
 function text(name: string, value: unknown): string {

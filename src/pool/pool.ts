@@ -465,7 +465,14 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
     const cancelFlag = this.#executor.sharesMemory ? createCancelFlag() : undefined;
     const slot = new WorkerSlot(++this.#nextWorkerId, cancelFlag);
     slot.handle = this.#executor.spawn(
-      { moduleUrl: this.moduleUrl, poolName: this.options.name, workerId: slot.id, cancelFlag },
+      {
+        moduleUrl: this.moduleUrl,
+        poolName: this.options.name,
+        workerId: slot.id,
+        cancelFlag,
+        niceIncrement: this.options.niceIncrement || undefined,
+        maxMemoryMb: Number.isFinite(this.options.maxWorkerMemoryMb) ? this.options.maxWorkerMemoryMb : undefined,
+      },
       {
         message: (message) => this.#onMessage(slot, message),
         exit: (exit) => this.#onExit(slot, exit),
@@ -504,6 +511,10 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
         break;
       case FromWorker.Closed:
         slot.handle.terminate();
+        break;
+      case FromWorker.OverMemory:
+        slot.isOverMemory = true;
+        if (slot.inflight.length === 0) this.#recycle(slot);
         break;
     }
   }
@@ -546,7 +557,15 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
       clearTimeout(slot.killTimer);
       slot.killTimer = undefined;
     }
-    if (slot.assigned >= this.options.maxTasksPerWorker) this.#retire(slot, false);
+    if (slot.isOverMemory || slot.assigned >= this.options.maxTasksPerWorker) this.#recycle(slot);
+  }
+
+  /** Replaces a worker that reached `maxTasksPerWorker` or `maxWorkerMemoryMb`, counted by cause. */
+  #recycle(slot: WorkerSlot): void {
+    if (slot.isRetiring) return;
+    if (slot.isOverMemory) this.#stats.replaced.memory++;
+    else this.#stats.replaced.tasks++;
+    this.#retire(slot, false);
   }
 
   #onReady(slot: WorkerSlot): void {

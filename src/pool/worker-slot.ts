@@ -16,6 +16,8 @@ export class WorkerSlot {
   busyTime = 0;
   readonly spawnedAt = performance.now();
   idleSince = performance.now();
+  /** Reported itself past `maxWorkerMemoryMb`: takes no new task, and is replaced once idle. */
+  isOverMemory = false;
   /** Running a generator task: it holds the worker until the stream ends. */
   isStreaming = false;
   /** Pending end of a worker whose cancelled task overstays the grace period. */

@@ -43,6 +43,10 @@ export interface RemoteWorkerOptions {
   cancelGracePeriod?: number;
   /** Local pool: replace a thread after this many tasks. Default `Infinity`. */
   maxTasksPerWorker?: number;
+  /** Local pool: replace a thread past this many MB after a task. Default `Infinity`. */
+  maxWorkerMemoryMb?: number;
+  /** Local pool: threads lower their priority by this much (Linux). Default `0`. */
+  niceIncrement?: number;
   /** Local pool: V8 heap limits per thread. */
   resourceLimits?: ResourceLimits;
   /** Where errors of the worker itself go (a lost connection, a job Redis no longer has). Default: `console.error`. */
@@ -78,6 +82,8 @@ export async function startRemoteWorker(options: RemoteWorkerOptions): Promise<R
     name: `offload-worker:${queue}`,
     cancelGracePeriod: options.cancelGracePeriod,
     maxTasksPerWorker: options.maxTasksPerWorker,
+    maxWorkerMemoryMb: options.maxWorkerMemoryMb,
+    niceIncrement: options.niceIncrement,
     resourceLimits: options.resourceLimits,
   });
   try {

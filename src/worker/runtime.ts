@@ -21,6 +21,8 @@ import {
 import { takeMarked } from '../transfer.js';
 import { isFlagged } from '../protocol/cancel-flag.js';
 import { cancelCurrent, createWorkerState, type WorkerState } from './context.js';
+import { memoryInUseMb } from './memory.js';
+import { lowerOwnPriority } from './priority.js';
 import { ProgressReporter } from './progress.js';
 import { isIterator, pump, StreamControl } from './stream.js';
 
@@ -50,6 +52,8 @@ interface Resolved {
 
 export async function runWorker(port: WorkerPort, init: WorkerInit): Promise<void> {
   const state = createWorkerState(init);
+  // Before the module loads, so that its own start-up work runs at the lower priority too.
+  if (init.niceIncrement !== undefined) lowerOwnPriority(init.niceIncrement);
   let taskModule: Record<string, unknown>;
   try {
     taskModule = (await import(init.moduleUrl)) as Record<string, unknown>;
@@ -57,7 +61,7 @@ export async function runWorker(port: WorkerPort, init: WorkerInit): Promise<voi
     port.post([FromWorker.LoadFailed, encodeError(error)]);
     return;
   }
-  new TaskLoop(port, taskModule, state).start();
+  new TaskLoop(port, taskModule, state, init.maxMemoryMb).start();
 }
 
 class TaskLoop {
@@ -76,9 +80,12 @@ class TaskLoop {
   #stream: StreamControl | undefined;
   #isRunning = false;
   #isCloseRequested = false;
+  readonly #maxMemoryMb: number | undefined;
+  #isOverMemory = false;
 
-  constructor(port: WorkerPort, taskModule: Record<string, unknown>, state: WorkerState) {
+  constructor(port: WorkerPort, taskModule: Record<string, unknown>, state: WorkerState, maxMemoryMb: number | undefined) {
     this.#port = port;
+    this.#maxMemoryMb = maxMemoryMb;
     this.#module = taskModule;
     this.#state = state;
     this.#progress = new ProgressReporter((message) => port.post(message));
@@ -232,6 +239,7 @@ class TaskLoop {
   /** Sends a results message; a result that cannot be cloned becomes that task's error. */
   #send(out: unknown[]): void {
     if (out.length === 2) return;
+    if (this.#maxMemoryMb !== undefined && !this.#isOverMemory) this.#checkMemory(this.#maxMemoryMb);
     const transfer = takeMarked(valuesOf(out));
     try {
       this.#port.post(out as WorkerMessage, transfer);
@@ -252,6 +260,17 @@ class TaskLoop {
       const single = [FromWorker.Results, i === 2 ? out[1] : 0, out[i], out[i + 1], out[i + 2]];
       this.#send(single);
     }
+  }
+
+  /**
+   * Says so once the worker is past its memory limit, before the result that follows: the pool
+   * then gives it no more work and replaces it as soon as it is idle.
+   */
+  #checkMemory(limitMb: number): void {
+    const mb = memoryInUseMb();
+    if (mb <= limitMb) return;
+    this.#isOverMemory = true;
+    this.#port.post([FromWorker.OverMemory, mb]);
   }
 
   #resolve(name: string): Resolved {
