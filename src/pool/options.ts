@@ -142,11 +142,12 @@ export interface RunOptionsInput {
   signal?: AbortSignal | undefined;
   timeout?: number | undefined;
   priority?: number | undefined;
+  key?: string | undefined;
 }
 
 /** Checks a call's options; runs on every call that passes some, so it stays cheap. */
 export function checkRunOptions(options: RunOptionsInput): void {
-  const { signal, timeout, priority } = options;
+  const { signal, timeout, priority, key } = options;
   if (signal !== undefined && !(signal instanceof AbortSignal)) throw new TypeError('options.signal must be an AbortSignal');
   if (timeout !== undefined && !(typeof timeout === 'number' && timeout > 0)) {
     throw new RangeError(`options.timeout must be a positive number of milliseconds (got ${String(timeout)})`);
@@ -154,6 +155,7 @@ export function checkRunOptions(options: RunOptionsInput): void {
   if (priority !== undefined && !Number.isInteger(priority)) {
     throw new TypeError(`options.priority must be an integer (got ${String(priority)})`);
   }
+  if (key !== undefined && typeof key !== 'string') throw new TypeError(`options.key must be a string (got ${typeof key})`);
 }
 
 function environment(value: unknown): NodeJS.ProcessEnv {

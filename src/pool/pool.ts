@@ -39,6 +39,11 @@ export interface RunOptions {
   priority?: number;
   /** Receives the values the task reports with `progress(value)`, in order (throttled). */
   onProgress?: (value: unknown) => void;
+  /**
+   * Key affinity: calls with the same key run on the same worker, one at a time, in call order,
+   * so per-key state warmed there is reused. Not with the remote executor.
+   */
+  key?: string;
 }
 
 export interface StreamOptions {
@@ -351,6 +356,9 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
     if (!Array.isArray(args)) throw new TypeError(`The arguments of "${name}" must be an array`);
     if (options !== undefined) {
       checkRunOptions(options);
+      if ((options as RunOptions).key !== undefined && this.options.executor === 'remote') {
+        throw new TypeError('options.key does not apply to the remote executor: its jobs go to whichever remote worker is free');
+      }
       if (options.signal?.aborted) throw new AbortError(options.signal.reason);
     }
     if (this.#loadFailure !== undefined) this.#checkLoadFailure();
@@ -378,6 +386,11 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
       if (options.onProgress !== undefined) {
         if (typeof options.onProgress !== 'function') throw new TypeError('options.onProgress must be a function');
         task.onProgress = options.onProgress;
+      }
+      const key = (options as RunOptions).key;
+      if (key !== undefined) {
+        task.key = key;
+        this.#dispatcher.keyed();
       }
     }
     return task;
@@ -531,6 +544,7 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
         this.#retire(slot, true);
         return;
       }
+      if (task.key !== undefined) this.#dispatcher.release(task);
       this.#stats.runTime.record(runTime);
       if (task.stream !== undefined) slot.isStreaming = false;
       if (task.state === TaskState.Settled) continue; // timed out or aborted meanwhile
@@ -597,7 +611,9 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
       this.#busy--;
       // The head was running (or already settled, if it was cancelled); the worker never
       // started the others, so they go back to the front of the queue.
-      const [head, ...unstarted] = slot.inflight.drain();
+      const held = slot.inflight.drain();
+      for (const task of held) this.#dispatcher.release(task);
+      const [head, ...unstarted] = held;
       if (head !== undefined && head.state !== TaskState.Settled) {
         this.#crashStreak++;
         this.#fail(head, new WorkerExitedError(exit, exit.error));

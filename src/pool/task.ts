@@ -40,6 +40,8 @@ export class Task {
   /** Set for a generator task: where its items go. */
   stream: TaskStream<unknown> | undefined = undefined;
   onProgress: ((value: unknown) => void) | undefined = undefined;
+  /** Key affinity: calls of one key go to one worker, one at a time. */
+  key: string | undefined = undefined;
 
   constructor(
     readonly id: number,

@@ -11,8 +11,9 @@ import { ToWorker } from '../../protocol/messages.js';
 import type { Task } from '../task.js';
 import type { TaskQueue } from '../task-queue.js';
 import type { WorkerSlot } from '../worker-slot.js';
+import { KeyAffinity } from './key-affinity.js';
 import type { PipelineDepth } from './pipeline-depth.js';
-import { shareOut } from './worker-choice.js';
+import { canTake, leastLoaded, shareOut } from './worker-choice.js';
 
 const NO_TRANSFER: readonly TransferListItem[] = [];
 
@@ -34,6 +35,8 @@ export interface DispatchHost {
 export class Dispatcher {
   #isScheduled = false;
   readonly #dispatchQueued = (): void => this.dispatch();
+  /** Created by the first keyed call: a pool that never uses keys keeps the batched path. */
+  #affinity: KeyAffinity | undefined;
 
   constructor(private readonly host: DispatchHost) {}
 
@@ -45,10 +48,25 @@ export class Dispatcher {
     }
   }
 
+  /** A keyed call was queued: from now on every dispatch honours keys. */
+  keyed(): void {
+    this.#affinity ??= new KeyAffinity();
+  }
+
+  /** A keyed task left its worker (answered, or the worker exited): its key is free again. */
+  release(task: Task): void {
+    if (task.key !== undefined) this.#affinity?.release(task.key);
+  }
+
   dispatch(): void {
     this.#isScheduled = false;
     const { queue, workers, depth: pipeline } = this.host;
     if (queue.length === 0) return;
+    if (this.#affinity !== undefined) {
+      this.#dispatchKeyed(this.#affinity);
+      if (queue.length > 0) this.host.grow();
+      return;
+    }
     const depth = pipeline.value;
     let idle = 0;
     let starting = 0;
@@ -70,30 +88,70 @@ export class Dispatcher {
     if (queue.length > 0) this.host.grow();
   }
 
+  /**
+   * Task by task, in queue order: a keyed task goes to its key's worker once the key is free and
+   * that worker has room, or is set aside in its key's lane meanwhile, so a busy key never holds
+   * up the calls behind it; other tasks go to the least loaded worker with room.
+   */
+  #dispatchKeyed(affinity: KeyAffinity): void {
+    const { queue, workers, maxTasksPerWorker } = this.host;
+    const depth = this.host.depth.value;
+    const hasRoom = (slot: WorkerSlot | undefined): slot is WorkerSlot => slot !== undefined && canTake(slot, depth, false, maxTasksPerWorker);
+    for (const key of [...queue.parkedKeys()]) {
+      if (affinity.isBusy(key) || queue.peekParked(key) === undefined) continue;
+      const owner = affinity.owner(key, workers);
+      if (hasRoom(owner)) this.#post(owner, [queue.unpark(key)!]);
+    }
+    for (let task = queue.peek(); task !== undefined; task = queue.peek()) {
+      const key = task.key;
+      if (key === undefined) {
+        const slot = leastLoaded(workers, depth, maxTasksPerWorker);
+        if (slot === undefined) return; // no worker has room for anything
+        this.#send(slot, 1);
+        continue;
+      }
+      queue.shift();
+      const owner = affinity.isBusy(key) || queue.peekParked(key) !== undefined ? undefined : affinity.owner(key, workers);
+      if (hasRoom(owner)) this.#post(owner, [task]);
+      else queue.park(task as Task & { key: string });
+    }
+  }
+
   #assign(depth: number, idleOnly: boolean): void {
     const queue = this.host.queue;
     shareOut(this.host.workers, depth, idleOnly, this.host.maxTasksPerWorker, () => queue.length, this.#send);
   }
 
+  /** Sends up to `count` tasks from the head of the queue to `slot`. */
   readonly #send = (slot: WorkerSlot, count: number): void => {
     const queue = this.host.queue;
-    const message: unknown[] = [ToWorker.Run];
     const tasks: Task[] = [];
-    let transfer: TransferListItem[] | undefined;
     for (let i = 0; i < count; i++) {
       const next = queue.peek();
       if (next === undefined) break;
       if (next.stream !== undefined) {
         // A stream holds its worker until it ends, so it travels alone.
-        if (tasks.length === 0) this.#sendStream(slot, queue.shift()!);
+        if (tasks.length === 0) tasks.push(queue.shift()!);
         break;
       }
-      const task = queue.shift()!;
-      tasks.push(task);
+      tasks.push(queue.shift()!);
+    }
+    if (tasks.length > 0) this.#post(slot, tasks);
+  };
+
+  /** Posts tasks taken from the queue to `slot`, in one message. */
+  #post(slot: WorkerSlot, tasks: Task[]): void {
+    const queue = this.host.queue;
+    if (tasks[0]!.stream !== undefined) {
+      this.#sendStream(slot, tasks[0]!);
+      return;
+    }
+    const message: unknown[] = [ToWorker.Run];
+    let transfer: TransferListItem[] | undefined;
+    for (const task of tasks) {
       message.push(task.id, task.name, task.args);
       if (task.transfer !== undefined) (transfer ??= []).push(...task.transfer);
     }
-    if (tasks.length === 0) return;
     try {
       slot.handle.post(message as [typeof ToWorker.Run], transfer ?? NO_TRANSFER);
     } catch {
@@ -102,8 +160,13 @@ export class Dispatcher {
       if (queue.length > 0) this.schedule();
       return;
     }
+    this.#accept(slot, tasks);
+  }
+
+  #accept(slot: WorkerSlot, tasks: Task[]): void {
+    if (this.#affinity !== undefined) for (const task of tasks) if (task.key !== undefined) this.#affinity.hold(task.key);
     this.host.accept(slot, tasks);
-  };
+  }
 
   #sendStream(slot: WorkerSlot, task: Task): void {
     try {
@@ -113,7 +176,7 @@ export class Dispatcher {
       return;
     }
     slot.isStreaming = true;
-    this.host.accept(slot, [task]);
+    this.#accept(slot, [task]);
   }
 
   /** A batch could not be serialised: send each task alone and fail only the culprits. */
@@ -125,7 +188,7 @@ export class Dispatcher {
         this.host.fail(task, notCloneable(error, task.args));
         continue;
       }
-      this.host.accept(slot, [task]);
+      this.#accept(slot, [task]);
     }
   }
 }
