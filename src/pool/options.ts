@@ -27,6 +27,11 @@ export interface PoolOptions extends RemotePoolOptions {
   /** A worker is replaced after running this many tasks (for leaky native code). Default `Infinity`. */
   maxTasksPerWorker?: number;
   /**
+   * Async tasks a worker runs at once: a task awaiting a database or `fetch` leaves its worker
+   * free for the next. A synchronous task still holds its worker's thread. Default `1`.
+   */
+  concurrentTasksPerWorker?: number;
+  /**
    * After a task, a worker using more than this many MB (a thread: its heap in use plus external
    * memory; a process: its resident set) is replaced gracefully. Default `Infinity`.
    */
@@ -59,6 +64,7 @@ export interface ResolvedOptions {
   idleTimeout: number;
   maxQueue: number;
   maxTasksPerWorker: number;
+  concurrentTasksPerWorker: number;
   maxWorkerMemoryMb: number;
   niceIncrement: number;
   cancelGracePeriod: number;
@@ -100,6 +106,7 @@ export function resolveOptions(options: PoolOptions = {}): ResolvedOptions {
     idleTimeout: limit('idleTimeout', options.idleTimeout ?? 30_000, 0),
     maxQueue: limit('maxQueue', options.maxQueue ?? Infinity, 0),
     maxTasksPerWorker: limit('maxTasksPerWorker', options.maxTasksPerWorker ?? Infinity, 1),
+    concurrentTasksPerWorker: integer('concurrentTasksPerWorker', options.concurrentTasksPerWorker ?? 1, 1),
     maxWorkerMemoryMb: limit('maxWorkerMemoryMb', options.maxWorkerMemoryMb ?? Infinity, 1),
     niceIncrement: niceness(options.niceIncrement ?? 0),
     cancelGracePeriod: limit('cancelGracePeriod', options.cancelGracePeriod ?? 500, 0),

@@ -140,6 +140,7 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
       depth: this.#depth,
       maxSize: this.options.maxSize,
       maxTasksPerWorker: this.options.maxTasksPerWorker,
+      concurrency: this.options.concurrentTasksPerWorker,
       accept: (slot, tasks) => this.#accept(slot, tasks),
       fail: (task, error) => this.#fail(task, error),
       grow: () => this.#grow(),
@@ -364,10 +365,19 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
     if (this.#loadFailure !== undefined) this.#checkLoadFailure();
     // Workers not started yet count as free: a first burst is not shed while they start.
     const waiting = this.#queue.length + (this.#executor.waiting?.() ?? 0);
-    if (waiting >= this.options.maxQueue + (this.options.maxSize - this.#busy)) {
+    if (waiting >= this.options.maxQueue + this.#freeRoom()) {
       this.#stats.shed++;
       throw new QueueFullError(this.options.maxQueue, this.#retryAfter());
     }
+  }
+
+  /** Tasks the workers could start now: one per worker not busy, or the room of each when tasks overlap. */
+  #freeRoom(): number {
+    const concurrency = this.options.concurrentTasksPerWorker;
+    if (concurrency === 1) return this.options.maxSize - this.#busy;
+    let room = (this.options.maxSize - this.#workers.length) * concurrency;
+    for (const slot of this.#workers) if (!slot.isRetiring) room += Math.max(0, concurrency - slot.inflight.length);
+    return room;
   }
 
   #createTask(
@@ -423,14 +433,27 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
     if (slot === undefined || slot.isRetiring) return;
     slot.handle.post([ToWorker.Cancel, task.id], NO_TRANSFER);
     if (slot.cancelFlag !== undefined) flagCancelled(slot.cancelFlag, task.id);
-    // Only the head of the FIFO can be running; the others are skipped by the worker.
-    if (slot.inflight.peek() === task && slot.killTimer === undefined) {
+    // Only the first tasks in flight can be running (the head, or as many as run concurrently);
+    // the others are skipped by the worker.
+    if (this.#isRunning(slot, task) && slot.killTimer === undefined) {
       slot.killTimer = setTimeout(() => {
         slot.killTimer = undefined;
         // Still not answered: end the worker; tasks behind it go back to the queue.
-        if (slot.inflight.peek() === task) this.#retire(slot, true);
+        if (this.#isRunning(slot, task)) this.#retire(slot, true);
       }, this.options.cancelGracePeriod);
     }
+  }
+
+  #isRunning(slot: WorkerSlot, task: Task): boolean {
+    if (slot.inflight.peek() === task) return true;
+    const concurrency = this.options.concurrentTasksPerWorker;
+    if (concurrency === 1) return false;
+    let position = 0;
+    for (const held of slot.inflight) {
+      if (held === task) return true;
+      if (++position >= concurrency) return false;
+    }
+    return false;
   }
 
   // --- dispatch bookkeeping ---------------------------------------------------------------
@@ -459,7 +482,8 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
     if (this.#loadFailure !== undefined || this.#state === 'closed' || this.#respawnTimer !== undefined) return;
     let starting = 0;
     for (const slot of this.#workers) if (!slot.isReady) starting++;
-    const wanted = Math.ceil(this.#queue.length / this.#depth.value) - starting;
+    const perWorker = Math.max(this.#depth.value, this.options.concurrentTasksPerWorker);
+    const wanted = Math.ceil(this.#queue.length / perWorker) - starting;
     const room = this.options.maxSize - this.#workers.length;
     if (wanted <= 0 || room <= 0) return;
     if (this.#crashStreak > 1) {
@@ -484,6 +508,7 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
         workerId: slot.id,
         cancelFlag,
         niceIncrement: this.options.niceIncrement || undefined,
+        concurrency: this.options.concurrentTasksPerWorker > 1 ? this.options.concurrentTasksPerWorker : undefined,
         maxMemoryMb: Number.isFinite(this.options.maxWorkerMemoryMb) ? this.options.maxWorkerMemoryMb : undefined,
       },
       {
@@ -503,13 +528,13 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
         this.#onResults(slot, message);
         break;
       case FromWorker.Items: {
-        const task = slot.inflight.peek();
-        if (task?.id === message[1] && task.state !== TaskState.Settled) task.stream?.push(message.slice(2));
+        const task = slot.find(message[1]);
+        if (task !== undefined && task.state !== TaskState.Settled) task.stream?.push(message.slice(2));
         break;
       }
       case FromWorker.Progress: {
-        const task = slot.inflight.peek();
-        if (task?.id === message[1] && task.state !== TaskState.Settled && task.onProgress !== undefined) {
+        const task = slot.find(message[1]);
+        if (task !== undefined && task.state !== TaskState.Settled && task.onProgress !== undefined) {
           const onProgress = task.onProgress;
           invokeUserCode(() => onProgress(message[2]));
         }
@@ -537,8 +562,10 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
     const runTime = (message[1] as number) / count;
     this.#depth.observe(runTime);
     slot.busyTime += message[1] as number;
+    const overlaps = this.options.concurrentTasksPerWorker > 1;
     for (let i = 2; i < message.length; i += 3) {
-      const task = slot.inflight.shift();
+      // One at a time, answers come in the order sent; overlapping async tasks answer as they settle.
+      const task = overlaps ? this.#takeAnswered(slot, message[i] as number) : slot.inflight.shift();
       if (task === undefined || task.id !== message[i]) {
         // The in-order invariant broke: nothing this worker says can be trusted any more.
         this.#retire(slot, true);
@@ -560,6 +587,12 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
     if (slot.inflight.length === 0) this.#onIdle(slot);
     if (this.#queue.length > 0) this.#dispatcher.dispatch();
     else if (this.#state !== 'open') this.#closeIdleWorkers();
+  }
+
+  #takeAnswered(slot: WorkerSlot, id: number): Task | undefined {
+    const task = slot.find(id);
+    if (task !== undefined) slot.inflight.remove(task);
+    return task;
   }
 
   #onIdle(slot: WorkerSlot): void {
@@ -609,15 +642,18 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
     if (!expected) this.#stats.crashes++;
     if (slot.inflight.length > 0) {
       this.#busy--;
-      // The head was running (or already settled, if it was cancelled); the worker never
+      // The first ones were running (or already settled, if cancelled): one, or up to
+      // `concurrentTasksPerWorker`, as the worker starts tasks in the order sent. It never
       // started the others, so they go back to the front of the queue.
       const held = slot.inflight.drain();
       for (const task of held) this.#dispatcher.release(task);
-      const [head, ...unstarted] = held;
-      if (head !== undefined && head.state !== TaskState.Settled) {
-        this.#crashStreak++;
-        this.#fail(head, new WorkerExitedError(exit, exit.error));
+      const running = held.splice(0, this.options.concurrentTasksPerWorker);
+      const unstarted = held;
+      let failed = false;
+      for (const task of running) {
+        if (task.state !== TaskState.Settled) failed = this.#fail(task, new WorkerExitedError(exit, exit.error)) || failed;
       }
+      if (failed) this.#crashStreak++;
       const requeued = unstarted.filter((task) => task.state !== TaskState.Settled);
       if (this.#state === 'closed') for (const task of requeued) this.#fail(task, new ClosedError('The pool was destroyed'));
       else this.#queue.requeue(requeued);

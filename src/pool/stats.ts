@@ -6,6 +6,8 @@ export interface WorkerStats {
   id: number;
   /** Tasks sent to this worker. */
   tasks: number;
+  /** Tasks it holds now: running, or sent ahead (up to `concurrentTasksPerWorker` run at once). */
+  inflight: number;
   /** Milliseconds spent running tasks. */
   busyTime: number;
   /** Share of its lifetime spent running tasks, 0 to 1. */
@@ -75,6 +77,7 @@ export class StatsRecorder {
       workers: workers.map((slot) => ({
         id: slot.id,
         tasks: slot.assigned,
+        inflight: slot.inflight.length,
         busyTime: slot.busyTime,
         utilization: Math.min(1, slot.busyTime / Math.max(1, now - slot.spawnedAt)),
       })),

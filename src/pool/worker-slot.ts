@@ -23,6 +23,14 @@ export class WorkerSlot {
   /** Pending end of a worker whose cancelled task overstays the grace period. */
   killTimer: NodeJS.Timeout | undefined;
 
+  /** The in-flight task `id`: the head when tasks run one at a time, anywhere when they overlap. */
+  find(id: number): Task | undefined {
+    const head = this.inflight.peek();
+    if (head?.id === id) return head;
+    for (const task of this.inflight) if (task.id === id) return task;
+    return undefined;
+  }
+
   constructor(
     readonly id: number,
     readonly cancelFlag: Int32Array | undefined,

@@ -77,4 +77,6 @@ export interface WorkerInit {
   niceIncrement?: number | undefined;
   /** Past this many MB after a task, the worker says so (`OverMemory`) and is replaced. */
   maxMemoryMb?: number | undefined;
+  /** Most async tasks the worker runs at once (`concurrentTasksPerWorker`). Default 1. */
+  concurrency?: number | undefined;
 }

@@ -49,7 +49,7 @@ export const DEFAULT_MAX_PAYLOAD_BYTES = 8 * 1024 * 1024;
 
 const REMOTE_ONLY = ['connection', 'queue', 'prefix', 'maxPayloadBytes'] as const;
 /** Options a remote pool cannot honour: they belong to the worker processes, which are not its own. */
-const LOCAL_ONLY = ['resourceLimits', 'env', 'execArgv', 'maxTasksPerWorker', 'maxWorkerMemoryMb', 'niceIncrement'] as const;
+const LOCAL_ONLY = ['resourceLimits', 'env', 'execArgv', 'maxTasksPerWorker', 'maxWorkerMemoryMb', 'niceIncrement', 'concurrentTasksPerWorker'] as const;
 
 /** Checks the remote options of a pool; `undefined` for the local executors, which refuse them. */
 export function resolveRemoteOptions(executor: string, options: Record<string, unknown>): ResolvedRemoteOptions | undefined {

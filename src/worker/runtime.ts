@@ -2,8 +2,10 @@
  * The task loop inside a worker, whatever carries its messages (a thread's port, a child
  * process's IPC channel). Loads the task module once, runs tasks one at a time in arrival order,
  * and sends results back batched: every task of one incoming batch that finishes synchronously
- * shares one outgoing message.
+ * shares one outgoing message. With `concurrentTasksPerWorker` above 1, async tasks overlap
+ * instead: up to that many run at once, started in arrival order, each answered when it settles.
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { fileURLToPath } from 'node:url';
 import type { TransferListItem } from 'node:worker_threads';
 import { AbortError, NotCloneableError, UnknownTaskError } from '../errors.js';
@@ -20,7 +22,7 @@ import {
 } from '../protocol/messages.js';
 import { takeMarked } from '../transfer.js';
 import { isFlagged } from '../protocol/cancel-flag.js';
-import { cancelCurrent, createWorkerState, type WorkerState } from './context.js';
+import { cancelCurrent, createWorkerState, type TaskContext, type WorkerState } from './context.js';
 import { memoryInUseMb } from './memory.js';
 import { lowerOwnPriority } from './priority.js';
 import { ProgressReporter } from './progress.js';
@@ -61,7 +63,7 @@ export async function runWorker(port: WorkerPort, init: WorkerInit): Promise<voi
     port.post([FromWorker.LoadFailed, encodeError(error)]);
     return;
   }
-  new TaskLoop(port, taskModule, state, init.maxMemoryMb).start();
+  new TaskLoop(port, taskModule, state, init.maxMemoryMb, init.concurrency ?? 1).start();
 }
 
 class TaskLoop {
@@ -82,10 +84,24 @@ class TaskLoop {
   #isCloseRequested = false;
   readonly #maxMemoryMb: number | undefined;
   #isOverMemory = false;
+  /** Most async tasks running at once; above 1, tasks run through `#pump` instead of `#drain`. */
+  readonly #concurrency: number;
+  /** Concurrent mode: tasks received and not started, as `[id, name, args]` or `{ stream: message }`. */
+  readonly #waiting: Array<unknown[] | { stream: unknown[] }> = [];
+  /** Concurrent mode: the async tasks running now, by id. */
+  readonly #running = new Map<number, TaskContext>();
+  readonly #contexts: AsyncLocalStorage<TaskContext> | undefined;
 
-  constructor(port: WorkerPort, taskModule: Record<string, unknown>, state: WorkerState, maxMemoryMb: number | undefined) {
+  constructor(port: WorkerPort, taskModule: Record<string, unknown>, state: WorkerState, maxMemoryMb: number | undefined, concurrency: number) {
     this.#port = port;
     this.#maxMemoryMb = maxMemoryMb;
+    this.#concurrency = concurrency;
+    if (concurrency > 1) {
+      // Only here: async context tracking has a cost on every promise of the worker.
+      const contexts = new AsyncLocalStorage<TaskContext>();
+      this.#contexts = contexts;
+      state.contextOf = () => contexts.getStore();
+    }
     this.#module = taskModule;
     this.#state = state;
     this.#progress = new ProgressReporter((message) => port.post(message));
@@ -110,13 +126,20 @@ class TaskLoop {
   }
 
   #receive(message: MainMessage): void {
-    if (message[0] === ToWorker.Run || message[0] === ToWorker.Stream) {
+    if (this.#concurrency > 1 && (message[0] === ToWorker.Run || message[0] === ToWorker.Stream)) {
+      if (message[0] === ToWorker.Stream) this.#waiting.push({ stream: message });
+      else for (let i = 1; i < message.length; i += 3) this.#waiting.push([message[i], message[i + 1], message[i + 2]]);
+      this.#pump();
+    } else if (message[0] === ToWorker.Run || message[0] === ToWorker.Stream) {
       if (this.#isRunning) this.#inbox.push(message);
       else void this.#drain(message);
     } else if (message[0] === ToWorker.Pull) {
       if (message[1] === this.#state.taskId) this.#stream?.grant(message[2]);
     } else if (message[0] === ToWorker.Cancel) {
-      if (message[1] === this.#state.taskId) {
+      const concurrent = this.#running.get(message[1]);
+      if (concurrent !== undefined) {
+        cancelCurrent(concurrent);
+      } else if (message[1] === this.#state.taskId) {
         cancelCurrent(this.#state);
         this.#stream?.wake();
       } else {
@@ -124,8 +147,90 @@ class TaskLoop {
       }
     } else if (message[0] === ToWorker.Close) {
       this.#isCloseRequested = true;
-      if (!this.#isRunning) void this.#close();
+      if (this.#isIdle()) void this.#close();
     }
+  }
+
+  #isIdle(): boolean {
+    return !this.#isRunning && this.#running.size === 0 && this.#waiting.length === 0;
+  }
+
+  // --- concurrent mode -------------------------------------------------------------------
+
+  /** Starts waiting tasks while fewer than `concurrency` run; results of synchronous ones share a message. */
+  #pump(): void {
+    if (this.#isRunning) return; // a stream holds the worker, or a pump is on the stack
+    const out: unknown[] = [FromWorker.Results, 0];
+    this.#unsent = out;
+    const began = performance.now();
+    while (this.#running.size < this.#concurrency && this.#waiting.length > 0) {
+      const next = this.#waiting[0]!;
+      if (!Array.isArray(next)) {
+        // A stream holds its worker alone, as without concurrency.
+        if (this.#running.size > 0) break;
+        this.#waiting.shift();
+        this.#sendPumped(out, began);
+        void this.#streamAlone(next.stream);
+        return;
+      }
+      this.#waiting.shift();
+      this.#start(next[0] as number, next[1] as string, next[2] as unknown[], out);
+    }
+    this.#sendPumped(out, began);
+    if (this.#isCloseRequested && this.#isIdle()) void this.#close();
+  }
+
+  #sendPumped(out: unknown[], began: number): void {
+    this.#progress.flush();
+    out[1] = performance.now() - began;
+    this.#unsent = undefined;
+    this.#send(out);
+  }
+
+  /** Starts one task in its own context; an async one is answered on its own when it settles. */
+  #start(id: number, name: string, args: unknown[], out: unknown[]): void {
+    if (this.#wasCancelled(id)) {
+      out.push(id, Status.Failed, encodeError(new AbortError('cancelled before it started')));
+      return;
+    }
+    const context: TaskContext = { taskId: id, cancelled: false, controller: undefined };
+    const began = performance.now();
+    let value: unknown;
+    try {
+      const task = this.#resolve(name);
+      value = this.#contexts!.run(context, () => task.fn.apply(task.self, args));
+    } catch (error) {
+      out.push(id, Status.Failed, encodeTaskError(error));
+      return;
+    }
+    if (value !== null && typeof value === 'object' && typeof (value as PromiseLike<unknown>).then === 'function') {
+      this.#running.set(id, context);
+      (value as PromiseLike<unknown>).then(
+        (result) => this.#settled(id, began, Status.Ok, result),
+        (error: unknown) => this.#settled(id, began, Status.Failed, encodeTaskError(error)),
+      );
+      return;
+    }
+    if (isIterator(value) && !Array.isArray(value)) {
+      out.push(id, Status.Failed, encodeError(new TypeError(`"${name}" is a generator task: iterate it (for await ... of pool.tasks.x()) or use pool.stream()`)));
+      (value as Iterator<unknown>).return?.(undefined);
+      return;
+    }
+    out.push(id, Status.Ok, value);
+  }
+
+  #settled(id: number, began: number, status: number, value: unknown): void {
+    this.#running.delete(id);
+    this.#progress.flush();
+    this.#send([FromWorker.Results, performance.now() - began, id, status, value]);
+    this.#pump();
+  }
+
+  async #streamAlone(message: unknown[]): Promise<void> {
+    this.#isRunning = true;
+    await this.#runStream(message);
+    this.#isRunning = false;
+    this.#pump();
   }
 
   async #drain(first: unknown[]): Promise<void> {

@@ -24,6 +24,8 @@ export interface DispatchHost {
   readonly depth: PipelineDepth;
   readonly maxSize: number;
   readonly maxTasksPerWorker: number;
+  /** `concurrentTasksPerWorker`: tasks a worker may hold running at once. */
+  readonly concurrency: number;
   /** Records tasks as handed to `slot` (they were posted). */
   accept(slot: WorkerSlot, tasks: Task[]): void;
   /** Fails a task that could not be sent. */
@@ -68,6 +70,15 @@ export class Dispatcher {
       return;
     }
     const depth = pipeline.value;
+    if (this.host.concurrency > 1) {
+      // A worker runs up to `concurrency` tasks at once (holds more ahead for tiny tasks): fill
+      // idle workers first, then every worker up to its room.
+      const room = Math.max(depth, this.host.concurrency);
+      this.#assign(room, true);
+      if (queue.length > 0) this.#assign(room, false);
+      if (queue.length > 0) this.host.grow();
+      return;
+    }
     let idle = 0;
     let starting = 0;
     for (const slot of workers) {
@@ -95,7 +106,7 @@ export class Dispatcher {
    */
   #dispatchKeyed(affinity: KeyAffinity): void {
     const { queue, workers, maxTasksPerWorker } = this.host;
-    const depth = this.host.depth.value;
+    const depth = Math.max(this.host.depth.value, this.host.concurrency);
     const hasRoom = (slot: WorkerSlot | undefined): slot is WorkerSlot => slot !== undefined && canTake(slot, depth, false, maxTasksPerWorker);
     for (const key of [...queue.parkedKeys()]) {
       if (affinity.isBusy(key) || queue.peekParked(key) === undefined) continue;
