@@ -13,7 +13,7 @@ import type { TaskQueue } from '../task-queue.js';
 import type { WorkerSlot } from '../worker-slot.js';
 import { KeyAffinity } from './key-affinity.js';
 import type { PipelineDepth } from './pipeline-depth.js';
-import { canTake, leastLoaded, shareOut } from './worker-choice.js';
+import { canTake, shareOut } from './worker-choice.js';
 
 const NO_TRANSFER: readonly TransferListItem[] = [];
 
@@ -102,30 +102,44 @@ export class Dispatcher {
   /**
    * Task by task, in queue order: a keyed task goes to its key's worker once the key is free and
    * that worker has room, or is set aside in its key's lane meanwhile, so a busy key never holds
-   * up the calls behind it; other tasks go to the least loaded worker with room.
+   * up the calls behind it; other tasks go to the least loaded worker with room. What one pass
+   * gives a worker travels in one message, as on the unkeyed path.
    */
   #dispatchKeyed(affinity: KeyAffinity): void {
     const { queue, workers, maxTasksPerWorker } = this.host;
     const depth = Math.max(this.host.depth.value, this.host.concurrency);
-    const hasRoom = (slot: WorkerSlot | undefined): slot is WorkerSlot => slot !== undefined && canTake(slot, depth, false, maxTasksPerWorker);
+    const batches = new Map<WorkerSlot, Task[]>();
+    const batched = (slot: WorkerSlot): number => batches.get(slot)?.length ?? 0;
+    const hasRoom = (slot: WorkerSlot | undefined): slot is WorkerSlot =>
+      slot !== undefined && canTake(slot, depth - batched(slot), false, maxTasksPerWorker - batched(slot));
+    const give = (slot: WorkerSlot, task: Task): void => {
+      if (task.key !== undefined) affinity.hold(task.key); // now, so this pass sends no second call of it
+      if (task.stream !== undefined) this.#post(slot, [task]); // a stream travels alone
+      else if (batches.has(slot)) batches.get(slot)!.push(task);
+      else batches.set(slot, [task]);
+    };
     for (const key of [...queue.parkedKeys()]) {
       if (affinity.isBusy(key) || queue.peekParked(key) === undefined) continue;
       const owner = affinity.owner(key, workers);
-      if (hasRoom(owner)) this.#post(owner, [queue.unpark(key)!]);
+      if (hasRoom(owner)) give(owner, queue.unpark(key)!);
     }
     for (let task = queue.peek(); task !== undefined; task = queue.peek()) {
       const key = task.key;
       if (key === undefined) {
-        const slot = leastLoaded(workers, depth, maxTasksPerWorker);
-        if (slot === undefined) return; // no worker has room for anything
-        this.#send(slot, 1);
+        let least: WorkerSlot | undefined;
+        for (const slot of workers) {
+          if (hasRoom(slot) && (least === undefined || slot.inflight.length + batched(slot) < least.inflight.length + batched(least))) least = slot;
+        }
+        if (least === undefined) break; // no worker has room for anything
+        give(least, queue.shift()!);
         continue;
       }
       queue.shift();
       const owner = affinity.isBusy(key) || queue.peekParked(key) !== undefined ? undefined : affinity.owner(key, workers);
-      if (hasRoom(owner)) this.#post(owner, [task]);
+      if (hasRoom(owner)) give(owner, task);
       else queue.park(task as Task & { key: string });
     }
+    for (const [slot, tasks] of batches) this.#post(slot, tasks);
   }
 
   #assign(depth: number, idleOnly: boolean): void {
@@ -183,6 +197,7 @@ export class Dispatcher {
     try {
       slot.handle.post([ToWorker.Stream, task.id, task.name, task.args, task.stream!.highWaterMark], task.transfer ?? NO_TRANSFER);
     } catch (error) {
+      if (task.key !== undefined) this.#affinity?.release(task.key);
       this.host.fail(task, notCloneable(error, task.args));
       return;
     }
@@ -196,6 +211,7 @@ export class Dispatcher {
       try {
         slot.handle.post([ToWorker.Run, task.id, task.name, task.args], task.transfer ?? NO_TRANSFER);
       } catch (error) {
+        if (task.key !== undefined) this.#affinity?.release(task.key);
         this.host.fail(task, notCloneable(error, task.args));
         continue;
       }

@@ -38,12 +38,3 @@ export function shareOut(
     send(slot, Math.min(room, Math.ceil(queued() / candidates--)));
   }
 }
-
-/** The worker with room that holds the fewest tasks, for a task that may run anywhere. */
-export function leastLoaded(workers: readonly WorkerSlot[], depth: number, maxTasks: number): WorkerSlot | undefined {
-  let best: WorkerSlot | undefined;
-  for (const slot of workers) {
-    if (canTake(slot, depth, false, maxTasks) && (best === undefined || slot.inflight.length < best.inflight.length)) best = slot;
-  }
-  return best;
-}
