@@ -8,6 +8,8 @@
  *   GET /health     answers at once, with pool stats and the event-loop delay
  *   GET /metrics    Prometheus metrics (offload/prometheus)
  *   GET /dashboard  the live dashboard
+ *
+ * `OFFLOAD_TRACE=console` prints each request's trace, across the worker boundary (tracing.ts).
  */
 import { fileURLToPath } from 'node:url';
 import Fastify, { type FastifyInstance } from 'fastify';
@@ -19,6 +21,7 @@ import { registerDashboard } from './dashboard.js';
 import { ensureDatabase } from './database.js';
 import { watchEventLoop } from './event-loop.js';
 import { registerRoutes } from './routes.js';
+import { traceRequests } from './tracing.js';
 import type * as Tasks from './tasks.js';
 
 // Types `app.offload` and `request.offload` from the task module, for the whole app.
@@ -65,6 +68,7 @@ export async function buildDemo(options: DemoOptions = {}): Promise<{ app: Fasti
     loop.stop();
   });
 
+  traceRequests(app);
   registerRoutes(app, { registry, loop });
   registerDashboard(app);
   return { app, pool };

@@ -5,6 +5,9 @@
 import { appendFileSync } from 'node:fs';
 import Database from 'better-sqlite3';
 
+// With OFFLOAD_TRACE=console, this worker's spans join the caller's trace.
+import { inSpan } from './tracing.js';
+
 export { hashPassword, renderImage } from './jobs.js';
 
 export interface CustomerTotal {
@@ -25,7 +28,7 @@ const topCustomersQuery = db.prepare(`
 
 /** A synchronous report query over the whole orders table: tens of milliseconds of blocking. */
 export function topCustomers(limit: number): CustomerTotal[] {
-  return topCustomersQuery.all(limit) as CustomerTotal[];
+  return inSpan('sqlite: top customers', () => topCustomersQuery.all(limit) as CustomerTotal[]);
 }
 
 const ordersQuery = db.prepare(`

@@ -7,7 +7,6 @@
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { startRemoteWorker } from './remote/worker.js';
 
 const USAGE = `Usage: offload worker <task-module> --redis <url> --queue <name> [options]
 
@@ -68,6 +67,13 @@ async function main(): Promise<void> {
   if (redis === undefined) fail('--redis (or OFFLOAD_REDIS_URL) is required');
   if (values.queue === undefined) fail('--queue is required');
 
+  // Loaded only now: --help and argument errors must work where the optional bullmq and ioredis are not installed.
+  const { startRemoteWorker } = await import('./remote/worker.js').catch((error: unknown) => {
+    const missing = (error as { code?: string }).code === 'ERR_MODULE_NOT_FOUND' && /'(bullmq|ioredis)'/.exec(String(error));
+    if (!missing) throw error;
+    console.error(`offload: the worker needs ${missing[1]}, an optional dependency: npm install bullmq ioredis`);
+    return process.exit(1);
+  });
   const worker = await startRemoteWorker({
     taskModule: pathToFileURL(resolve(taskModule)),
     connection: redis,

@@ -10,6 +10,7 @@ export { blocking } from './styles/decorator.js';
 export type { BlockingOptions } from './styles/decorator.js';
 export { transfer } from './transfer.js';
 export { isCancelled, isWorker, progress, taskSignal, throwIfCancelled, workerId } from './worker/context.js';
+export { callContext } from './tracing/restore.js';
 export { registerErrorClass } from './protocol/error-codec.js';
 export {
   OffloadError,

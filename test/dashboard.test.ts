@@ -6,9 +6,8 @@ import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { buildDemo } from '../demo/server.js';
+import { chromium as chromiumBinary, whenAvailable } from './requirements.js';
 
-// Debian's chromium (.ci/run installs it); never a downloaded browser.
-const CHROMIUM = '/usr/bin/chromium';
 const ARGS = [
   '--headless',
   '--no-sandbox',
@@ -33,32 +32,12 @@ declare const document: {
 };
 
 const artifacts = fileURLToPath(new URL('./artifacts/', import.meta.url));
-const scratch = mkdtempSync(join(tmpdir(), 'offload-dashboard-'));
+let scratch = '';
 
 let demo: Awaited<ReturnType<typeof buildDemo>>;
 let browser: BrowserContext;
 let page: Page;
 let base = '';
-
-before(async () => {
-  demo = await buildDemo({ databasePath: join(scratch, 'demo.db'), poolSize: 2 });
-  await demo.app.listen({ port: 0, host: '127.0.0.1' });
-  base = `http://127.0.0.1:${(demo.app.server.address() as { port: number }).port}`;
-  // A persistent context is how Playwright takes a fresh --user-data-dir of our own.
-  browser = await chromium.launchPersistentContext(join(scratch, 'profile'), {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ARGS,
-    viewport: { width: 1280, height: 900 },
-  });
-  page = browser.pages()[0] ?? (await browser.newPage());
-});
-
-after(async () => {
-  await browser?.close();
-  await demo?.app.close();
-  rmSync(scratch, { recursive: true, force: true });
-});
 
 async function health(): Promise<{ inlineJobs: number; pool: { completed: number } }> {
   return (await (await fetch(`${base}/health`)).json()) as { inlineJobs: number; pool: { completed: number } };
@@ -86,44 +65,67 @@ function linePixels(id: string): Promise<number> {
   }, id);
 }
 
-test('the dashboard loads, plots /health, fires offloaded and inline bursts, and draws every chart', async () => {
-  const response = await page.goto(`${base}/dashboard`);
-  assert.equal(response?.status(), 200);
-  assert.equal(await page.title(), 'offload — live dashboard');
-  await page.waitForFunction(() => [...document.querySelectorAll('canvas')].every((canvas) => Number(canvas.dataset.points) >= 3));
-
-  const before = await health();
-  const offloaded = await burst('offloaded', 6);
-  assert.match(offloaded, /6 hash requests, offloaded: 6 done, 0 failed/);
-  assert.ok((await health()).pool.completed >= before.pool.completed + 6, 'the offloaded burst ran in the pool');
-
-  const inline = await burst('inline', 3);
-  assert.match(inline, /3 hash requests, inline: 3 done, 0 failed/);
-  assert.equal((await health()).inlineJobs, before.inlineJobs + 3, 'the inline burst ran on the main thread');
-
-  // More polls after the bursts, so every chart has drawn points across them.
-  const points = await page.$$eval('canvas', (canvases) => canvases.map((canvas) => Number(canvas.dataset.points)));
-  await page.waitForFunction(
-    (seen) => [...document.querySelectorAll('canvas')].every((canvas, index) => Number(canvas.dataset.points) > (seen[index] ?? 0)),
-    points,
-  );
-  for (const id of ['latency', 'delay', 'queued', 'busy']) {
-    assert.ok((await linePixels(id)) > 20, `the ${id} chart drew its line`);
-  }
-
-  // The progress bar follows a long render's progress() values to the end.
-  await page.click('#render');
-  await page.waitForSelector('#render-status[data-state=done], #render-status[data-state=failed]', { timeout: 60_000 });
-  assert.match((await page.textContent('#render-status')) ?? '', /^Done: /);
-  const bar = await page.$eval('#render-progress', (element) => {
-    const progress = element as unknown as { value: number; dataset: { updates?: string } };
-    return { value: progress.value, updates: Number(progress.dataset.updates) };
+whenAvailable(chromiumBinary, 'dashboard in Chromium', () => {
+  before(async () => {
+    scratch = mkdtempSync(join(tmpdir(), 'offload-dashboard-'));
+    demo = await buildDemo({ databasePath: join(scratch, 'demo.db'), poolSize: 2 });
+    await demo.app.listen({ port: 0, host: '127.0.0.1' });
+    base = `http://127.0.0.1:${(demo.app.server.address() as { port: number }).port}`;
+    // A persistent context is how Playwright takes a fresh --user-data-dir of our own.
+    browser = await chromium.launchPersistentContext(join(scratch, 'profile'), {
+      executablePath: chromiumBinary.path,
+      headless: true,
+      args: ARGS,
+      viewport: { width: 1280, height: 900 },
+    });
+    page = browser.pages()[0] ?? (await browser.newPage());
   });
-  assert.equal(bar.value, 1);
-  assert.ok(bar.updates >= 2, `the bar moved through ${bar.updates} progress values`);
 
-  mkdirSync(artifacts, { recursive: true });
-  const file = join(artifacts, 'dashboard.png');
-  await page.screenshot({ path: file, fullPage: true });
-  assert.ok(statSync(file).size > 10_000);
+  after(async () => {
+    await browser?.close();
+    await demo?.app.close();
+    if (scratch) rmSync(scratch, { recursive: true, force: true });
+  });
+
+  test('the dashboard loads, plots /health, fires offloaded and inline bursts, and draws every chart', async () => {
+    const response = await page.goto(`${base}/dashboard`);
+    assert.equal(response?.status(), 200);
+    assert.equal(await page.title(), 'offload — live dashboard');
+    await page.waitForFunction(() => [...document.querySelectorAll('canvas')].every((canvas) => Number(canvas.dataset.points) >= 3));
+
+    const before = await health();
+    const offloaded = await burst('offloaded', 6);
+    assert.match(offloaded, /6 hash requests, offloaded: 6 done, 0 failed/);
+    assert.ok((await health()).pool.completed >= before.pool.completed + 6, 'the offloaded burst ran in the pool');
+
+    const inline = await burst('inline', 3);
+    assert.match(inline, /3 hash requests, inline: 3 done, 0 failed/);
+    assert.equal((await health()).inlineJobs, before.inlineJobs + 3, 'the inline burst ran on the main thread');
+
+    // More polls after the bursts, so every chart has drawn points across them.
+    const points = await page.$$eval('canvas', (canvases) => canvases.map((canvas) => Number(canvas.dataset.points)));
+    await page.waitForFunction(
+      (seen) => [...document.querySelectorAll('canvas')].every((canvas, index) => Number(canvas.dataset.points) > (seen[index] ?? 0)),
+      points,
+    );
+    for (const id of ['latency', 'delay', 'queued', 'busy']) {
+      assert.ok((await linePixels(id)) > 20, `the ${id} chart drew its line`);
+    }
+
+    // The progress bar follows a long render's progress() values to the end.
+    await page.click('#render');
+    await page.waitForSelector('#render-status[data-state=done], #render-status[data-state=failed]', { timeout: 60_000 });
+    assert.match((await page.textContent('#render-status')) ?? '', /^Done: /);
+    const bar = await page.$eval('#render-progress', (element) => {
+      const progress = element as unknown as { value: number; dataset: { updates?: string } };
+      return { value: progress.value, updates: Number(progress.dataset.updates) };
+    });
+    assert.equal(bar.value, 1);
+    assert.ok(bar.updates >= 2, `the bar moved through ${bar.updates} progress values`);
+
+    mkdirSync(artifacts, { recursive: true });
+    const file = join(artifacts, 'dashboard.png');
+    await page.screenshot({ path: file, fullPage: true });
+    assert.ok(statSync(file).size > 10_000);
+  });
 });

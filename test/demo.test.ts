@@ -121,6 +121,54 @@ test('npm start serves on PORT and, on SIGTERM, stops accepting, drains the pool
   assert.equal(code, 0);
 });
 
+interface PrintedSpan {
+  name: string;
+  id: string;
+  traceId: string;
+  parentId: string | undefined;
+}
+
+/** The spans OpenTelemetry's console exporter printed (one object literal each). */
+function printedSpans(output: string): PrintedSpan[] {
+  return output
+    .split(/\n(?=\{\n)/)
+    .filter((block) => block.includes('instrumentationScope'))
+    .map((block) => ({
+      name: /\n {2}name: '([^']+)'/.exec(block)![1]!,
+      id: /\n {2}id: '(\w+)'/.exec(block)![1]!,
+      traceId: /\n {2}traceId: '(\w+)'/.exec(block)![1]!,
+      parentId: /parentSpanContext: \{[^}]*spanId: '(\w+)'/.exec(block)?.[1],
+    }));
+}
+
+test('OFFLOAD_TRACE=console prints one trace per request: its span, offload\'s span under it, the worker\'s span under that', async () => {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'demo/server.ts'], {
+    cwd: new URL('..', import.meta.url),
+    env: { ...process.env, PORT: '0', OFFLOAD_DEMO_DB: join(scratch, 'demo.db'), OFFLOAD_TRACE: 'console' },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  let output = '';
+  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  try {
+    await waitFor(() => output.includes('offload demo on'));
+    const port = /127\.0\.0\.1:(\d+)/.exec(output)![1];
+    assert.equal((await fetch(`http://127.0.0.1:${port}/report?limit=2`)).status, 200);
+    await waitFor(() => printedSpans(output).some((span) => span.name === 'GET /report'));
+    const byName = new Map(printedSpans(output).map((span) => [span.name, span]));
+    const request = byName.get('GET /report')!;
+    const offloaded = byName.get('offload topCustomers');
+    const work = byName.get('sqlite: top customers');
+    assert.ok(offloaded && work, output);
+    assert.equal(request.parentId, undefined);
+    assert.equal(offloaded.parentId, request.id);
+    assert.equal(work.parentId, offloaded.id);
+    assert.deepEqual(new Set([request.traceId, offloaded.traceId, work.traceId]).size, 1);
+  } finally {
+    child.kill('SIGTERM');
+    await once(child, 'exit');
+  }
+});
+
 test('GET /report.csv streams rows from a worker generator; a client that leaves stops the generator', async () => {
   const response = await fetch(`${base}/report.csv?rows=2000`);
   assert.equal(response.status, 200);

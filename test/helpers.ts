@@ -1,13 +1,49 @@
 import { createPool, type Pool, type PoolOptions, type PoolStats } from '../src/index.js';
-import { hasRedis, remotePoolOptions, type WorkerProcess } from './remote-harness.js';
+import { remotePoolOptions, type WorkerProcess } from './remote-harness.js';
+import { redisServer, registerMissing } from './requirements.js';
 
 export type ExecutorName = NonNullable<PoolOptions['executor']>;
 
-/** The executors the shared behaviour suites run against; `remote` wherever redis-server is installed (always under CI). */
+const ALL_EXECUTORS: readonly ExecutorName[] = ['thread', 'process', 'remote'];
+
+/** OFFLOAD_TEST_EXECUTORS=thread,process picks the executors the shared suites run against; all by default. */
+function selectedExecutors(value = process.env.OFFLOAD_TEST_EXECUTORS): readonly ExecutorName[] {
+  if (value === undefined || value.trim() === '') return ALL_EXECUTORS;
+  const names = value.split(',').map((name) => name.trim());
+  const unknown = names.filter((name) => !ALL_EXECUTORS.includes(name as ExecutorName));
+  if (unknown.length > 0) throw new Error(`OFFLOAD_TEST_EXECUTORS: unknown executor(s) ${unknown.join(', ')}; use ${ALL_EXECUTORS.join(', ')}`);
+  return ALL_EXECUTORS.filter((name) => names.includes(name));
+}
+
+const selected = selectedExecutors();
+const remoteMissing = selected.includes('remote') && redisServer.missing !== undefined;
+let remoteSkipAnnounced = false;
+
+/**
+ * A list of executors whose iteration (`for (const executor of executors)`, as every shared suite
+ * does) also registers, once per test file, the remote executor's place when redis-server is
+ * missing: a skipped test saying why (a failing one under OFFLOAD_TEST_REQUIRE_ALL=1). Hooking the
+ * iteration keeps files that import helpers for other things free of that line.
+ */
+class ExecutorList extends Array<ExecutorName> {
+  static override get [Symbol.species](): ArrayConstructor {
+    return Array;
+  }
+
+  override [Symbol.iterator](): ArrayIterator<ExecutorName> {
+    if (remoteMissing && !remoteSkipAnnounced) {
+      remoteSkipAnnounced = true;
+      registerMissing(redisServer, "remote executor: this file's shared suites");
+    }
+    return super[Symbol.iterator]();
+  }
+}
+
+/** The executors the shared behaviour suites run against: those selected, `remote` where redis-server is found. */
+export const executors: readonly ExecutorName[] = ExecutorList.from(selected.filter((name) => name !== 'remote' || !remoteMissing));
+
 /** The executors whose pools need no service: the seed's examples run with these alone. */
 export const localExecutors = (): readonly ExecutorName[] => executors.filter((executor) => capabilities[executor].ownsWorkers);
-
-export const executors: readonly ExecutorName[] = ['thread', 'process', ...(hasRedis() ? (['remote'] as const) : [])];
 
 /**
  * What differs between executors, where a shared test must say so. Each entry is documented in

@@ -10,22 +10,12 @@ import { once } from 'node:events';
 import { availableParallelism } from 'node:os';
 import { createInterface } from 'node:readline';
 import type { PoolOptions } from '../src/index.js';
+import { redisServer } from './requirements.js';
 
 const children = new Set<ChildProcess>();
 process.on('exit', () => {
   for (const child of children) child.kill('SIGKILL');
 });
-
-let available: boolean | undefined;
-
-/** Whether redis-server is installed. Under CI it must be: a missing one fails loudly, never skips. */
-export function hasRedis(): boolean {
-  available ??= spawnSync('redis-server', ['--version']).status === 0;
-  if (!available && process.env.CI === 'true') {
-    throw new Error('redis-server is not installed, and CI must run the remote executor tests (.ci/run installs it)');
-  }
-  return available;
-}
 
 /** A free TCP port on 127.0.0.1, found synchronously (pools are created synchronously). */
 export function freePortSync(): number {
@@ -42,14 +32,16 @@ export interface RedisServer {
   start(): void;
 }
 
-/** Starts a redis-server and waits until it answers. */
+/** Starts a redis-server (found by requirements.ts; suites that need one check it first) and waits until it answers. */
 export function startRedisServer(port = freePortSync()): RedisServer {
+  const binary = redisServer.path;
+  if (binary === undefined) throw new Error(`no redis-server: ${redisServer.missing}`);
   let child: ChildProcess | undefined;
   const server: RedisServer = {
     port,
     url: `redis://127.0.0.1:${port}`,
     start() {
-      child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
+      child = spawn(binary, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
         stdio: 'ignore',
       });
       children.add(child);
@@ -69,13 +61,16 @@ export function startRedisServer(port = freePortSync()): RedisServer {
   return server;
 }
 
+/** Waits until a PING on the port gets PONG: one Node process polls, so no redis-cli is needed. */
 function waitForPing(port: number): void {
-  const deadline = Date.now() + 10_000;
-  while (Date.now() < deadline) {
-    if (spawnSync('redis-cli', ['-p', String(port), 'ping']).stdout?.toString().trim() === 'PONG') return;
-    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
-  }
-  throw new Error(`redis-server did not start on port ${port}`);
+  const script = `const net = require('net'); const deadline = Date.now() + 10000;
+    (function ping() {
+      const socket = net.connect(${port}, '127.0.0.1', () => socket.write('PING\\r\\n'));
+      const retry = () => (Date.now() > deadline ? process.exit(1) : setTimeout(ping, 20));
+      socket.on('data', (data) => (String(data).startsWith('+PONG') ? process.exit(0) : (socket.destroy(), retry())));
+      socket.on('error', retry);
+    })();`;
+  if (spawnSync(process.execPath, ['-e', script]).status !== 0) throw new Error(`redis-server did not start on port ${port}`);
 }
 
 let shared: RedisServer | undefined;

@@ -25,7 +25,8 @@ import { decodeReply, Reply } from '../src/remote/codec.js';
 import { decodeError } from '../src/protocol/error-codec.js';
 import type * as Tasks from './fixtures/remote-tasks.js';
 import { fixture, rejection } from './helpers.js';
-import { freePortSync, hasRedis, sharedRedis, startRedisServer, startWorkerProcess, type WorkerProcess, type WorkerProcessOptions } from './remote-harness.js';
+import { freePortSync, sharedRedis, startRedisServer, startWorkerProcess, type WorkerProcess, type WorkerProcessOptions } from './remote-harness.js';
+import { redisServer, whenAvailable } from './requirements.js';
 
 const run = promisify(execFile);
 const TASKS = fixture('remote-tasks.ts');
@@ -53,7 +54,7 @@ function until(condition: () => Promise<boolean> | boolean, timeout = 20_000): P
   });
 }
 
-if (hasRedis()) {
+whenAvailable(redisServer, 'remote executor: options, behaviour and faults', () => {
   describe('remote executor: options', () => {
     test('a remote pool needs a connection and a queue, and refuses what only local workers can do', () => {
       assert.throws(() => createPool(TASKS, { executor: 'remote', queue: 'q' }), /options\.connection/);
@@ -387,4 +388,4 @@ if (hasRedis()) {
       }
     });
   });
-}
+});

@@ -15,6 +15,7 @@ import { decodeError, encodeError } from '../protocol/error-codec.js';
 import { FromWorker, Status, ToWorker, type MainMessage, type WorkerInit } from '../protocol/messages.js';
 import { decodeProgress, decodeReply, encodeArgs, Reply, type JobData } from '../remote/codec.js';
 import { RemoteLink, type JobListener } from '../remote/link.js';
+import { splitAddress } from '../tracing/restore.js';
 import type { ResolvedRemoteOptions } from '../remote/options.js';
 import type { Executor, WorkerEvents, WorkerExit, WorkerHandle } from './executor.js';
 
@@ -153,11 +154,11 @@ class RemoteSlot implements WorkerHandle {
     switch (message[0]) {
       case ToWorker.Run:
         if (message.length !== 4) throw new Error('A remote slot takes one task at a time');
-        this.#run(message[1] as number, message[2] as string, message[3] as unknown[], transfer);
+        this.#run(message[1] as number, ...splitAddress(message[2]), message[3] as unknown[], transfer);
         break;
       case ToWorker.Stream: {
         // Items would need a channel of their own through Redis: generator tasks stay local.
-        const error = new TypeError(`The remote executor cannot stream the generator task "${message[2]}": stream it from a thread or process pool`);
+        const error = new TypeError(`The remote executor cannot stream the generator task "${splitAddress(message[2])[0]}": stream it from a thread or process pool`);
         queueMicrotask(() => this.#events.message([FromWorker.Results, 0, message[1], Status.Failed, encodeError(error)]));
         break;
       }
@@ -240,9 +241,9 @@ class RemoteSlot implements WorkerHandle {
 
   // --- internals -----------------------------------------------------------------------------
 
-  #run(taskId: number, task: string, args: unknown[], transfer: readonly TransferListItem[]): void {
+  #run(taskId: number, task: string, carried: unknown, args: unknown[], transfer: readonly TransferListItem[]): void {
     // Synchronous, so that the pool turns a refusal into this call's error (and only this one's).
-    const data = encodeArgs(args, this.#executor.options.maxPayloadBytes);
+    const data = encodeArgs(args, this.#executor.options.maxPayloadBytes, carried);
     // Moved means moved, as with threads: the sender keeps no usable copy.
     for (const item of transfer) if (item instanceof ArrayBuffer) detach(item);
     const job: Job = { taskId, jobId: this.#executor.nextJobId(), added: Promise.resolve(false) };

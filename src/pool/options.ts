@@ -55,6 +55,12 @@ export interface PoolOptions extends RemotePoolOptions {
   cwd?: string;
   /** Process executor: V8 old-space limit per worker (`--max-old-space-size`), in MB. Default: Node's. */
   maxOldSpaceSizeMb?: number;
+  /**
+   * Called on the calling thread at each call; what it returns (a request id, a tenant: any
+   * structured-cloneable value) travels with the task, and task code reads it with
+   * `callContext()`. Default: none.
+   */
+  captureContext?: () => unknown;
 }
 
 export interface ResolvedOptions {
@@ -74,6 +80,7 @@ export interface ResolvedOptions {
   execArgv: string[] | undefined;
   cwd: string | undefined;
   maxOldSpaceSizeMb: number | undefined;
+  captureContext: (() => unknown) | undefined;
   /** Set with `executor: 'remote'`. */
   remote: ResolvedRemoteOptions | undefined;
 }
@@ -116,6 +123,7 @@ export function resolveOptions(options: PoolOptions = {}): ResolvedOptions {
     execArgv: options.execArgv === undefined ? undefined : flags(options.execArgv),
     cwd: options.cwd === undefined ? undefined : directory(options.cwd),
     maxOldSpaceSizeMb: options.maxOldSpaceSizeMb === undefined ? undefined : integer('maxOldSpaceSizeMb', options.maxOldSpaceSizeMb, 1),
+    captureContext: hook('captureContext', options.captureContext),
     remote: resolveRemoteOptions(executor, options as Record<string, unknown>),
   };
 }
@@ -138,6 +146,11 @@ function niceness(value: unknown): number {
   const increment = integer('niceIncrement', value, 0);
   if (increment > 19) throw new RangeError(`options.niceIncrement must be at most 19 (got ${increment})`);
   return increment;
+}
+
+function hook(name: string, value: unknown): (() => unknown) | undefined {
+  if (value !== undefined && typeof value !== 'function') throw new TypeError(`options.${name} must be a function (got ${typeof value})`);
+  return value as (() => unknown) | undefined;
 }
 
 function text(name: string, value: unknown): string {

@@ -27,6 +27,7 @@ import { TaskStream, type StreamControl } from './stream.js';
 import { Dispatcher } from './scheduling/dispatcher.js';
 import { MAX_DEPTH, PipelineDepth } from './scheduling/pipeline-depth.js';
 import { WorkerSlot } from './worker-slot.js';
+import { CallTracing, type CarryingOptions } from '../tracing/call-trace.js';
 
 export interface RunOptions {
   /** Buffers to move rather than copy, besides those marked with `transfer()`. */
@@ -110,6 +111,7 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
   readonly #queue = new TaskQueue();
   readonly #workers: WorkerSlot[] = [];
   readonly #stats = new StatsRecorder();
+  readonly #tracing: CallTracing;
   #nextTaskId = 0;
   #nextWorkerId = 0;
   #busy = 0;
@@ -134,6 +136,7 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
     this.options = Object.freeze(resolveOptions(options));
     this.#executor = createExecutor(this.options);
     this.#depth = new PipelineDepth(this.#executor.maxDepth ?? MAX_DEPTH);
+    this.#tracing = new CallTracing(this.options);
     this.#dispatcher = new Dispatcher({
       queue: this.#queue,
       workers: this.#workers,
@@ -389,6 +392,7 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
   ): Task {
     this.#nextTaskId = ((this.#nextTaskId + 1) & 0x7fffffff) || 1; // 0 never names a task
     const task = new Task(this.#nextTaskId, name, args, transfer, options?.priority ?? 0, performance.now(), settle);
+    task.trace = this.#tracing.start(task, options as CarryingOptions | undefined);
     if (options !== undefined) {
       if (options.timeout !== undefined || options.signal !== undefined) {
         armDeadline(task, options.timeout, options.signal, this.#expire);
@@ -470,6 +474,7 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
       task.slot = slot;
       slot.inflight.push(task);
       this.#stats.waitTime.record(now - task.enqueuedAt);
+      if (task.trace !== undefined) task.trace.dispatched(slot.id, now);
       if (this.#isObserved) {
         this.emit('taskStarted', { id: task.id, name: task.name, workerId: slot.id, waitTime: now - task.enqueuedAt });
       }
@@ -529,11 +534,15 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
         break;
       case FromWorker.Items: {
         const task = slot.find(message[1]);
-        if (task !== undefined && task.state !== TaskState.Settled) task.stream?.push(message.slice(2));
+        if (task !== undefined && task.state !== TaskState.Settled) {
+          task.stream?.push(message.slice(2));
+          task.trace?.itemsReceived(message.length - 2);
+        }
         break;
       }
       case FromWorker.Progress: {
         const task = slot.find(message[1]);
+        if (task !== undefined && task.state !== TaskState.Settled) task.trace?.progressReceived();
         if (task !== undefined && task.state !== TaskState.Settled && task.onProgress !== undefined) {
           const onProgress = task.onProgress;
           invokeUserCode(() => onProgress(message[2]));
@@ -573,6 +582,7 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
       }
       if (task.key !== undefined) this.#dispatcher.release(task);
       this.#stats.runTime.record(runTime);
+      if (task.trace !== undefined) task.trace.ran(runTime);
       if (task.stream !== undefined) slot.isStreaming = false;
       if (task.state === TaskState.Settled) continue; // timed out or aborted meanwhile
       if (message[i + 1] === Status.Ok) {

@@ -2,6 +2,7 @@
 import type { TransferListItem } from 'node:worker_threads';
 import type { EncodedError } from '../protocol/error-codec.js';
 import { decodeError } from '../protocol/error-codec.js';
+import type { CallTrace } from '../tracing/call-trace.js';
 import type { TaskStream } from './stream.js';
 import type { WorkerSlot } from './worker-slot.js';
 
@@ -42,6 +43,8 @@ export class Task {
   onProgress: ((value: unknown) => void) | undefined = undefined;
   /** Key affinity: calls of one key go to one worker, one at a time. */
   key: string | undefined = undefined;
+  /** Set when the call carries context to its worker (a span, a request context). */
+  trace: CallTrace | undefined = undefined;
 
   constructor(
     readonly id: number,
@@ -58,6 +61,7 @@ export class Task {
     if (this.state === TaskState.Settled) return false;
     this.state = TaskState.Settled;
     if (this.disarm !== undefined) this.disarm();
+    if (this.trace !== undefined) this.trace.end(outcome);
     this.settle(outcome);
     return true;
   }

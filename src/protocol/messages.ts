@@ -42,6 +42,12 @@ export const FromWorker = {
 /** Per result in a `Results` message. */
 export const Status = { Ok: 0, Failed: 1 } as const;
 
+/**
+ * A task as named in `Run` and `Stream`: its name, or `[name, carried]` when the call carries
+ * context to the worker (a trace, a request context: see src/tracing/).
+ */
+export type TaskAddress = string | [name: string, carried: unknown];
+
 /** A task name that addresses a `@blocking` method: `Class#method`. */
 export const METHOD_SEPARATOR = '#';
 
@@ -60,7 +66,7 @@ export type MainMessage =
   | RunMessage
   | [typeof ToWorker.Close]
   | [typeof ToWorker.Cancel, number]
-  | [typeof ToWorker.Stream, number, string, unknown[], number]
+  | [typeof ToWorker.Stream, number, TaskAddress, unknown[], number]
   | [typeof ToWorker.Pull, number, number];
 
 /** What a worker is told at start. */

@@ -19,6 +19,8 @@ export interface JobData {
   v: number;
   /** The arguments, V8-serialised, base64. */
   args: string;
+  /** What the call carries to the task (trace and request context), V8-serialised, base64. */
+  ctx?: string;
 }
 
 /** How a job ended, from the worker's side. */
@@ -39,10 +41,27 @@ export type ReplyMessage =
   | [typeof Reply.Exited, number, ExitDetail];
 
 /** Serialises a call's arguments; throws a DataCloneError or `ERR_OFFLOAD_TOO_LARGE`. */
-export function encodeArgs(args: unknown[], limit: number): JobData {
+export function encodeArgs(args: unknown[], limit: number, carried?: unknown): JobData {
   const bytes = serialize(args);
   if (bytes.length > limit) throw new PayloadTooLargeError('args', bytes.length, limit);
-  return { v: PROTOCOL_VERSION, args: bytes.toString('base64') };
+  const data: JobData = { v: PROTOCOL_VERSION, args: bytes.toString('base64') };
+  if (carried !== undefined) {
+    const context = serialize(carried);
+    if (bytes.length + context.length > limit) throw new PayloadTooLargeError('context', bytes.length + context.length, limit);
+    data.ctx = context.toString('base64');
+  }
+  return data;
+}
+
+/** What a job carries for its task, or `undefined` (none, or not readable: the task runs without it). */
+export function decodeCarried(data: unknown, limit: number): unknown {
+  const ctx = (data as Partial<JobData> | null)?.ctx;
+  if (typeof ctx !== 'string' || (ctx.length * 3) / 4 > limit + 2) return undefined;
+  try {
+    return deserialize(Buffer.from(ctx, 'base64'));
+  } catch {
+    return undefined;
+  }
 }
 
 /** Reads a job's arguments back, refusing anything but what `encodeArgs` writes. */

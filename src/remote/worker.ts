@@ -17,7 +17,8 @@ import { AbortError, WorkerExitedError } from '../errors.js';
 import { createPool, type Pool } from '../pool/pool.js';
 import type { PoolStats } from '../pool/stats.js';
 import { encodeError } from '../protocol/error-codec.js';
-import { cancelChannel, decodeArgs, encodeProgress, encodeReply, Reply, type ReplyMessage } from './codec.js';
+import { cancelChannel, decodeArgs, decodeCarried, encodeProgress, encodeReply, Reply, type ReplyMessage } from './codec.js';
+import { carriedContext } from '../tracing/call-trace.js';
 import { resolveConnection, resolvePayloadLimit, resolvePrefix, resolveQueueName, type RemoteConnection } from './options.js';
 
 export interface RemoteWorkerOptions {
@@ -150,7 +151,9 @@ async function runJob(pool: Pool, job: Job, signal: AbortSignal | undefined, lim
   try {
     // Progress travels as the job's progress, which the producers' events listener hears.
     const onProgress = (value: unknown): void => void job.updateProgress(encodeProgress(value)).catch(() => {});
-    const value = await pool.run(job.name, args, { signal, onProgress });
+    // The caller's trace and request context go on to the local thread as they came.
+    const options = { signal, onProgress, [carriedContext]: decodeCarried(job.data, limit) };
+    const value = await pool.run(job.name, args, options);
     reply = [Reply.Ok, performance.now() - began, value];
   } catch (error) {
     const busy = performance.now() - began;

@@ -22,6 +22,7 @@ import {
 } from '../protocol/messages.js';
 import { takeMarked } from '../transfer.js';
 import { isFlagged } from '../protocol/cancel-flag.js';
+import { runCarried, splitAddress } from '../tracing/restore.js';
 import { cancelCurrent, createWorkerState, type TaskContext, type WorkerState } from './context.js';
 import { memoryInUseMb } from './memory.js';
 import { lowerOwnPriority } from './priority.js';
@@ -174,7 +175,7 @@ class TaskLoop {
         return;
       }
       this.#waiting.shift();
-      this.#start(next[0] as number, next[1] as string, next[2] as unknown[], out);
+      this.#start(next[0] as number, next[1], next[2] as unknown[], out);
     }
     this.#sendPumped(out, began);
     if (this.#isCloseRequested && this.#isIdle()) void this.#close();
@@ -188,17 +189,19 @@ class TaskLoop {
   }
 
   /** Starts one task in its own context; an async one is answered on its own when it settles. */
-  #start(id: number, name: string, args: unknown[], out: unknown[]): void {
+  #start(id: number, address: unknown, args: unknown[], out: unknown[]): void {
     if (this.#wasCancelled(id)) {
       out.push(id, Status.Failed, encodeError(new AbortError('cancelled before it started')));
       return;
     }
     const context: TaskContext = { taskId: id, cancelled: false, controller: undefined };
+    const [name, carried] = splitAddress(address);
     const began = performance.now();
     let value: unknown;
     try {
       const task = this.#resolve(name);
-      value = this.#contexts!.run(context, () => task.fn.apply(task.self, args));
+      const call = (): unknown => task.fn.apply(task.self, args);
+      value = this.#contexts!.run(context, carried === undefined ? call : () => runCarried(carried, call));
     } catch (error) {
       out.push(id, Status.Failed, encodeTaskError(error));
       return;
@@ -261,9 +264,11 @@ class TaskLoop {
       state.cancelled = false;
       state.controller = undefined;
       let value: unknown;
+      const [name, carried] = splitAddress(batch[i + 1]);
       try {
-        const task = this.#resolve(batch[i + 1] as string);
-        value = task.fn.apply(task.self, batch[i + 2] as unknown[]);
+        const task = this.#resolve(name);
+        const args = batch[i + 2] as unknown[];
+        value = carried === undefined ? task.fn.apply(task.self, args) : runCarried(carried, () => task.fn.apply(task.self, args));
       } catch (error) {
         out.push(id, Status.Failed, encodeTaskError(error));
         continue;
@@ -276,7 +281,7 @@ class TaskLoop {
         return this.#finishAsync(batch, i, value as PromiseLike<unknown>);
       }
       if (isIterator(value) && !Array.isArray(value)) {
-        out.push(id, Status.Failed, encodeError(new TypeError(`"${String(batch[i + 1])}" is a generator task: iterate it (for await ... of pool.tasks.x()) or use pool.stream()`)));
+        out.push(id, Status.Failed, encodeError(new TypeError(`"${name}" is a generator task: iterate it (for await ... of pool.tasks.x()) or use pool.stream()`)));
         (value as Iterator<unknown>).return?.(undefined);
         continue;
       }
@@ -317,7 +322,8 @@ class TaskLoop {
 
   /** Runs a generator task as a stream; its end (return value or error) is a results message. */
   async #runStream(message: unknown[]): Promise<void> {
-    const [, id, name, args, credit] = message as [number, number, string, unknown[], number];
+    const [, id, address, args, credit] = message as [number, number, unknown, unknown[], number];
+    const [name, carried] = splitAddress(address);
     const state = this.#state;
     state.taskId = id;
     state.cancelled = false;
@@ -327,10 +333,13 @@ class TaskLoop {
     try {
       if (this.#wasCancelled(id)) throw new AbortError('cancelled before it started');
       const task = this.#resolve(name);
-      const iterator = task.fn.apply(task.self, args);
-      if (!isIterator(iterator)) throw new TypeError(`"${name}" is not a generator task, so it cannot stream: call it with run()`);
-      this.#stream = new StreamControl(credit);
-      const value = await pump(id, iterator, this.#stream, (items, transfer) => this.#port.post(items, transfer));
+      const stream = (this.#stream = new StreamControl(credit));
+      // The generator's body runs in whoever pulls it: the whole pump runs in the carried context.
+      const value = await runCarried(carried, () => {
+        const iterator = task.fn.apply(task.self, args);
+        if (!isIterator(iterator)) throw new TypeError(`"${name}" is not a generator task, so it cannot stream: call it with run()`);
+        return pump(id, iterator, stream, (items, transfer) => this.#port.post(items, transfer));
+      });
       out = [FromWorker.Results, performance.now() - began, id, Status.Ok, value];
     } catch (error) {
       out = [FromWorker.Results, performance.now() - began, id, Status.Failed, encodeTaskError(error)];

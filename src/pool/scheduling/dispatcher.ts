@@ -174,7 +174,7 @@ export class Dispatcher {
     const message: unknown[] = [ToWorker.Run];
     let transfer: TransferListItem[] | undefined;
     for (const task of tasks) {
-      message.push(task.id, task.name, task.args);
+      message.push(task.id, task.trace?.address ?? task.name, task.args);
       if (task.transfer !== undefined) (transfer ??= []).push(...task.transfer);
     }
     try {
@@ -195,10 +195,10 @@ export class Dispatcher {
 
   #sendStream(slot: WorkerSlot, task: Task): void {
     try {
-      slot.handle.post([ToWorker.Stream, task.id, task.name, task.args, task.stream!.highWaterMark], task.transfer ?? NO_TRANSFER);
+      slot.handle.post([ToWorker.Stream, task.id, task.trace?.address ?? task.name, task.args, task.stream!.highWaterMark], task.transfer ?? NO_TRANSFER);
     } catch (error) {
       if (task.key !== undefined) this.#affinity?.release(task.key);
-      this.host.fail(task, notCloneable(error, task.args));
+      this.host.fail(task, notCloneable(error, task));
       return;
     }
     slot.isStreaming = true;
@@ -209,10 +209,10 @@ export class Dispatcher {
   #sendEachAlone(slot: WorkerSlot, tasks: Task[]): void {
     for (const task of tasks) {
       try {
-        slot.handle.post([ToWorker.Run, task.id, task.name, task.args], task.transfer ?? NO_TRANSFER);
+        slot.handle.post([ToWorker.Run, task.id, task.trace?.address ?? task.name, task.args], task.transfer ?? NO_TRANSFER);
       } catch (error) {
         if (task.key !== undefined) this.#affinity?.release(task.key);
-        this.host.fail(task, notCloneable(error, task.args));
+        this.host.fail(task, notCloneable(error, task));
         continue;
       }
       this.#accept(slot, [task]);
@@ -225,6 +225,8 @@ export class Dispatcher {
  * error of its own: a child process names shared memory, which structured clone within a process
  * accepts; the remote executor refuses arguments too large for Redis.
  */
-function notCloneable(error: unknown, args: unknown[]): OffloadError {
-  return error instanceof OffloadError ? error : new NotCloneableError(findUncloneablePath(args, 'args') ?? 'args', error);
+function notCloneable(error: unknown, task: Task): OffloadError {
+  if (error instanceof OffloadError) return error;
+  const path = findUncloneablePath(task.args, 'args') ?? (task.trace && findUncloneablePath(task.trace.address[1].request, 'context'));
+  return new NotCloneableError(path ?? 'args', error);
 }
