@@ -1,24 +1,41 @@
 /**
- * Remote round trip: a no-op task through Redis to `offload worker` processes and back.
- * Sequential latency (one call at a time) and throughput (many calls in flight) with 1, then 2
- * worker processes. Starts its own redis-server on a free port of 127.0.0.1 and stops it.
+ * Remote executor against plain BullMQ, side by side in one run, on one redis-server of its own
+ * (127.0.0.1, free port, no persistence). Both sides make the same no-op calls from producer
+ * processes to worker processes of the same concurrency, with the same calls in flight:
+ *
+ *   - round-trip p50, one call at a time, 1 worker process
+ *   - calls/s with 1 and with 2 worker processes
+ *   - 4 producer processes together against 1, with the same total of calls
+ *   - Redis `used_memory` 2 s after 1,000 calls returning 256 KiB each settled
+ *   - Redis commands per call, from `INFO commandstats`
+ *
+ * and prints offload/BullMQ ratios. Plain BullMQ is `Queue.add` + `job.waitUntilFinished()`
+ * with one `QueueEvents` per producer, jobs removed once done.
  *
  *   npm run bench:remote
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { createServer } from 'node:net';
-import { createPool } from '../src/index.js';
-import { timeCalls } from './call-timing.js';
+import { createInterface } from 'node:readline';
+import { Redis } from 'ioredis';
 
-const SEQUENTIAL = 2_000;
-const THROUGHPUT = 20_000;
+const SEQUENTIAL = 1_000;
+const CALLS = 4_000;
 const IN_FLIGHT = 256;
-const POOL_SIZE = 64;
-const WORKER_SIZE = 4;
+const CONCURRENCY = 8;
+const PRODUCERS = 4;
+const BLOBS = 1_000;
+const BLOB_BYTES = 256 * 1024;
+const BLOB_IN_FLIGHT = 64;
+const SETTLE_MS = 2_000;
 const root = new URL('..', import.meta.url).pathname;
 const cli = new URL('../dist/cli.js', import.meta.url).pathname;
-const tasks = new URL('./tasks/add.mjs', import.meta.url).pathname;
+const tasks = new URL('./tasks/remote.mjs', import.meta.url).pathname;
+const producerScript = new URL('./remote/producer.mjs', import.meta.url).pathname;
+const bullmqWorkerScript = new URL('./remote/bullmq-worker.mjs', import.meta.url).pathname;
+
+type Kind = 'bullmq' | 'offload';
 
 async function freePort(): Promise<number> {
   const server = createServer().listen(0, '127.0.0.1');
@@ -28,49 +45,168 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-async function startWorker(url: string, queue: string): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [cli, 'worker', tasks, '--redis', url, '--queue', queue, '--size', String(WORKER_SIZE)], {
-    cwd: root,
-    stdio: ['ignore', 'pipe', 'inherit'],
+async function readyLine(child: ChildProcess): Promise<void> {
+  const lines = createInterface({ input: child.stdout! });
+  await new Promise<void>((resolve, reject) => {
+    lines.on('line', (line) => line.includes('ready') && resolve());
+    child.once('exit', (code) => reject(new Error(`exited with ${code} before it was ready`)));
   });
-  await once(child.stdout!, 'data'); // "offload worker ready"
-  return child;
+  lines.close();
 }
 
-async function measure(url: string, queue: string): Promise<{ p50: number; p99: number; perSecond: number }> {
-  const pool = createPool<{ add(a: number, b: number): number }>(new URL(`file://${tasks}`), {
-    executor: 'remote',
-    connection: url,
-    queue,
-    size: POOL_SIZE,
-  });
-  await pool.warmup();
-  let n = 0;
-  const timing = await timeCalls(() => pool.tasks.add(n++, 1), { warmUp: 200, sequential: SEQUENTIAL, total: THROUGHPUT, window: IN_FLIGHT });
-  await pool.close();
-  return timing;
+async function startWorkers(kind: Kind, url: string, queue: string, count: number): Promise<ChildProcess[]> {
+  return Promise.all(
+    Array.from({ length: count }, async () => {
+      const args =
+        kind === 'offload'
+          ? [cli, 'worker', tasks, '--redis', url, '--queue', queue, '--size', String(CONCURRENCY)]
+          : [bullmqWorkerScript, url, queue, String(CONCURRENCY)];
+      const child = spawn(process.execPath, args, { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
+      await readyLine(child);
+      return child;
+    }),
+  );
+}
+
+async function stop(children: ChildProcess[]): Promise<void> {
+  await Promise.all(
+    children.map(async (child) => {
+      if (child.exitCode !== null) return;
+      const exited = once(child, 'exit');
+      child.kill('SIGTERM');
+      await exited;
+    }),
+  );
+}
+
+interface Run {
+  kind: Kind;
+  url: string;
+  queue: string;
+  mode: 'latency' | 'throughput' | 'blob';
+  count: number;
+  window: number;
+  size?: number;
+}
+
+/** Starts producer processes, lets them warm up, starts them together; resolves when all finished. */
+async function produce(run: Run, producers: number, beforeGo?: () => Promise<void>): Promise<{ wallMs: number; results: Array<Record<string, number>> }> {
+  const children = Array.from({ length: producers }, () =>
+    spawn(process.execPath, [producerScript, JSON.stringify(run)], { cwd: root, stdio: ['pipe', 'pipe', 'inherit'] }),
+  );
+  await Promise.all(children.map(readyLine));
+  await beforeGo?.();
+  const began = performance.now();
+  const results = await Promise.all(
+    children.map(async (child) => {
+      const lines = createInterface({ input: child.stdout! });
+      const result = new Promise<Record<string, number>>((resolve) => lines.once('line', (line) => resolve(JSON.parse(line) as Record<string, number>)));
+      child.stdin!.write('go\n');
+      const value = await result;
+      lines.close();
+      return value;
+    }),
+  );
+  const wallMs = performance.now() - began;
+  await Promise.all(children.map((child) => (child.exitCode === null ? once(child, 'exit') : undefined)));
+  return { wallMs, results };
+}
+
+async function commandStats(redis: Redis): Promise<Map<string, number>> {
+  const text = await redis.info('commandstats');
+  const stats = new Map<string, number>();
+  for (const match of text.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) stats.set(match[1]!, Number(match[2]));
+  return stats;
+}
+
+async function usedMemory(redis: Redis): Promise<number> {
+  const text = await redis.info('memory');
+  return Number(/^used_memory:(\d+)/m.exec(text)![1]);
+}
+
+let queues = 0;
+
+async function measure(kind: Kind, url: string, redis: Redis) {
+  const out: Record<string, number> = {};
+  const commands: Record<string, number> = {};
+  // Latency and throughput with 1 worker process, then 2.
+  for (const workerCount of [1, 2]) {
+    const queue = `bench-${kind}-${++queues}`;
+    const workers = await startWorkers(kind, url, queue, workerCount);
+    try {
+      if (workerCount === 1) {
+        const latency = await produce({ kind, url, queue, mode: 'latency', count: SEQUENTIAL, window: 1 }, 1);
+        out.p50 = latency.results[0]!.p50!;
+      }
+      let before = new Map<string, number>();
+      const { wallMs } = await produce({ kind, url, queue, mode: 'throughput', count: CALLS, window: IN_FLIGHT }, 1, async () => {
+        before = await commandStats(redis);
+      });
+      if (workerCount === 1) {
+        const after = await commandStats(redis);
+        for (const [name, calls] of after) {
+          const delta = (calls - (before.get(name) ?? 0)) / CALLS;
+          if (delta >= 0.01 && name !== 'info') commands[name] = delta;
+        }
+      }
+      out[`perSecond${workerCount}`] = CALLS / (wallMs / 1000);
+      if (workerCount === 2) {
+        // The same total from PRODUCERS processes at once, each with its share in flight.
+        const share = { kind, url, queue, mode: 'throughput' as const, count: CALLS / PRODUCERS, window: IN_FLIGHT / PRODUCERS };
+        const together = await produce(share, PRODUCERS);
+        out.producersPerSecond = CALLS / (together.wallMs / 1000);
+      }
+    } finally {
+      await stop(workers);
+    }
+  }
+  // Redis memory: 1,000 results of 256 KiB, read 2 s after the last call settled.
+  const queue = `bench-${kind}-${++queues}`;
+  const workers = await startWorkers(kind, url, queue, 1);
+  try {
+    let start = 0;
+    await produce({ kind, url, queue, mode: 'blob', count: BLOBS, window: BLOB_IN_FLIGHT, size: BLOB_BYTES }, 1, async () => {
+      start = await usedMemory(redis);
+    });
+    await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
+    out.memoryMiB = ((await usedMemory(redis)) - start) / 2 ** 20;
+  } finally {
+    await stop(workers);
+  }
+  return { out, commands };
 }
 
 const port = await freePort();
-const redis = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+const server = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
 await new Promise((resolve) => setTimeout(resolve, 300));
 const url = `redis://127.0.0.1:${port}`;
-const workers: ChildProcess[] = [];
+const redis = new Redis(url);
 try {
-  console.log(`remote no-op round trip, Node ${process.version}, pool size ${POOL_SIZE}, ${WORKER_SIZE} threads per worker, ${IN_FLIGHT} calls in flight`);
-  for (const count of [1, 2]) {
-    const queue = `bench-${count}`;
-    for (let i = 0; i < count; i++) workers.push(await startWorker(url, queue));
-    const result = await measure(url, queue);
-    console.log(
-      `${count} worker process${count === 1 ? '' : 'es'}: p50 ${result.p50.toFixed(2)} ms   p99 ${result.p99.toFixed(2)} ms   ${Math.round(result.perSecond).toLocaleString('en-US')} tasks/s`,
-    );
-    for (const worker of workers.splice(0)) {
-      worker.kill('SIGTERM');
-      await once(worker, 'exit');
-    }
-  }
+  const version = ((await redis.info('server')).match(/redis_version:(\S+)/) ?? [])[1];
+  const { version: bullmq } = (await import('bullmq/package.json', { with: { type: 'json' } })).default as { version: string };
+  console.log(
+    `remote executor vs plain BullMQ ${bullmq}, Redis ${version}, Node ${process.version}; no-op task, ${IN_FLIGHT} calls in flight, ${CALLS} calls, ` +
+      `worker concurrency ${CONCURRENCY}; load average ${(await import('node:os')).loadavg().map((l) => l.toFixed(2)).join(' ')}`,
+  );
+  const bullmqResult = await measure('bullmq', url, redis);
+  const offloadResult = await measure('offload', url, redis);
+  const b = bullmqResult.out;
+  const o = offloadResult.out;
+  const row = (label: string, bull: string, off: string, ratio: string): void => console.log(`${label.padEnd(44)}${bull.padStart(14)}${off.padStart(14)}${ratio.padStart(12)}`);
+  const rate = (value: number): string => Math.round(value).toLocaleString('en-US');
+  row('', 'plain BullMQ', 'offload', 'offload/BullMQ');
+  row('round trip p50 (ms), 1 worker process', b.p50!.toFixed(2), o.p50!.toFixed(2), `${(o.p50! - b.p50!).toFixed(2)} ms`);
+  row('calls/s, 1 worker process', rate(b.perSecond1!), rate(o.perSecond1!), `${(o.perSecond1! / b.perSecond1!).toFixed(2)}×`);
+  row('calls/s, 2 worker processes', rate(b.perSecond2!), rate(o.perSecond2!), `${(o.perSecond2! / b.perSecond2!).toFixed(2)}×`);
+  row('  2 worker processes / 1', `${(b.perSecond2! / b.perSecond1!).toFixed(2)}×`, `${(o.perSecond2! / o.perSecond1!).toFixed(2)}×`, '');
+  row(`calls/s, ${PRODUCERS} producers together, 2 workers`, rate(b.producersPerSecond!), rate(o.producersPerSecond!), `${(o.producersPerSecond! / b.producersPerSecond!).toFixed(2)}×`);
+  row(`  ${PRODUCERS} producers / 1`, `${(b.producersPerSecond! / b.perSecond2!).toFixed(2)}×`, `${(o.producersPerSecond! / o.perSecond2!).toFixed(2)}×`, '');
+  row(`Redis memory 2 s after ${BLOBS} × 256 KiB (MiB)`, `+${b.memoryMiB!.toFixed(1)}`, `+${o.memoryMiB!.toFixed(1)}`, '');
+  const names = [...new Set([...Object.keys(bullmqResult.commands), ...Object.keys(offloadResult.commands)])].sort();
+  const total = (commands: Record<string, number>): number => Object.values(commands).reduce((sum, n) => sum + n, 0);
+  row('Redis commands per call (1 worker process)', total(bullmqResult.commands).toFixed(2), total(offloadResult.commands).toFixed(2), `${(total(offloadResult.commands) / total(bullmqResult.commands)).toFixed(2)}×`);
+  for (const name of names) row(`  ${name}`, (bullmqResult.commands[name] ?? 0).toFixed(2), (offloadResult.commands[name] ?? 0).toFixed(2), '');
 } finally {
-  for (const worker of workers) worker.kill('SIGKILL');
-  redis.kill('SIGKILL');
+  redis.disconnect();
+  server.kill('SIGKILL');
 }

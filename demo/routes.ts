@@ -77,9 +77,13 @@ export function registerRoutes(app: FastifyInstance, { registry, loop }: RouteCo
     },
   );
 
+  const csvQuery = { type: 'object', properties: { rows: { type: 'integer', minimum: 1, maximum: ORDER_COUNT, default: 1000 } } };
+  const csvHeaders = { 'content-type': 'text/csv', 'content-disposition': 'attachment; filename="orders.csv"' };
+  // Fastify's automatic HEAD route would run the whole export on a worker and discard it.
+  app.head('/report.csv', { schema: { querystring: csvQuery } }, (_request, reply) => reply.headers(csvHeaders).send());
   app.get<{ Querystring: { rows: number } }>(
     '/report.csv',
-    { schema: { querystring: { type: 'object', properties: { rows: { type: 'integer', minimum: 1, maximum: ORDER_COUNT, default: 1000 } } } } },
+    { schema: { querystring: csvQuery }, exposeHeadRoute: false },
     async (request, reply) => {
       // A pipeline with backpressure: the response pulls lines from the worker's generator only
       // as fast as the client reads; a client that leaves destroys the stream, ending the generator.
@@ -87,7 +91,9 @@ export function registerRoutes(app: FastifyInstance, { registry, loop }: RouteCo
       return reply
         .type('text/csv')
         .header('content-disposition', 'attachment; filename="orders.csv"')
-        .send(Readable.from(lines));
+        // A client that stops reading stalls the stream (the pool's stallTimeout): the failure
+        // must reach the response, which waits on the socket rather than on the stream.
+        .send(Readable.from(lines, { signal: lines.signal }));
     },
   );
 

@@ -36,7 +36,15 @@ export interface DemoOptions {
   poolSize?: number;
   /** Run the tasks on remote workers through this Redis (default: $OFFLOAD_REDIS_URL; unset: threads). */
   redisUrl?: string;
+  /**
+   * ms a streaming client may go without reading before its stream ends and frees its worker
+   * (default: $OFFLOAD_DEMO_STALL_TIMEOUT, else 10 s).
+   */
+  stallTimeout?: number;
 }
+
+/** At shutdown, how long running tasks may finish before they are cancelled. */
+export const CLOSE_TIMEOUT_MS = 10_000;
 
 export async function buildDemo(options: DemoOptions = {}): Promise<{ app: FastifyInstance; pool: Pool<typeof Tasks> }> {
   const databasePath = options.databasePath ?? process.env.OFFLOAD_DEMO_DB ?? fileURLToPath(new URL('../.data/demo.db', import.meta.url));
@@ -45,12 +53,15 @@ export async function buildDemo(options: DemoOptions = {}): Promise<{ app: Fasti
   const redisUrl = options.redisUrl ?? process.env.OFFLOAD_REDIS_URL;
   const pool = createPool<typeof Tasks>(new URL('./tasks.ts', import.meta.url), {
     name: 'demo',
-    size: options.poolSize ?? 4,
     maxQueue: 1000,
+    // A client that stops reading /report.csv must not hold a worker (nor the shutdown) for ever.
+    stallTimeout: options.stallTimeout ?? Number(process.env.OFFLOAD_DEMO_STALL_TIMEOUT ?? 10_000),
     // Opt-in remote mode: `offload worker demo/tasks.ts --queue offload-demo` processes run the tasks.
-    // Workers yield the CPU to the main thread, which answers /health (Linux). Remote workers
-    // take it as `offload worker --nice-increment 10`.
-    ...(redisUrl === undefined ? { niceIncrement: 10 } : { executor: 'remote', connection: redisUrl, queue: 'offload-demo' }),
+    // Locally, workers yield the CPU to the main thread, which answers /health (Linux). Remote
+    // workers take it as `offload worker --nice-increment 10`.
+    ...(redisUrl === undefined
+      ? { size: options.poolSize ?? 4, niceIncrement: 10 }
+      : { executor: 'remote', connection: redisUrl, queue: 'offload-demo', maxInFlight: options.poolSize ?? 64 }),
   });
 
   // Start the workers before traffic arrives, so the first burst measures work, not start-up.
@@ -58,7 +69,7 @@ export async function buildDemo(options: DemoOptions = {}): Promise<{ app: Fasti
 
   const app = Fastify({ logger: false });
   // Decorates app and requests with the pool, maps its errors to HTTP, closes it on app.close().
-  await app.register(offload, { pool });
+  await app.register(offload, { pool, closeTimeout: CLOSE_TIMEOUT_MS });
 
   const registry = new Registry();
   const metrics = registerPoolMetrics(pool, { registry });
@@ -81,7 +92,9 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const address = await app.listen({ port, host });
   console.log(`offload demo on ${address}/  (dashboard: ${address}/dashboard; try /report, /hash, /image, each with ?inline=1, and /health)`);
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-    // Stop accepting first, then drain the pool (the offload plugin's onClose hook closes it).
+    // Stop accepting first, then drain the pool: the offload plugin's onClose hook runs
+    // `pool.close({ timeout: CLOSE_TIMEOUT_MS })`. Stalled streaming clients are cut off by the
+    // pool's stallTimeout, so the server's own close cannot wait on them for ever.
     process.once(signal, () => void app.close().then(() => process.exit(0)));
   }
 }

@@ -13,7 +13,25 @@ export type OffloadErrorCode =
   | 'ERR_OFFLOAD_TASK_MODULE'
   | 'ERR_OFFLOAD_CLOSED'
   | 'ERR_OFFLOAD_TOO_LARGE'
-  | 'ERR_OFFLOAD_CONNECTION';
+  | 'ERR_OFFLOAD_CONNECTION'
+  | 'ERR_OFFLOAD_STALLED';
+
+/**
+ * The errors offload itself raised in this process, or decoded as raised by offload in a worker.
+ * A brand task code cannot forge: a task may throw an error with any `code`, even an instance of
+ * these classes built in its own worker, but only this side adds to the set.
+ */
+const raisedByOffload = new WeakSet<object>();
+
+/** Whether offload raised `error` (as opposed to a task or a framework that borrowed a code). */
+export function isRaisedByOffload(error: unknown): boolean {
+  return typeof error === 'object' && error !== null && raisedByOffload.has(error);
+}
+
+/** Internal: marks an error decoded from a worker's own report as raised by offload. */
+export function markRaisedByOffload(error: object): void {
+  raisedByOffload.add(error);
+}
 
 export class OffloadError extends Error {
   readonly code: OffloadErrorCode;
@@ -21,6 +39,7 @@ export class OffloadError extends Error {
   constructor(code: OffloadErrorCode, message: string, options?: ErrorOptions) {
     super(message, options);
     this.code = code;
+    raisedByOffload.add(this);
   }
 
   override get name(): string {
@@ -141,5 +160,18 @@ export class PayloadTooLargeError extends OffloadError {
 export class ConnectionError extends OffloadError {
   constructor(message: string, cause?: unknown) {
     super('ERR_OFFLOAD_CONNECTION', message, cause === undefined ? undefined : { cause });
+  }
+}
+
+/**
+ * A stream's consumer took no item for `stallTimeout` ms: the stream ended with this error and
+ * its worker was freed.
+ */
+export class StreamStalledError extends OffloadError {
+  readonly stallTimeout: number;
+
+  constructor(stallTimeout: number) {
+    super('ERR_OFFLOAD_STALLED', `The stream's consumer took no item for ${stallTimeout} ms (stallTimeout)`);
+    this.stallTimeout = stallTimeout;
   }
 }

@@ -24,5 +24,6 @@ export {
   ClosedError,
   PayloadTooLargeError,
   ConnectionError,
+  StreamStalledError,
 } from './errors.js';
 export type { OffloadErrorCode } from './errors.js';

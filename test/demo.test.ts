@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { request, type IncomingMessage } from 'node:http';
 import { once } from 'node:events';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -17,10 +18,13 @@ async function waitFor(condition: () => boolean): Promise<void> {
   while (!condition()) await new Promise((resolve) => setTimeout(resolve, 20));
 }
 let base = '';
+const STALL_MS = 1000;
+let demoPool: Awaited<ReturnType<typeof buildDemo>>['pool'];
 let close: () => Promise<unknown> = async () => {};
 
 before(async () => {
-  const { app } = await buildDemo({ databasePath: join(scratch, 'demo.db'), poolSize: 2 });
+  const { app, pool } = await buildDemo({ databasePath: join(scratch, 'demo.db'), poolSize: 2, stallTimeout: STALL_MS });
+  demoPool = pool;
   await app.listen({ port: 0, host: '127.0.0.1' });
   const address = app.server.address() as { port: number };
   base = `http://127.0.0.1:${address.port}`;
@@ -197,4 +201,69 @@ test('GET /render-progress streams the render\'s progress() values, then its end
   assert.ok(progress.length >= 1);
   assert.deepEqual(progress.at(-1), { rows: 120, of: 120 });
   assert.equal(events.at(-1)![0], 'done');
+});
+
+/**
+ * Starts a long CSV export and stops reading once the headers are in. `readRest()` reads on
+ * and resolves with whether the response arrived whole (a paused socket cannot see that the
+ * server cut it until it reads up to the cut).
+ */
+async function stalledExport(origin: string): Promise<{ readRest(): Promise<boolean> }> {
+  const response = await new Promise<IncomingMessage>((resolve, reject) => {
+    request(`${origin}/report.csv?rows=400000`, resolve).on('error', reject).end();
+  });
+  assert.equal(response.statusCode, 200);
+  response.pause();
+  return {
+    readRest: () =>
+      new Promise<boolean>((resolve) => {
+        response.on('error', () => resolve(false));
+        response.on('close', () => resolve(response.complete));
+        response.resume();
+      }),
+  };
+}
+
+test('GET /report.csv: clients that stop reading lose their stream after stallTimeout, and the workers are free again', { timeout: 120_000 }, async () => {
+  // As many stalled clients as workers: without a stall limit nothing else would ever run.
+  const stalled = await Promise.all([stalledExport(base), stalledExport(base)]);
+  await waitFor(() => (demoPool.stats().failures['ERR_OFFLOAD_STALLED'] ?? 0) === 2);
+  const response = await fetch(`${base}/hash?password=after-the-stall`);
+  assert.equal(response.status, 200);
+  // The server cut the stalled responses short rather than leaving them open for ever.
+  assert.deepEqual(await Promise.all(stalled.map((client) => client.readRest())), [false, false]);
+});
+
+test('HEAD /report.csv answers the headers without running the export on a worker', async () => {
+  const started: string[] = [];
+  const onStarted = ({ name }: { name: string }): void => void started.push(name);
+  demoPool.on('taskStarted', onStarted);
+  try {
+    const head = await fetch(`${base}/report.csv?rows=400000`, { method: 'HEAD' });
+    assert.equal(head.status, 200);
+    assert.match(head.headers.get('content-type') ?? '', /text\/csv/);
+    // A later export: had HEAD queued one, it would have started first (the queue is FIFO).
+    assert.equal((await (await fetch(`${base}/report.csv?rows=1`)).text()).split('\n').length, 3);
+    assert.deepEqual(started, ['ordersCsv']);
+  } finally {
+    demoPool.off('taskStarted', onStarted);
+  }
+});
+
+test('on SIGTERM the demo exits although streaming clients stopped reading', { timeout: 120_000 }, async () => {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'demo/server.ts'], {
+    cwd: new URL('..', import.meta.url),
+    env: { ...process.env, PORT: '0', OFFLOAD_DEMO_DB: join(scratch, 'demo.db'), OFFLOAD_DEMO_STALL_TIMEOUT: '1000' },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const [line] = (await once(child.stdout, 'data')) as [Buffer];
+  const port = /127\.0\.0\.1:(\d+)/.exec(line.toString())?.[1];
+  assert.ok(port, line.toString());
+  const origin = `http://127.0.0.1:${port}`;
+  // Four stalled exports hold all four workers of the demo's pool.
+  await Promise.all(Array.from({ length: 4 }, () => stalledExport(origin)));
+  const exited = once(child, 'exit');
+  child.kill('SIGTERM');
+  const [code] = await exited;
+  assert.equal(code, 0);
 });

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type * as Faults from './fixtures/faults.js';
-import { executors, poolFor } from './helpers.js';
+import { localExecutors, poolFor } from './helpers.js';
 
 function until(condition: () => boolean): Promise<void> {
   return new Promise((resolve) => {
@@ -14,7 +14,9 @@ function until(condition: () => boolean): Promise<void> {
   });
 }
 
-for (const executor of executors) {
+// Pools that start their own workers: a remote pool has none to grow or shrink (it refuses
+// size, maxSize and minSize; remote.test.ts checks that, and maxInFlight).
+for (const executor of localExecutors()) {
   describe(`elastic size (${executor})`, () => {
     test('grows to maxSize under load, then shrinks to minSize when idle', async () => {
       const pool = poolFor<typeof Faults>('faults.ts', executor, { minSize: 1, maxSize: 3, idleTimeout: 100 });

@@ -38,6 +38,8 @@ function routes(calls: EventEmitter): Record<string, Route> {
     '/not-cloneable': async (offload) => ({ value: await offload.tasks.echo(() => 'a function cannot cross') }),
     '/bad-input': async (offload) => ({ value: await offload.tasks.rejectInput('width must be at most 4096') }),
     '/fail': async (offload) => ({ value: await offload.tasks.fail('hunter2') }),
+    '/unsendable': async (offload) => ({ value: await offload.tasks.unsendable() }),
+    '/borrowed-code': async (offload, query) => ({ value: await offload.tasks.borrowCode(query.get('code') ?? '') }),
   };
 }
 

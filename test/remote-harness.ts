@@ -90,6 +90,8 @@ export interface WorkerProcessOptions {
   maxStalledCount?: number;
   prefix?: string;
   maxPayloadBytes?: number;
+  /** The worker process's V8 old-space limit (`--max-old-space-size`), in MB. */
+  maxOldSpaceSizeMb?: number;
 }
 
 export interface WorkerProcess {
@@ -106,7 +108,9 @@ const WORKER_ENTRY = new URL('./fixtures/remote-worker.ts', import.meta.url).pat
 
 /** Starts a worker process serving `queue` with the task module `moduleUrl`. */
 export function startWorkerProcess(moduleUrl: URL, redisUrl: string, queue: string, options: WorkerProcessOptions = {}): WorkerProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', WORKER_ENTRY, JSON.stringify({ module: moduleUrl.href, redisUrl, queue, ...options })], {
+  const { maxOldSpaceSizeMb, ...workerOptions } = options;
+  const heap = maxOldSpaceSizeMb === undefined ? [] : [`--max-old-space-size=${maxOldSpaceSizeMb}`];
+  const child = spawn(process.execPath, [...heap, '--import', 'tsx', WORKER_ENTRY, JSON.stringify({ module: moduleUrl.href, redisUrl, queue, ...workerOptions })], {
     stdio: ['pipe', 'pipe', 'pipe'],
     env: process.env,
   });
@@ -145,15 +149,17 @@ let queues = 0;
 /**
  * The options of a remote pool on a fixture module, served by a worker process of its own,
  * started with the worker-side options the pool's options imply (its size, grace period and
- * recycling). Local-only options go to the worker, as they would in a deployment.
+ * recycling). Local-only options go to the worker, as they would in a deployment; the pool's
+ * size becomes its `maxInFlight`.
  */
 export function remotePoolOptions(moduleUrl: URL, options: PoolOptions): { options: PoolOptions; start(): WorkerProcess } {
-  const { resourceLimits: _limits, env: _env, execArgv: _argv, maxTasksPerWorker, ...producer } = options;
+  const { resourceLimits: _limits, env: _env, execArgv: _argv, maxTasksPerWorker, size: _size, maxSize: _maxSize, minSize: _minSize, ...producer } = options;
   const redis = sharedRedis();
   const queue = `test-${process.pid}-${++queues}`;
   const size = options.maxSize ?? options.size ?? availableParallelism();
   return {
-    options: { ...producer, executor: 'remote', connection: redis.url, queue },
+    // The shared suites' pool sizes bound what is in flight, as they bound a local pool's work.
+    options: { ...producer, executor: 'remote', connection: redis.url, queue, maxInFlight: size },
     start: () =>
       startWorkerProcess(moduleUrl, redis.url, queue, {
         size,
@@ -161,4 +167,17 @@ export function remotePoolOptions(moduleUrl: URL, options: PoolOptions): { optio
         maxTasksPerWorker: maxTasksPerWorker === Infinity ? undefined : maxTasksPerWorker,
       }),
   };
+}
+
+/** Resolves once `condition` holds, polling every 20 ms; rejects after `timeout` ms. */
+export function until(condition: () => Promise<boolean> | boolean, timeout = 20_000): Promise<void> {
+  const deadline = Date.now() + timeout;
+  return new Promise((resolve, reject) => {
+    const poll = async (): Promise<void> => {
+      if (await condition()) resolve();
+      else if (Date.now() > deadline) reject(new Error('timed out waiting'));
+      else setTimeout(() => void poll(), 20);
+    };
+    void poll();
+  });
 }

@@ -9,7 +9,9 @@ import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import { serialize } from 'node:v8';
-import { Queue, QueueEvents } from 'bullmq';
+import { randomUUID } from 'node:crypto';
+import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
 import {
   ConnectionError,
   createPool,
@@ -21,11 +23,11 @@ import {
   type PoolOptions,
 } from '../src/index.js';
 import { startRemoteWorker } from '../src/remote/index.js';
-import { decodeReply, Reply } from '../src/remote/codec.js';
+import { decodeEntry, PROTOCOL_VERSION, Reply, replyList } from '../src/remote/codec.js';
 import { decodeError } from '../src/protocol/error-codec.js';
 import type * as Tasks from './fixtures/remote-tasks.js';
 import { fixture, rejection } from './helpers.js';
-import { freePortSync, sharedRedis, startRedisServer, startWorkerProcess, type WorkerProcess, type WorkerProcessOptions } from './remote-harness.js';
+import { freePortSync, sharedRedis, startRedisServer, startWorkerProcess, type WorkerProcess, type WorkerProcessOptions, until } from './remote-harness.js';
 import { redisServer, whenAvailable } from './requirements.js';
 
 const run = promisify(execFile);
@@ -42,18 +44,6 @@ function setup(redisUrl = sharedRedis().url) {
   };
 }
 
-function until(condition: () => Promise<boolean> | boolean, timeout = 20_000): Promise<void> {
-  const deadline = Date.now() + timeout;
-  return new Promise((resolve, reject) => {
-    const poll = async (): Promise<void> => {
-      if (await condition()) resolve();
-      else if (Date.now() > deadline) reject(new Error('timed out waiting'));
-      else setTimeout(() => void poll(), 20);
-    };
-    void poll();
-  });
-}
-
 whenAvailable(redisServer, 'remote executor: options, behaviour and faults', () => {
   describe('remote executor: options', () => {
     test('a remote pool needs a connection and a queue, and refuses what only local workers can do', () => {
@@ -65,6 +55,12 @@ whenAvailable(redisServer, 'remote executor: options, behaviour and faults', () 
       assert.throws(() => createPool(TASKS, { executor: 'remote', connection: 'redis://x', queue: 'q', maxTasksPerWorker: 5 }), /remote workers/);
       assert.throws(() => createPool(TASKS, { executor: 'remote', connection: { keyPrefix: 'x:' }, queue: 'q' }), /keyPrefix/);
       assert.throws(() => createPool(TASKS, { executor: 'thread', queue: 'q' }), /options\.queue applies to the remote executor only/);
+      for (const sizing of [{ size: 4 }, { maxSize: 4 }, { minSize: 1 }]) {
+        assert.throws(() => createPool(TASKS, { executor: 'remote', connection: 'redis://x', queue: 'q', ...sizing }), /maxInFlight caps the jobs/);
+      }
+      assert.throws(() => createPool(TASKS, { executor: 'remote', connection: 'redis://x', queue: 'q', maxInFlight: 0 }), /maxInFlight must be an integer/);
+      assert.throws(() => createPool(TASKS, { executor: 'thread', maxInFlight: 4 }), /maxInFlight applies to the remote executor only/);
+      assert.equal(createPool(TASKS, { executor: 'remote', connection: 'redis://x', queue: 'q' }).options.maxSize, 256, 'maxInFlight defaults to 256');
     });
   });
 
@@ -72,7 +68,7 @@ whenAvailable(redisServer, 'remote executor: options, behaviour and faults', () 
     test('ERR_OFFLOAD_TOO_LARGE: an argument or a result over maxPayloadBytes fails that call only, naming which', async () => {
       const { pool, worker } = setup();
       const workers = worker({ size: 1, maxPayloadBytes: 64 * 1024 });
-      const calls = pool({ size: 1, maxPayloadBytes: 64 * 1024 });
+      const calls = pool({ maxInFlight: 1, maxPayloadBytes: 64 * 1024 });
       try {
         await workers.ready;
         const error = await rejection(calls.tasks.length(new Uint8Array(100_000)));
@@ -94,28 +90,34 @@ whenAvailable(redisServer, 'remote executor: options, behaviour and faults', () 
       const { queue, worker } = setup();
       const workers = worker({ size: 1 });
       const raw = new Queue(queue, { connection: { url: sharedRedis().url }, prefix: 'offload' });
-      const events = new QueueEvents(queue, { connection: { url: sharedRedis().url }, prefix: 'offload' });
+      const producer = randomUUID();
+      const replies = new Redis(sharedRedis().url);
+      let n = 0;
       try {
-        await Promise.all([workers.ready, events.waitUntilReady()]);
+        await workers.ready;
+        // Plays a producer: adds a job, then reads its reply from the producer's reply list.
         const reply = async (name: string, data: unknown): Promise<unknown> => {
-          const job = await raw.add(name, data, { removeOnComplete: true });
-          const [{ returnvalue }] = (await once(events, `completed:${job.id}`)) as [{ returnvalue: unknown }];
-          const decoded = decodeReply(returnvalue);
-          assert.equal(decoded[0], Reply.Failed);
-          return decodeError(decoded[2] as never);
+          const jobId = `${producer}-${++n}`;
+          await raw.add(name, data, { jobId, removeOnComplete: true });
+          const [, bytes] = (await replies.blpopBuffer(replyList('offload', queue, producer), 10))!;
+          const decoded = decodeEntry(bytes);
+          assert.ok(decoded !== undefined && 'entry' in decoded && decoded.jobId === jobId);
+          assert.equal(decoded.entry[0], Reply.Failed);
+          return decodeError(decoded.entry[2] as never);
         };
         const args = serialize([]).toString('base64');
         for (const name of ['doesNotExist', 'teardown', '../../../etc/passwd', 'constructor', '__proto__']) {
-          const error = await reply(name, { v: 1, args });
+          const error = await reply(name, { v: PROTOCOL_VERSION, args });
           assert.ok(error instanceof UnknownTaskError, `${name}: ${String(error)}`);
         }
         assert.ok((await reply('countRuns', { v: 99, args })) instanceof TypeError);
         assert.ok((await reply('countRuns', 'just a string')) instanceof TypeError);
-        const pool = createPool<typeof Tasks>(TASKS, { executor: 'remote', connection: sharedRedis().url, queue, size: 1 });
+        const pool = createPool<typeof Tasks>(TASKS, { executor: 'remote', connection: sharedRedis().url, queue, maxInFlight: 1 });
         assert.equal(await pool.tasks.countRuns(), 1, 'none of those jobs ran a task');
         await pool.close();
       } finally {
-        await Promise.all([raw.close(), events.close()]);
+        replies.disconnect();
+        await raw.close();
         await workers.stop();
       }
     });
@@ -123,7 +125,7 @@ whenAvailable(redisServer, 'remote executor: options, behaviour and faults', () 
     test('a running task that ignores cancellation: the caller is answered at once, the remote thread is replaced after the grace period', async () => {
       const { pool, worker } = setup();
       const workers = worker({ size: 1, cancelGracePeriod: 100 });
-      const calls = pool({ size: 1 });
+      const calls = pool({ maxInFlight: 1 });
       try {
         await workers.ready;
         assert.equal(await calls.tasks.countRuns(), 1);
@@ -142,7 +144,7 @@ whenAvailable(redisServer, 'remote executor: options, behaviour and faults', () 
     test('progress reaches the caller in order, and streaming a generator task is refused with a TypeError', async () => {
       const { pool, worker } = setup();
       const workers = worker({ size: 1 });
-      const calls = pool({ size: 1 });
+      const calls = pool({ maxInFlight: 1 });
       try {
         await workers.ready;
         const seen: number[] = [];
@@ -164,8 +166,8 @@ whenAvailable(redisServer, 'remote executor: options, behaviour and faults', () 
     test('maxQueue counts the jobs other producers have waiting in the queue', async () => {
       const { pool, worker } = setup();
       const workers = worker({ size: 1 });
-      const busy = pool({ size: 8 });
-      const shedding = pool({ size: 1, maxQueue: 2 });
+      const busy = pool({ maxInFlight: 8 });
+      const shedding = pool({ maxInFlight: 1, maxQueue: 2 });
       try {
         await workers.ready;
         const backlog = Array.from({ length: 8 }, () => busy.tasks.sleepThenPid(150));
@@ -183,7 +185,7 @@ whenAvailable(redisServer, 'remote executor: options, behaviour and faults', () 
     });
 
     test('ERR_OFFLOAD_CONNECTION at once when Redis is unreachable', async () => {
-      const calls = createPool<typeof Tasks>(TASKS, { executor: 'remote', connection: `redis://127.0.0.1:${freePortSync()}`, queue: 'nowhere', size: 2 });
+      const calls = createPool<typeof Tasks>(TASKS, { executor: 'remote', connection: `redis://127.0.0.1:${freePortSync()}`, queue: 'nowhere', maxInFlight: 2 });
       try {
         const error = await rejection(calls.tasks.countRuns());
         assert.ok(error instanceof ConnectionError);
@@ -214,7 +216,7 @@ whenAvailable(redisServer, 'remote executor: options, behaviour and faults', () 
         env: { ...process.env, OFFLOAD_REDIS_URL: sharedRedis().url, OFFLOAD_TEST_MARKER: marker },
         stdio: ['ignore', 'pipe', 'inherit'],
       });
-      const calls = pool({ size: 2 });
+      const calls = pool({ maxInFlight: 2 });
       try {
         const [line] = (await once(child.stdout!, 'data')) as [Buffer];
         assert.match(line.toString(), /offload worker ready: queue remote-\d+-\d+, 2 threads/);
@@ -281,7 +283,7 @@ whenAvailable(redisServer, 'remote executor: options, behaviour and faults', () 
       const fast = { size: 1, lockDuration: 1000, stalledInterval: 500 };
       const first = worker(fast);
       let second: WorkerProcess | undefined;
-      const calls = pool({ size: 1 });
+      const calls = pool({ maxInFlight: 1 });
       const go = join(mkdtempSync(join(tmpdir(), 'offload-kill-')), 'go');
       const raw = new Queue(queue, { connection: { url: sharedRedis().url }, prefix: 'offload' });
       try {
@@ -305,7 +307,7 @@ whenAvailable(redisServer, 'remote executor: options, behaviour and faults', () 
       const { queue, pool, worker } = setup();
       const strict = { size: 1, lockDuration: 1000, stalledInterval: 500, maxStalledCount: 0 };
       const first = worker(strict);
-      const calls = pool({ size: 1 });
+      const calls = pool({ maxInFlight: 1 });
       const raw = new Queue(queue, { connection: { url: sharedRedis().url }, prefix: 'offload' });
       let second: WorkerProcess | undefined;
       try {
@@ -335,31 +337,40 @@ whenAvailable(redisServer, 'remote executor: options, behaviour and faults', () 
       const redis = startRedisServer();
       const { pool, worker } = setup(redis.url);
       const workers = worker({ size: 4 });
-      const calls = pool({ size: 4 });
+      const calls = pool({ maxInFlight: 4 });
+      const idle = pool({ maxInFlight: 2 });
       try {
-        await workers.ready;
-        const load = Array.from({ length: 200 }, (_, i) => calls.tasks.tagged(i));
-        const during = Array.from({ length: 40 }, () => calls.tasks.sleepThenPid(20));
+        await Promise.all([workers.ready, idle.warmup()]);
+        // Settled from the start: calls may fail while the test is still stopping Redis, and a
+        // rejection nobody observes yet is reported as unhandled (what made this test flaky).
+        const load = Promise.allSettled([
+          ...Array.from({ length: 200 }, (_, i) => calls.tasks.tagged(i)),
+          ...Array.from({ length: 40 }, () => calls.tasks.sleepThenPid(20)),
+        ]);
         await new Promise((resolve) => setTimeout(resolve, 100));
         await redis.stop();
-        const whileDown = Array.from({ length: 20 }, (_, i) => calls.tasks.tagged(i));
+        const whileDown = Promise.allSettled(Array.from({ length: 20 }, (_, i) => calls.tasks.tagged(i)));
+        // A pool with free slots sends at once, and is refused at once.
+        const refused = await rejection(idle.tasks.tagged('down'));
+        assert.equal((refused as OffloadError).code, 'ERR_OFFLOAD_CONNECTION', String(refused));
         await new Promise((resolve) => setTimeout(resolve, 500));
         redis.start();
-        const outcomes = await Promise.allSettled([...load, ...during, ...whileDown]);
+        const outcomes = [...(await load), ...(await whileDown)];
         const codes = new Map<string, number>();
         for (const outcome of outcomes) {
           const key = outcome.status === 'fulfilled' ? 'value' : String((outcome.reason as OffloadError).code);
           codes.set(key, (codes.get(key) ?? 0) + 1);
         }
         for (const key of codes.keys()) assert.ok(key === 'value' || key === 'ERR_OFFLOAD_CONNECTION', JSON.stringify([...codes]));
-        assert.ok((codes.get('ERR_OFFLOAD_CONNECTION') ?? 0) > 0, 'some calls saw the outage');
+        // No count is asserted: replies a worker wrote while Redis was away reach the pool once it
+        // is back, so the calls queued behind them may all complete, and that is fine.
         // Recovered: the pool and the worker reconnect by themselves.
         await until(async () => (await Promise.allSettled([calls.tasks.tagged(0)]))[0]!.status === 'fulfilled', 30_000);
         const after = await Promise.allSettled(Array.from({ length: 20 }, (_, i) => calls.tasks.tagged(i)));
         const values = after.map((r) => (r.status === 'fulfilled' ? r.value.value : (r.reason as Error).message));
         assert.deepEqual(values, Array.from({ length: 20 }, (_, i) => i));
       } finally {
-        await calls.close();
+        await Promise.all([calls.close(), idle.close()]);
         await workers.stop();
         await redis.stop();
       }
@@ -368,7 +379,7 @@ whenAvailable(redisServer, 'remote executor: options, behaviour and faults', () 
     test('two producers and three workers: every result reaches the caller that asked', async () => {
       const { pool, worker } = setup();
       const workers = [worker({ size: 2 }), worker({ size: 2 }), worker({ size: 2 })];
-      const producers = [pool({ size: 4 }), pool({ size: 4 })];
+      const producers = [pool({ maxInFlight: 4 }), pool({ maxInFlight: 4 })];
       try {
         await Promise.all(workers.map((w) => w.ready));
         const results = await Promise.all(

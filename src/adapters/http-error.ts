@@ -6,6 +6,7 @@
  * general words and never a message, stack or cause, which may hold SQL, paths or secrets.
  */
 import { STATUS_CODES, type ServerResponse } from 'node:http';
+import { isRaisedByOffload } from '../errors.js';
 
 /** What to send for an error: status, headers and a JSON body shaped like Fastify's own errors. */
 export interface HttpErrorResponse {
@@ -28,7 +29,8 @@ const STATUS_TEXT: Record<number, string> = { [CLIENT_CLOSED_REQUEST]: 'Client C
 
 export function httpErrorFor(error: unknown): HttpErrorResponse {
   const code = stringProperty(error, 'code');
-  switch (code) {
+  // Mapped by code only when offload raised it: a task's error that borrows a code is the task's.
+  switch (isRaisedByOffload(error) ? code : undefined) {
     case 'ERR_OFFLOAD_QUEUE_FULL': {
       // `retryAfter` is in ms; the header counts whole seconds, and 0 would invite a stampede.
       const retryAfterMs = numberProperty(error, 'retryAfter') ?? 1000;
@@ -37,9 +39,15 @@ export function httpErrorFor(error: unknown): HttpErrorResponse {
     }
     case 'ERR_OFFLOAD_TIMEOUT':
       return answer(504, code, 'The work did not finish in time');
-    case 'ERR_OFFLOAD_NOT_CLONEABLE':
-      // The request carried a value that cannot reach a worker: the message names only its path.
-      return answer(400, code, messageOf(error));
+    case 'ERR_OFFLOAD_NOT_CLONEABLE': {
+      // The request carried a value that cannot reach a worker: the answer names only its path,
+      // never V8's description of the value (a function's source, say). A result or a streamed
+      // item that cannot be sent back is the server's own failure.
+      const path = stringProperty(error, 'path') ?? 'args';
+      return path.startsWith('args')
+        ? answer(400, code, `${path} cannot be sent to a worker`)
+        : answer(500, undefined, 'Internal Server Error');
+    }
     case 'ERR_OFFLOAD_ABORTED':
       // An `AbortSignal.timeout()` is a deadline like any other; any other abort is the client leaving.
       return isTimeoutReason(causeOf(error))
@@ -50,13 +58,13 @@ export function httpErrorFor(error: unknown): HttpErrorResponse {
     case undefined:
       break;
     default:
-      if (code.startsWith('ERR_OFFLOAD_')) return answer(500, code, 'Internal Server Error');
+      if (code!.startsWith('ERR_OFFLOAD_')) return answer(500, code, 'Internal Server Error');
   }
   // The http-errors convention (also Fastify's and Express's): a task may reject bad input with
   // `statusCode: 400` and a message meant for the client.
   const status = numberProperty(error, 'statusCode') ?? numberProperty(error, 'status');
   if (status !== undefined && Number.isInteger(status) && status >= 400 && status <= 599) {
-    return status < 500 ? answer(status, code, messageOf(error)) : answer(status, undefined, statusText(status));
+    return status < 500 ? answer(status, clientCode(code), messageOf(error)) : answer(status, undefined, statusText(status));
   }
   return answer(500, undefined, 'Internal Server Error');
 }
@@ -81,9 +89,14 @@ export function sendHttpError(response: ServerResponse, error: unknown): void {
   response.end(payload);
 }
 
-/** Whether an error belongs to offload (as opposed to the framework's own, or the task's). */
+/** Whether offload raised the error (as opposed to the framework, or a task that borrowed a code). */
 export function isOffloadError(error: unknown): boolean {
-  return stringProperty(error, 'code')?.startsWith('ERR_OFFLOAD_') ?? false;
+  return isRaisedByOffload(error);
+}
+
+/** A task's own 4xx keeps its code, unless it borrowed one of offload's, which would mislead the client. */
+function clientCode(code: string | undefined): string | undefined {
+  return code?.startsWith('ERR_OFFLOAD_') ? undefined : code;
 }
 
 function answer(statusCode: number, code: string | undefined, message: string, headers: Record<string, string> = {}): HttpErrorResponse {

@@ -1,7 +1,7 @@
 /**
  * The remote executor: the pool's workers are virtual slots, each holding at most one BullMQ job
- * at a time (`maxDepth: 1`), so the pool's size is how many jobs this producer keeps in flight,
- * and its queue, deadlines, priorities, load shedding and statistics work unchanged. The jobs
+ * at a time (`maxDepth: 1`); there are `maxInFlight` of them, so the pool's queue, deadlines,
+ * priorities, load shedding and statistics work unchanged. The jobs
  * run in `offload worker` processes, anywhere, each in a local thread pool of its own.
  *
  * A slot speaks the same messages as a thread: `Run` adds a job, `Cancel` removes it or stops it
@@ -13,7 +13,7 @@ import type { TransferListItem } from 'node:worker_threads';
 import { AbortError } from '../errors.js';
 import { decodeError, encodeError } from '../protocol/error-codec.js';
 import { FromWorker, Status, ToWorker, type MainMessage, type WorkerInit } from '../protocol/messages.js';
-import { decodeProgress, decodeReply, encodeArgs, Reply, type JobData } from '../remote/codec.js';
+import { encodeArgs, Reply, replyList, type JobData, type ReplyEntry } from '../remote/codec.js';
 import { RemoteLink, type JobListener } from '../remote/link.js';
 import { splitAddress } from '../tracing/restore.js';
 import type { ResolvedRemoteOptions } from '../remote/options.js';
@@ -72,7 +72,7 @@ export class RemoteExecutor implements Executor {
   async link(): Promise<RemoteLink> {
     await this.#linkClosing;
     if (this.#link !== undefined) return this.#link;
-    this.#opening ??= RemoteLink.open(this.#options, this.#countWaiting).then(
+    this.#opening ??= RemoteLink.open(this.#options, replyList(this.#options.prefix, this.#options.queue, this.#producerId), this.#countWaiting).then(
       (link) => {
         this.#opening = undefined;
         this.#link = link;
@@ -194,49 +194,24 @@ class RemoteSlot implements WorkerHandle {
 
   // --- the job's end, from the shared events listener ----------------------------------------
 
-  /** Hears one job's end; anything about a job the slot no longer holds is dropped. */
+  /** Hears one job's replies; anything about a job the slot no longer holds is dropped. */
   #listenerFor(job: Job): JobListener {
-    const current = (): boolean => this.#job === job;
     return {
-      completed: (returnValue) => current() && this.#completed(job, returnValue),
-      failed: (reason) => current() && this.#failed(reason),
-      removed: () => current() && this.#reply(job, 0, Status.Failed, encodeError(new AbortError(new Error('The job was removed from the queue')))),
-      lost: (error) => current() && this.#reply(job, 0, Status.Failed, encodeError(error)),
-      progress: (data) => current() && this.#progress(job, data),
+      reply: (entry) => this.#job === job && this.#replied(job, entry),
+      lost: (error) => this.#reply(job, 0, Status.Failed, encodeError(error)),
     };
   }
 
-  #progress(job: Job, data: unknown): void {
-    let value: unknown;
-    try {
-      value = decodeProgress(data);
-    } catch {
-      return; // not ours to deliver: a progress value that is not offload's
-    }
-    this.#events.message([FromWorker.Progress, job.taskId, value]);
-  }
-
-  #completed(job: Job, returnValue: unknown): void {
-    let reply;
-    try {
-      reply = decodeReply(returnValue);
-    } catch (error) {
-      this.#reply(job, 0, Status.Failed, encodeError(error));
-      return;
-    }
-    if (reply[0] === Reply.Exited) {
-      const { exitCode, signal, reason, error } = reply[2];
+  #replied(job: Job, entry: ReplyEntry): void {
+    if (entry[0] === Reply.Progress) {
+      this.#events.message([FromWorker.Progress, job.taskId, entry[1]]);
+    } else if (entry[0] === Reply.Exited) {
+      const { exitCode, signal, reason, error } = entry[2];
       this.#job = undefined;
       this.#end({ exitCode, signal, reason, error: error === undefined ? undefined : decodeError(error) });
     } else {
-      this.#reply(job, reply[1], reply[0] === Reply.Ok ? Status.Ok : Status.Failed, reply[2]);
+      this.#reply(job, entry[1], entry[0] === Reply.Ok ? Status.Ok : Status.Failed, entry[2]);
     }
-  }
-
-  #failed(reason: string): void {
-    // BullMQ gave up on the job (it stalled more than maxStalledCount: its workers died).
-    this.#job = undefined;
-    this.#end({ exitCode: null, signal: null, reason: `remote worker lost: ${reason}` });
   }
 
   // --- internals -----------------------------------------------------------------------------

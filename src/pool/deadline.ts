@@ -3,6 +3,7 @@
  * neither; for the others, one timer and one listener, both removed when the task settles.
  */
 import { AbortError, TimeoutError } from '../errors.js';
+import { setLongTimeout } from './long-timeout.js';
 import type { Task } from './task.js';
 
 export function armDeadline(
@@ -11,19 +12,18 @@ export function armDeadline(
   signal: AbortSignal | undefined,
   expire: (task: Task, error: Error) => void,
 ): void {
-  let timer: NodeJS.Timeout | undefined;
+  let clearTimer: (() => void) | undefined;
   let onAbort: (() => void) | undefined;
-  if (timeout !== undefined) {
-    timer = setTimeout(() => expire(task, new TimeoutError(timeout)), timeout);
+  if (timeout !== undefined && timeout !== Infinity) {
     // The task's worker keeps the process alive while it runs; a timer alone must not.
-    timer.unref();
+    clearTimer = setLongTimeout(() => expire(task, new TimeoutError(timeout)), timeout, true);
   }
   if (signal !== undefined) {
     onAbort = () => expire(task, new AbortError(signal.reason));
     signal.addEventListener('abort', onAbort, { once: true });
   }
   task.disarm = () => {
-    if (timer !== undefined) clearTimeout(timer);
+    if (clearTimer !== undefined) clearTimer();
     if (onAbort !== undefined) signal!.removeEventListener('abort', onAbort);
   };
 }

@@ -41,8 +41,10 @@ export interface PoolOptions extends RemotePoolOptions {
    * first when workers are busy (Linux; ignored elsewhere). Default `0`.
    */
   niceIncrement?: number;
-  /** After a running task is cancelled, how long (ms) it may take to stop by itself before its worker is ended. Default `500`. */
+  /** After a running task is cancelled, how long (ms) it may take to stop by itself before its worker is ended (`Infinity`: never). Default `500`. */
   cancelGracePeriod?: number;
+  /** Default `stallTimeout` of every stream (see `StreamOptions`). Default `Infinity`. */
+  stallTimeout?: number;
   /** Names the pool in worker names and messages. Default `'offload'`. */
   name?: string;
   /** Thread executor: V8 heap limits per worker. Default: Node's. */
@@ -74,6 +76,7 @@ export interface ResolvedOptions {
   maxWorkerMemoryMb: number;
   niceIncrement: number;
   cancelGracePeriod: number;
+  stallTimeout: number;
   name: string;
   resourceLimits: ResourceLimits | undefined;
   env: NodeJS.ProcessEnv | undefined;
@@ -100,10 +103,11 @@ export function resolveOptions(options: PoolOptions = {}): ResolvedOptions {
       throw new TypeError(`options.${name} applies to the ${only} executor only (executor: '${executor}')`);
     }
   }
+  const remote = resolveRemoteOptions(executor, options as Record<string, unknown>);
   if (options.size !== undefined && options.maxSize !== undefined && options.size !== options.maxSize) {
     throw new RangeError(`options.size and options.maxSize disagree (${options.size} and ${options.maxSize}); give one`);
   }
-  const maxSize = integer('maxSize', options.maxSize ?? integer('size', options.size ?? availableParallelism(), 1), 1);
+  const maxSize = remote?.maxInFlight ?? integer('maxSize', options.maxSize ?? integer('size', options.size ?? availableParallelism(), 1), 1);
   const minSize = integer('minSize', options.minSize ?? 0, 0);
   if (minSize > maxSize) throw new RangeError(`options.minSize (${minSize}) exceeds the pool's size (${maxSize})`);
   return {
@@ -116,7 +120,8 @@ export function resolveOptions(options: PoolOptions = {}): ResolvedOptions {
     concurrentTasksPerWorker: integer('concurrentTasksPerWorker', options.concurrentTasksPerWorker ?? 1, 1),
     maxWorkerMemoryMb: limit('maxWorkerMemoryMb', options.maxWorkerMemoryMb ?? Infinity, 1),
     niceIncrement: niceness(options.niceIncrement ?? 0),
-    cancelGracePeriod: limit('cancelGracePeriod', options.cancelGracePeriod ?? 500, 0),
+    cancelGracePeriod: timerLimit('cancelGracePeriod', options.cancelGracePeriod ?? 500),
+    stallTimeout: milliseconds('stallTimeout', options.stallTimeout ?? Infinity),
     name: text('name', options.name ?? 'offload'),
     resourceLimits: options.resourceLimits,
     env: options.env === undefined ? undefined : environment(options.env),
@@ -124,13 +129,33 @@ export function resolveOptions(options: PoolOptions = {}): ResolvedOptions {
     cwd: options.cwd === undefined ? undefined : directory(options.cwd),
     maxOldSpaceSizeMb: options.maxOldSpaceSizeMb === undefined ? undefined : integer('maxOldSpaceSizeMb', options.maxOldSpaceSizeMb, 1),
     captureContext: hook('captureContext', options.captureContext),
-    remote: resolveRemoteOptions(executor, options as Record<string, unknown>),
+    remote,
   };
 }
 
 /** An integer at least `min`, or `Infinity`. */
 function limit(name: string, value: unknown, min: number): number {
   return value === Infinity ? Infinity : integer(name, value, min);
+}
+
+/** Most a single Node timer can wait; a pool-held timer longer than that is refused by name. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** A delay the pool arms one timer for: an integer up to `MAX_TIMER_MS`, or `Infinity` (never). */
+function timerLimit(name: string, value: unknown): number {
+  const ms = limit(name, value, 0);
+  if (ms !== Infinity && ms > MAX_TIMER_MS) {
+    throw new RangeError(`options.${name} must be at most ${MAX_TIMER_MS} ms, or Infinity (got ${ms})`);
+  }
+  return ms;
+}
+
+/** A positive number of milliseconds, `Infinity` included (no limit). */
+function milliseconds(name: string, value: unknown): number {
+  if (!(typeof value === 'number' && value > 0)) {
+    throw new RangeError(`options.${name} must be a positive number of milliseconds or Infinity (got ${String(value)})`);
+  }
+  return value;
 }
 
 function integer(name: string, value: unknown, min: number): number {
@@ -162,25 +187,47 @@ export interface RunOptionsInput {
   signal?: AbortSignal | undefined;
   timeout?: number | undefined;
   priority?: number | undefined;
+  onProgress?: unknown;
+  transfer?: unknown;
+  highWaterMark?: number | undefined;
+  stallTimeout?: number | undefined;
   key?: string | undefined;
 }
 
-/** Checks a call's options; runs on every call that passes some, so it stays cheap. */
+/**
+ * Checks a call's options, all of them before anything is armed or counted, so a refused call
+ * leaves no timer, listener or queue slot behind. Runs on every call that passes some, so it
+ * stays cheap.
+ */
 export function checkRunOptions(options: RunOptionsInput): void {
-  const { signal, timeout, priority, key } = options;
+  if (options === null || typeof options !== 'object') throw new TypeError('The call options must be an object');
+  const { signal, timeout, priority, onProgress, transfer, highWaterMark, stallTimeout, key } = options;
   if (signal !== undefined && !(signal instanceof AbortSignal)) throw new TypeError('options.signal must be an AbortSignal');
-  if (timeout !== undefined && !(typeof timeout === 'number' && timeout > 0)) {
-    throw new RangeError(`options.timeout must be a positive number of milliseconds (got ${String(timeout)})`);
-  }
+  if (timeout !== undefined) milliseconds('timeout', timeout);
   if (priority !== undefined && !Number.isInteger(priority)) {
     throw new TypeError(`options.priority must be an integer (got ${String(priority)})`);
   }
+  if (onProgress !== undefined && typeof onProgress !== 'function') throw new TypeError('options.onProgress must be a function');
+  if (transfer !== undefined && !Array.isArray(transfer)) throw new TypeError('options.transfer must be an array');
+  if (highWaterMark !== undefined && !(Number.isInteger(highWaterMark) && highWaterMark >= 1)) {
+    throw new RangeError(`options.highWaterMark must be a positive integer (got ${String(highWaterMark)})`);
+  }
+  if (stallTimeout !== undefined) milliseconds('stallTimeout', stallTimeout);
   if (key !== undefined && typeof key !== 'string') throw new TypeError(`options.key must be a string (got ${typeof key})`);
 }
 
+/** Checked now: Node refuses these only when a worker starts, which would fail every call. */
 function environment(value: unknown): NodeJS.ProcessEnv {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
     throw new TypeError('options.env must be an object of environment variables');
+  }
+  for (const [key, entry] of Object.entries(value)) {
+    if (key.includes('\0')) throw new TypeError(`options.env has a variable name with a NUL byte (${JSON.stringify(key)})`);
+    if (entry === undefined) continue;
+    if (typeof entry !== 'string') {
+      throw new TypeError(`options.env.${key} must be a string (got ${typeof entry})`);
+    }
+    if (entry.includes('\0')) throw new TypeError(`options.env.${key} contains a NUL byte`);
   }
   return value as NodeJS.ProcessEnv;
 }
@@ -189,6 +236,8 @@ function flags(value: unknown): string[] {
   if (!Array.isArray(value) || !value.every((flag) => typeof flag === 'string')) {
     throw new TypeError('options.execArgv must be an array of strings');
   }
+  const withNul = value.find((flag: string) => flag.includes('\0'));
+  if (withNul !== undefined) throw new TypeError(`options.execArgv has a flag with a NUL byte (${JSON.stringify(withNul)})`);
   return value;
 }
 

@@ -23,7 +23,8 @@ import { checkRunOptions, resolveOptions, type PoolOptions, type ResolvedOptions
 import { StatsRecorder, type PoolStats } from './stats.js';
 import { Failure, Task, TaskState } from './task.js';
 import { TaskQueue } from './task-queue.js';
-import { TaskStream, type StreamControl } from './stream.js';
+import { TaskStream, type StreamControl, type StreamLimits } from './stream.js';
+import { setLongTimeout } from './long-timeout.js';
 import { Dispatcher } from './scheduling/dispatcher.js';
 import { MAX_DEPTH, PipelineDepth } from './scheduling/pipeline-depth.js';
 import { WorkerSlot } from './worker-slot.js';
@@ -52,13 +53,19 @@ export interface StreamOptions {
   /** Deadline in ms for the whole stream, from the call. */
   timeout?: number;
   priority?: number;
-  /** Most items the generator may run ahead of the consumer. Default `256`. */
+  /** Most items the generator may run ahead of the consumer. Default `1024`. */
   highWaterMark?: number;
+  /**
+   * A consumer that takes no item for this many ms ends the stream with `ERR_OFFLOAD_STALLED`
+   * and frees the worker (the items it had not taken are dropped). Default: the pool's
+   * `stallTimeout`, `Infinity` unless set.
+   */
+  stallTimeout?: number;
   onProgress?: (value: unknown) => void;
 }
 
 export interface CloseOptions {
-  /** Past this many ms, cancel what remains and end the workers. Default: wait for everything. */
+  /** Past this many ms, cancel what remains and end the workers. Default (and `Infinity`): wait for everything. */
   timeout?: number;
 }
 
@@ -170,13 +177,17 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
    * pull; `break` ends the generator in the worker (its `finally` blocks run).
    */
   stream<K extends StreamTaskName<M>>(name: K, args: TaskArgs<M, K>, options: StreamOptions = {}): TaskStream<StreamItem<M, K>> {
-    const highWaterMark = options.highWaterMark ?? DEFAULT_HIGH_WATER_MARK;
-    if (!Number.isInteger(highWaterMark) || highWaterMark < 1) {
-      throw new RangeError(`options.highWaterMark must be a positive integer (got ${String(highWaterMark)})`);
-    }
-    return new TaskStream<StreamItem<M, K>>(highWaterMark, (stream) =>
+    checkRunOptions(options);
+    return new TaskStream<StreamItem<M, K>>(this.#streamLimits(options), (stream) =>
       this.#startStream(name, args as unknown[], options, stream as TaskStream<unknown>),
     );
+  }
+
+  #streamLimits(options: StreamOptions | undefined): StreamLimits {
+    return {
+      highWaterMark: options?.highWaterMark ?? DEFAULT_HIGH_WATER_MARK,
+      stallTimeout: options?.stallTimeout ?? this.options.stallTimeout,
+    };
   }
 
   get [streamTaskNames](): ReadonlySet<string> | undefined {
@@ -212,7 +223,7 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
     if (this.#state !== 'open') throw new ClosedError();
     if (this.#loadFailure !== undefined) this.#checkLoadFailure();
     const target = this.options.minSize > 0 ? this.options.minSize : this.options.maxSize;
-    while (this.#workers.length < target) this.#spawn();
+    while (this.#workers.length < target && this.#loadFailure === undefined) this.#spawn();
     await new Promise<void>((resolve, reject) => {
       const check = (): void => {
         if (this.#loadFailure !== undefined) reject(new TaskModuleError(this.moduleUrl, this.#loadFailure.cause));
@@ -230,21 +241,18 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
    */
   close(options: CloseOptions = {}): Promise<CloseReport> {
     if (this.#closed !== undefined) return this.#closed;
-    const timeout = options.timeout;
+    const timeout = options?.timeout;
     if (timeout !== undefined && !(typeof timeout === 'number' && timeout >= 0)) {
-      throw new RangeError(`close({ timeout }) must be a number of milliseconds (got ${String(timeout)})`);
+      throw new RangeError(`close({ timeout }) must be a number of milliseconds or Infinity (got ${String(timeout)})`);
     }
     if (this.#state === 'open') this.#state = 'closing';
     const report: CloseReport = { timedOut: false, cancelled: { queued: 0, running: 0 } };
-    let timer: NodeJS.Timeout | undefined;
-    if (timeout !== undefined) {
-      timer = setTimeout(() => {
-        report.timedOut = true;
-        report.cancelled = this.#terminateAll('The pool closed before the task finished');
-      }, timeout);
-    }
+    const clearTimer = setLongTimeout(() => {
+      report.timedOut = true;
+      report.cancelled = this.#terminateAll('The pool closed before the task finished');
+    }, timeout ?? Infinity);
     this.#closed = this.#whenNoWorkers().then(() => {
-      clearTimeout(timer);
+      clearTimer();
       clearInterval(this.#idleTimer);
       clearTimeout(this.#respawnTimer);
       this.#state = 'closed';
@@ -318,13 +326,18 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
       pull: (items) => {
         if (task.state === TaskState.Dispatched) task.slot?.handle.post([ToWorker.Pull, task.id, items], NO_TRANSFER);
       },
+      stall: (error) => this.#expire(task, error),
       stop: () => {
         // The consumer is done: a normal end, not a failure.
         const wasQueued = task.state === TaskState.Queued;
         if (!task.finish(undefined)) return;
         this.#stats.completed++;
-        if (wasQueued) this.#queue.removed();
-        else this.#cancelRunning(task);
+        if (wasQueued) {
+          this.#queue.removed();
+          if (this.#state !== 'open') this.#notifyIfEmpty();
+        } else {
+          this.#cancelRunning(task);
+        }
       },
     };
   }
@@ -345,7 +358,7 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
       result: () => this.#settled(outcome),
       streamInstead: () => {
         if (task.state !== TaskState.Queued) return undefined;
-        const stream = new TaskStream<unknown>(options?.highWaterMark ?? DEFAULT_HIGH_WATER_MARK, () => this.#streamControl(task));
+        const stream = new TaskStream<unknown>(this.#streamLimits(options), () => this.#streamControl(task));
         task.stream = stream;
         task.settle = (result) => stream.end(result);
         return stream;
@@ -397,10 +410,8 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
       if (options.timeout !== undefined || options.signal !== undefined) {
         armDeadline(task, options.timeout, options.signal, this.#expire);
       }
-      if (options.onProgress !== undefined) {
-        if (typeof options.onProgress !== 'function') throw new TypeError('options.onProgress must be a function');
-        task.onProgress = options.onProgress;
-      }
+      // Checked by admission, before anything was armed.
+      if (options.onProgress !== undefined) task.onProgress = options.onProgress;
       const key = (options as RunOptions).key;
       if (key !== undefined) {
         task.key = key;
@@ -427,8 +438,12 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
   readonly #expire = (task: Task, error: Error): void => {
     const wasQueued = task.state === TaskState.Queued;
     if (!this.#fail(task, error)) return;
-    if (wasQueued) this.#queue.removed();
-    else this.#cancelRunning(task);
+    if (wasQueued) {
+      this.#queue.removed();
+      if (this.#state !== 'open') this.#notifyIfEmpty();
+    } else {
+      this.#cancelRunning(task);
+    }
   };
 
   /** Tells a dispatched task's worker to stop it; ends the worker if it overstays the grace period. */
@@ -439,7 +454,7 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
     if (slot.cancelFlag !== undefined) flagCancelled(slot.cancelFlag, task.id);
     // Only the first tasks in flight can be running (the head, or as many as run concurrently);
     // the others are skipped by the worker.
-    if (this.#isRunning(slot, task) && slot.killTimer === undefined) {
+    if (this.#isRunning(slot, task) && slot.killTimer === undefined && this.options.cancelGracePeriod !== Infinity) {
       slot.killTimer = setTimeout(() => {
         slot.killTimer = undefined;
         // Still not answered: end the worker; tasks behind it go back to the queue.
@@ -500,27 +515,33 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
       }, pause);
       return;
     }
-    for (let i = Math.min(wanted, room); i > 0; i--) this.#spawn();
+    for (let i = Math.min(wanted, room); i > 0 && this.#loadFailure === undefined; i--) this.#spawn();
   }
 
   #spawn(): void {
     const cancelFlag = this.#executor.sharesMemory ? createCancelFlag() : undefined;
     const slot = new WorkerSlot(++this.#nextWorkerId, cancelFlag);
-    slot.handle = this.#executor.spawn(
-      {
-        moduleUrl: this.moduleUrl,
-        poolName: this.options.name,
-        workerId: slot.id,
-        cancelFlag,
-        niceIncrement: this.options.niceIncrement || undefined,
-        concurrency: this.options.concurrentTasksPerWorker > 1 ? this.options.concurrentTasksPerWorker : undefined,
-        maxMemoryMb: Number.isFinite(this.options.maxWorkerMemoryMb) ? this.options.maxWorkerMemoryMb : undefined,
-      },
-      {
-        message: (message) => this.#onMessage(slot, message),
-        exit: (exit) => this.#onExit(slot, exit),
-      },
-    );
+    try {
+      slot.handle = this.#executor.spawn(
+        {
+          moduleUrl: this.moduleUrl,
+          poolName: this.options.name,
+          workerId: slot.id,
+          cancelFlag,
+          niceIncrement: this.options.niceIncrement || undefined,
+          concurrency: this.options.concurrentTasksPerWorker > 1 ? this.options.concurrentTasksPerWorker : undefined,
+          maxMemoryMb: Number.isFinite(this.options.maxWorkerMemoryMb) ? this.options.maxWorkerMemoryMb : undefined,
+        },
+        {
+          message: (message) => this.#onMessage(slot, message),
+          exit: (exit) => this.#onExit(slot, exit),
+        },
+      );
+    } catch (error) {
+      // Node refused to start it (an `execArgv` flag a thread cannot take, say): a load failure.
+      this.#onLoadFailed(undefined, error);
+      return;
+    }
     this.#workers.push(slot);
     this.emit('workerSpawned', { workerId: slot.id });
   }
@@ -541,6 +562,7 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
         break;
       }
       case FromWorker.Progress: {
+        // Not only the head: a batch's tasks (or overlapping ones) report progress before their results.
         const task = slot.find(message[1]);
         if (task !== undefined && task.state !== TaskState.Settled) task.trace?.progressReceived();
         if (task !== undefined && task.state !== TaskState.Settled && task.onProgress !== undefined) {
@@ -636,8 +658,8 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
     else if (this.#state !== 'open') this.#closeIdleWorkers();
   }
 
-  #onLoadFailed(slot: WorkerSlot, cause: unknown): void {
-    this.#retire(slot, true);
+  #onLoadFailed(slot: WorkerSlot | undefined, cause: unknown): void {
+    if (slot !== undefined) this.#retire(slot, true);
     // Fail fast, then let a later call try again after a growing pause: no respawn loop.
     this.#loadFailure = { cause, until: performance.now() + this.#loadRetryMs };
     this.#loadRetryMs = Math.min(this.#loadRetryMs * 2, LOAD_RETRY_MAX_MS);
@@ -671,13 +693,20 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
     if (!slot.isReady && !expected) this.#onLoadFailed(slot, exit.error ?? new WorkerExitedError(exit));
     this.emit('workerExited', { workerId: slot.id, exitCode: exit.exitCode, signal: exit.signal, expected, reason: exit.reason });
     if (this.#queue.length > 0) this.#dispatcher.dispatch();
-    if (this.#workers.length === 0) {
-      const waiting = this.#whenEmpty;
-      this.#whenEmpty = [];
-      for (const resolve of waiting) resolve();
-    } else if (this.#state !== 'open') {
-      this.#closeIdleWorkers();
-    }
+    if (this.#workers.length > 0 && this.#state !== 'open') this.#closeIdleWorkers();
+    this.#notifyIfEmpty();
+  }
+
+  /**
+   * Resolves what waits for the pool to empty (`close`, `destroy`) once no worker is left and
+   * nothing waits for one: a task queued while its workers are still to start (or to respawn
+   * after a crash) is not done yet.
+   */
+  #notifyIfEmpty(): void {
+    if (this.#workers.length > 0 || this.#queue.length > 0 || this.#whenEmpty.length === 0) return;
+    const waiting = this.#whenEmpty;
+    this.#whenEmpty = [];
+    for (const resolve of waiting) resolve();
   }
 
   /** Fails a task once; returns whether it was still pending. */
@@ -695,6 +724,9 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
     if (slot.isRetiring && !now) return;
     slot.isRetiring = true;
     if (now) {
+      // Referenced until its exit arrives: `destroy()` and `close()` wait for that exit, and an
+      // unreferenced worker would let the event loop empty first, leaving them unsettled.
+      slot.handle.ref();
       slot.handle.terminate();
     } else {
       slot.handle.ref();
@@ -755,7 +787,7 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
   }
 
   #whenNoWorkers(): Promise<void> {
-    if (this.#workers.length === 0) return Promise.resolve();
+    if (this.#workers.length === 0 && this.#queue.length === 0) return Promise.resolve();
     return new Promise((resolve) => this.#whenEmpty.push(resolve));
   }
 }

@@ -4,6 +4,8 @@
  * consumer has not taken yet; taking items grants more credit in chunks, so a slow consumer
  * makes the generator wait and memory stays flat however long the stream.
  */
+import { StreamStalledError } from '../errors.js';
+import { setLongTimeout } from './long-timeout.js';
 import { Queue } from './queue.js';
 import { Failure } from './task.js';
 
@@ -13,26 +15,58 @@ export interface StreamControl {
   pull(items: number): void;
   /** The consumer stopped early: end the generator in the worker. */
   stop(): void;
+  /** The consumer took nothing for `stallTimeout` ms: fail the stream with `error`, freeing the worker. */
+  stall(error: Error): void;
+}
+
+export interface StreamLimits {
+  highWaterMark: number;
+  /** ms the consumer may go without taking an item while the stream runs; `Infinity`: no limit. */
+  stallTimeout: number;
+}
+
+interface Waiter<T> {
+  resolve(result: IteratorResult<T>): void;
+  reject(error: unknown): void;
 }
 
 export class TaskStream<T> implements AsyncIterableIterator<T> {
   readonly highWaterMark: number;
+  readonly #stallTimeout: number;
+  #clearStallTimer: (() => void) | undefined;
   readonly #start: (stream: TaskStream<T>) => StreamControl | undefined;
   #control: StreamControl | undefined;
   #isStarted = false;
   readonly #items = new Queue<T>();
   /** Credit granted and not yet used by the worker. */
   #outstanding: number;
-  #waiter: { resolve(result: IteratorResult<T>): void; reject(error: unknown): void } | undefined;
+  /** Pending `next()` calls, answered in order. */
+  readonly #waiters = new Queue<Waiter<T>>();
   /** How it ended, delivered once the buffered items are taken. */
   #end: { error: unknown } | { done: true } | undefined;
   #isClosed = false;
+  #failed: AbortController | undefined;
 
   /** `start` queues the task; it returns undefined when admission refused (and `end` was called). */
-  constructor(highWaterMark: number, start: (stream: TaskStream<T>) => StreamControl | undefined) {
-    this.highWaterMark = highWaterMark;
-    this.#outstanding = highWaterMark;
+  constructor(limits: StreamLimits, start: (stream: TaskStream<T>) => StreamControl | undefined) {
+    this.highWaterMark = limits.highWaterMark;
+    this.#stallTimeout = limits.stallTimeout;
+    this.#outstanding = limits.highWaterMark;
     this.#start = start;
+  }
+
+  /**
+   * Aborts, with the error as its reason, when the stream fails (stall, timeout, abort, the
+   * task's error, its worker's exit). For a consumer blocked elsewhere, such as on a socket's
+   * `drain`, which would otherwise learn of the failure only at its next pull:
+   * `Readable.from(stream, { signal: stream.signal })`.
+   */
+  get signal(): AbortSignal {
+    if (this.#failed === undefined) {
+      this.#failed = new AbortController();
+      if (this.#end !== undefined && 'error' in this.#end) this.#failed.abort(this.#end.error);
+    }
+    return this.#failed.signal;
   }
 
   [Symbol.asyncIterator](): this {
@@ -45,22 +79,26 @@ export class TaskStream<T> implements AsyncIterableIterator<T> {
       this.#isStarted = true;
       this.#control = this.#start(this);
     }
+    this.#stopStallTimer();
     if (this.#items.length > 0) {
       const value = this.#items.shift() as T;
       this.#replenish();
+      this.#startStallTimer();
       return Promise.resolve({ value, done: false });
     }
     if (this.#end !== undefined || this.#isClosed) return this.#finish();
-    return new Promise((resolve, reject) => (this.#waiter = { resolve, reject }));
+    return new Promise((resolve, reject) => this.#waiters.push({ resolve, reject }));
   }
 
   /** Called by `break`, `return` or a throw in a `for await` body: ends the generator. */
   return(): Promise<IteratorResult<T>> {
     if (!this.#isClosed) {
       this.#isClosed = true;
+      this.#stopStallTimer();
       this.#items.drain();
       if (this.#end === undefined) this.#control?.stop();
       this.#end ??= { done: true };
+      for (const waiter of this.#waiters.drain()) waiter.resolve({ value: undefined, done: true });
     }
     return Promise.resolve({ value: undefined, done: true });
   }
@@ -76,24 +114,23 @@ export class TaskStream<T> implements AsyncIterableIterator<T> {
     this.#outstanding -= items.length;
     if (this.#isClosed) return;
     let index = 0;
-    if (this.#waiter !== undefined && items.length > 0) {
-      const waiter = this.#waiter;
-      this.#waiter = undefined;
-      waiter.resolve({ value: items[index++] as T, done: false });
+    for (; index < items.length && this.#waiters.length > 0; index++) {
+      this.#waiters.shift()!.resolve({ value: items[index] as T, done: false });
     }
     for (; index < items.length; index++) this.#items.push(items[index] as T);
     this.#replenish();
+    this.#startStallTimer();
   }
 
   /** The task settled: its return value (ignored) or a `Failure`. */
   end(outcome: unknown): void {
     if (this.#end !== undefined) return;
+    this.#stopStallTimer();
     this.#end = outcome instanceof Failure ? { error: outcome.toError() } : { done: true };
-    if (this.#waiter !== undefined && this.#items.length === 0) {
-      const waiter = this.#waiter;
-      this.#waiter = undefined;
-      this.#finish().then(waiter.resolve, waiter.reject);
-    }
+    if ('error' in this.#end) this.#failed?.abort(this.#end.error);
+    if (this.#items.length > 0) return;
+    // The first waiting `next()` gets the end (the error, if any); those after it, `done`.
+    for (const waiter of this.#waiters.drain()) this.#finish().then(waiter.resolve, waiter.reject);
   }
 
   #finish(): Promise<IteratorResult<T>> {
@@ -102,6 +139,30 @@ export class TaskStream<T> implements AsyncIterableIterator<T> {
     this.#isClosed = true;
     if (end !== undefined && 'error' in end) return Promise.reject(end.error);
     return Promise.resolve({ value: undefined, done: true });
+  }
+
+  /**
+   * Starts counting how long the consumer takes nothing, unless it is waiting for an item or the
+   * stream has ended (its worker is free then, whatever the consumer does).
+   */
+  #startStallTimer(): void {
+    if (this.#stallTimeout === Infinity || this.#clearStallTimer !== undefined) return;
+    if (this.#end !== undefined || this.#isClosed || this.#waiters.length > 0 || this.#control === undefined) return;
+    this.#clearStallTimer = setLongTimeout(
+      () => {
+        this.#clearStallTimer = undefined;
+        // What the consumer never took is dropped with the worker it held.
+        this.#items.drain();
+        this.#control?.stall(new StreamStalledError(this.#stallTimeout));
+      },
+      this.#stallTimeout,
+      true,
+    );
+  }
+
+  #stopStallTimer(): void {
+    this.#clearStallTimer?.();
+    this.#clearStallTimer = undefined;
   }
 
   /** Tops the worker's credit back up once it has fallen to half the high-water mark. */

@@ -2,6 +2,7 @@
 import type { TransferListItem } from 'node:worker_threads';
 import type { EncodedError } from '../protocol/error-codec.js';
 import { decodeError } from '../protocol/error-codec.js';
+import { isRaisedByOffload } from '../errors.js';
 import type { CallTrace } from '../tracing/call-trace.js';
 import type { TaskStream } from './stream.js';
 import type { WorkerSlot } from './worker-slot.js';
@@ -18,9 +19,9 @@ export class Failure {
 
   /** The stable code for counting outcomes: an offload error's code, or `task` for the task's own. */
   get code(): string {
-    if (this.encoded !== undefined) return 'task';
-    const code = (this.error as { code?: unknown } | null)?.code;
-    return typeof code === 'string' && code.startsWith('ERR_OFFLOAD_') ? code : 'task';
+    // Only offload's own errors count by code: a task's error that borrows one is the task's.
+    if (this.encoded !== undefined) return this.encoded.kind === 'error' && this.encoded.own === true ? ownCode(this.encoded.props?.code) : 'task';
+    return isRaisedByOffload(this.error) ? ownCode((this.error as { code?: unknown }).code) : 'task';
   }
 
   toError(callerStack?: string): unknown {
@@ -65,4 +66,8 @@ export class Task {
     this.settle(outcome);
     return true;
   }
+}
+
+function ownCode(code: unknown): string {
+  return typeof code === 'string' && code.startsWith('ERR_OFFLOAD_') ? code : 'task';
 }

@@ -26,19 +26,40 @@ function clones(value: unknown): boolean {
   }
 }
 
-/** The parts of an object to look into, each with the path that names it (map keys included). */
+/**
+ * The parts of an object to look into, each with the path that names it (map keys included).
+ * Reading a part runs the caller's code (a getter, a Proxy trap), which may throw: a part that
+ * cannot be read is reported as one that cannot be sent, and an object whose keys cannot even be
+ * listed has no parts, so the search names the object itself.
+ */
 export function childEntries(value: object, path: string): Array<[string, unknown]> {
-  if (value instanceof Map) {
-    return [...value].flatMap(([key, inner], i): Array<[string, unknown]> => [
-      [`${path}[map key ${i}]`, key],
-      [`${path}.get(${describeKey(key, i)})`, inner],
+  try {
+    if (value instanceof Map) {
+      return [...value].flatMap(([key, inner], i): Array<[string, unknown]> => [
+        [`${path}[map key ${i}]`, key],
+        [`${path}.get(${describeKey(key, i)})`, inner],
+      ]);
+    }
+    if (value instanceof Set) return [...value].map((inner, i): [string, unknown] => [`${path}[set item ${i}]`, inner]);
+    const isArray = Array.isArray(value);
+    return Object.keys(value).map((key): [string, unknown] => [
+      isArray ? `${path}[${key}]` : `${path}${propertyPath(key)}`,
+      readPart(value, key),
     ]);
+  } catch {
+    return [];
   }
-  if (value instanceof Set) return [...value].map((inner, i): [string, unknown] => [`${path}[set item ${i}]`, inner]);
-  return Object.keys(value).map((key): [string, unknown] => [
-    Array.isArray(value) ? `${path}[${key}]` : `${path}${propertyPath(key)}`,
-    (value as Record<string, unknown>)[key],
-  ]);
+}
+
+/** Stands for a part whose getter threw: not cloneable, and not looked into. */
+const UNREADABLE = Symbol('unreadable');
+
+function readPart(value: object, key: string): unknown {
+  try {
+    return (value as Record<string, unknown>)[key];
+  } catch {
+    return UNREADABLE;
+  }
 }
 
 export function propertyPath(key: string): string {

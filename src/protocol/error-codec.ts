@@ -17,6 +17,15 @@ export interface EncodedErrorObject {
   props: Record<string, unknown> | undefined;
   cause?: EncodedError;
   errors?: EncodedError[];
+  /** Set only by `encodeOwnError`: offload raised it, not the task. */
+  own?: true;
+}
+
+/** Encodes what a task threw, in the worker running it: never offload's, whatever it is. */
+export function encodeThrownByTask(thrown: unknown): EncodedError {
+  const encoded = encodeError(thrown);
+  if (encoded.kind === 'error') delete encoded.own;
+  return encoded;
 }
 
 /** A thrown value that is not an Error (a string, `null`, a plain object...). */
@@ -75,31 +84,74 @@ function isCloneable(value: unknown): boolean {
   }
 }
 
+/**
+ * Encodes what a task threw. Never throws itself: a thrown value is the task's code, and its
+ * getters or Proxy traps may throw in turn; what cannot be read is described instead, so the
+ * task fails with an error rather than taking its worker down.
+ */
 export function encodeError(thrown: unknown, depth = 0): EncodedError {
+  try {
+    const encoded = encodeReadable(thrown, depth);
+    // Offload's brand travels: an error this process raised, or decoded as raised by offload,
+    // is decoded as offload's on the other side (a remote worker's refusals, say).
+    if (encoded.kind === 'error' && depth === 0 && errors.isRaisedByOffload(thrown)) encoded.own = true;
+    return encoded;
+  } catch {
+    return encodeReadable(new TypeError('A task threw a value that cannot be read (a getter or a Proxy trap threw)'), depth);
+  }
+}
+
+/**
+ * Encodes an error that offload itself raised where task code shares the module instance (a
+ * worker: an unknown task, a result that cannot be sent), so the brand cannot be trusted there.
+ */
+export function encodeOwnError(error: Error): EncodedError {
+  const encoded = encodeError(error);
+  if (encoded.kind === 'error') encoded.own = true;
+  return encoded;
+}
+
+function encodeReadable(thrown: unknown, depth: number): EncodedError {
   if (!(thrown instanceof Error)) {
     if (isCloneable(thrown)) return { kind: 'value', value: thrown };
-    return encodeError(new TypeError(`A task threw a value that cannot be cloned: ${describe(thrown)}`), depth);
+    return encodeReadable(new TypeError(`A task threw a value that cannot be cloned: ${describe(thrown)}`), depth);
   }
   let props: Record<string, unknown> | undefined;
   for (const key of Object.keys(thrown)) {
     if (SKIPPED_KEYS.has(key)) continue;
-    const value = (thrown as unknown as Record<string, unknown>)[key];
+    const value = readOr(() => (thrown as unknown as Record<string, unknown>)[key], UNREADABLE);
     props ??= {};
-    props[key] = isCloneable(value) ? value : `[not cloneable: ${describe(value)}]`;
+    props[key] = value === UNREADABLE ? '[unreadable: its getter threw]' : isCloneable(value) ? value : `[not cloneable: ${describe(value)}]`;
   }
+  const stack = readOr(() => thrown.stack, undefined);
   const encoded: EncodedErrorObject = {
     kind: 'error',
-    ctor: encodedClassOf(thrown) ?? thrown.constructor?.name ?? 'Error',
-    name: String(thrown.name),
-    message: String(thrown.message),
-    stack: typeof thrown.stack === 'string' ? thrown.stack : undefined,
+    ctor: readOr(() => encodedClassOf(thrown) ?? thrown.constructor?.name ?? 'Error', 'Error'),
+    name: readOr(() => String(thrown.name), 'Error'),
+    message: readOr(() => String(thrown.message), '[unreadable message: its getter threw]'),
+    stack: typeof stack === 'string' ? stack : undefined,
     props,
   };
-  if ('cause' in thrown && depth < MAX_DEPTH) encoded.cause = encodeError(thrown.cause, depth + 1);
-  if (thrown instanceof AggregateError && Array.isArray(thrown.errors) && depth < MAX_DEPTH) {
-    encoded.errors = thrown.errors.map((inner: unknown) => encodeError(inner, depth + 1));
+  if (depth < MAX_DEPTH && readOr(() => 'cause' in thrown, false)) {
+    encoded.cause = encodeError(readOr(() => thrown.cause, UNREADABLE_VALUE), depth + 1);
+  }
+  if (thrown instanceof AggregateError && depth < MAX_DEPTH) {
+    const inner = readOr<unknown>(() => thrown.errors, undefined);
+    if (Array.isArray(inner)) encoded.errors = inner.map((item: unknown) => encodeError(item, depth + 1));
   }
   return encoded;
+}
+
+const UNREADABLE = Symbol('unreadable');
+const UNREADABLE_VALUE = '[unreadable: its getter threw]';
+
+/** Reads a part of a thrown value, whose getters are task code that may throw. */
+function readOr<T>(read: () => T, fallback: T): T {
+  try {
+    return read();
+  } catch {
+    return fallback;
+  }
 }
 
 /** Rebuilds an error; `callerStack` (frames only) is appended so the stack shows both sides. */
@@ -124,6 +176,7 @@ export function decodeError(encoded: EncodedError, callerStack?: string, depth =
   let stack = typeof encoded.stack === 'string' ? encoded.stack : `${String(encoded.name)}: ${String(encoded.message)}`;
   if (callerStack) stack += `\n    at <offload: called from>\n${callerStack}`;
   define(error, 'stack', stack);
+  if (encoded.own === true && error instanceof errors.OffloadError) errors.markRaisedByOffload(error);
   return error;
 }
 

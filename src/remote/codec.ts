@@ -9,10 +9,10 @@
  */
 import { deserialize, serialize } from 'node:v8';
 import { NotCloneableError, PayloadTooLargeError } from '../errors.js';
-import { encodeError, type EncodedError } from '../protocol/error-codec.js';
+import { decodeError, encodeError, type EncodedError } from '../protocol/error-codec.js';
 
 /** Bumped when the shapes below change, so mismatched producers and workers fail clearly. */
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
 
 /** A job's data in Redis: the task's name is the job's name. */
 export interface JobData {
@@ -24,7 +24,7 @@ export interface JobData {
 }
 
 /** How a job ended, from the worker's side. */
-export const Reply = { Ok: 0, Failed: 1, Exited: 2 } as const;
+export const Reply = { Ok: 0, Failed: 1, Exited: 2, Progress: 3 } as const;
 
 /** The local worker thread that ran the task exited: mirrored by the producer's slot. */
 export interface ExitDetail {
@@ -78,49 +78,98 @@ export function decodeArgs(data: unknown, limit: number): unknown[] {
   return args;
 }
 
-/** Serialises a reply; a result too large or not serialisable becomes the task's error. */
-export function encodeReply(reply: ReplyMessage, limit: number): string {
+/**
+ * What a worker tells the producer that added a job, through that producer's reply list: the
+ * job's end (a `ReplyMessage`), or a progress value while it runs.
+ */
+export type ReplyEntry = ReplyMessage | [typeof Reply.Progress, unknown];
+
+/**
+ * A reply-list entry: the job id, a zero byte, the V8-serialised entry. A result too large or
+ * not serialisable becomes the task's error.
+ */
+export function encodeEntry(jobId: string, entry: ReplyEntry, limit: number): Buffer {
   let bytes: Buffer;
   try {
-    bytes = serialize(reply);
+    bytes = serialize(entry);
   } catch (error) {
-    return encodeReply([Reply.Failed, reply[1], encodeError(new NotCloneableError('result', error))], limit);
+    if (entry[0] === Reply.Progress) return encodeEntry(jobId, [Reply.Progress, undefined], limit);
+    return encodeEntry(jobId, [Reply.Failed, entry[1], encodeError(new NotCloneableError('result', error))], limit);
   }
-  if (bytes.length > limit) return encodeReply([Reply.Failed, reply[1], encodeError(new PayloadTooLargeError('result', bytes.length, limit))], limit);
-  return bytes.toString('base64');
+  if (bytes.length > limit) {
+    if (entry[0] === Reply.Progress) return encodeEntry(jobId, [Reply.Progress, undefined], limit);
+    return encodeEntry(jobId, [Reply.Failed, entry[1], encodeError(new PayloadTooLargeError('result', bytes.length, limit))], limit);
+  }
+  return Buffer.concat([Buffer.from(jobId, 'latin1'), SEPARATOR, bytes]);
 }
 
-/** Reads a reply from a completion event; throws a TypeError when it is not one. */
-export function decodeReply(text: unknown): ReplyMessage {
-  if (typeof text !== 'string') throw new TypeError('The remote worker sent a reply that is not an offload reply');
-  const reply: unknown = deserialize(Buffer.from(text, 'base64'));
+export type DecodedEntry = { jobId: string; entry: ReplyEntry } | { jobId: string; error: TypeError };
+
+/**
+ * Reads a reply-list entry; never throws. `undefined` when not even its job id can be read; an
+ * `error` when the job id can, so that call fails at once instead of waiting forever.
+ */
+export function decodeEntry(bytes: Buffer): DecodedEntry | undefined {
+  const at = bytes.indexOf(0);
+  if (at <= 0 || at > MAX_JOB_ID_LENGTH) return undefined;
+  const jobId = bytes.toString('latin1', 0, at);
+  try {
+    const entry: unknown = deserialize(bytes.subarray(at + 1));
+    if (Array.isArray(entry) && entry.length === 2 && entry[0] === Reply.Progress) return { jobId, entry: [Reply.Progress, entry[1]] };
+    return { jobId, entry: decodeReply(entry) };
+  } catch (error) {
+    return { jobId, error: error instanceof TypeError ? error : new TypeError('The remote worker sent a reply that cannot be decoded') };
+  }
+}
+
+/** Checks a job's end; throws a TypeError when it is not one offload wrote. */
+function decodeReply(reply: unknown): ReplyMessage {
   if (!Array.isArray(reply) || reply.length !== 3 || typeof reply[1] !== 'number') {
     throw new TypeError('The remote worker sent a malformed reply');
   }
   const [kind, , payload] = reply as [unknown, number, unknown];
   if (kind === Reply.Ok) return reply as ReplyMessage;
-  if (kind === Reply.Failed && payload !== null && typeof payload === 'object') return reply as ReplyMessage;
+  if (kind === Reply.Failed && isDecodableError(payload)) return reply as ReplyMessage;
   if (kind === Reply.Exited && payload !== null && typeof payload === 'object') {
     const detail = payload as Partial<ExitDetail>;
     const exit: ExitDetail = {
       exitCode: typeof detail.exitCode === 'number' ? detail.exitCode : null,
       signal: typeof detail.signal === 'string' ? detail.signal : null,
       reason: typeof detail.reason === 'string' ? detail.reason : undefined,
-      error: detail.error !== null && typeof detail.error === 'object' ? detail.error : undefined,
+      error: isDecodableError(detail.error) ? detail.error : undefined,
     };
     return [Reply.Exited, reply[1] as number, exit];
   }
   throw new TypeError('The remote worker sent a malformed reply');
 }
 
-/** A progress value, as BullMQ carries it (JSON): V8-serialised, base64. */
-export function encodeProgress(value: unknown): string {
-  return serialize(value).toString('base64');
+/** Decoding is deterministic: an error that decodes here decodes again in the pool. */
+function isDecodableError(payload: unknown): payload is EncodedError {
+  if (payload === null || typeof payload !== 'object') return false;
+  try {
+    decodeError(payload as EncodedError);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
-export function decodeProgress(text: unknown): unknown {
-  if (typeof text !== 'string') throw new TypeError('The remote worker sent a malformed progress value');
-  return deserialize(Buffer.from(text, 'base64'));
+const SEPARATOR = Buffer.from([0]);
+const MAX_JOB_ID_LENGTH = 128;
+
+/**
+ * A producer's job ids are `<producer id>-<n>`, and the producer id names its reply list.
+ * A job with any other id names no producer: there is no one to answer, so it is not run.
+ */
+const JOB_ID = /^([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})-[0-9]{1,15}$/;
+
+export function producerOf(jobId: string | undefined): string | undefined {
+  return jobId === undefined ? undefined : JOB_ID.exec(jobId)?.[1];
+}
+
+/** The list a producer reads its replies from; workers write it, and it expires if nobody does. */
+export function replyList(prefix: string, queue: string, producer: string): string {
+  return `${prefix}:${queue}:offload:replies:${producer}`;
 }
 
 /** The pub/sub channel on which producers ask workers to stop a running job. */

@@ -1,30 +1,28 @@
 /**
- * A pool's one connection to its queue in Redis: it adds jobs, removes or cancels them, and
- * hears every job's end through ONE shared `QueueEvents` listener, which hands it to the slot
- * waiting for that job id. Results are taken from the completion event itself, never read back
- * from the job: jobs are removed on completion (`removeOnComplete`), and reading a removed job
- * races with its removal (BullMQ's `waitUntilFinished()` fails with "Missing key for job").
+ * A pool's connection to its queue in Redis. It adds jobs with BullMQ (which keeps the queue,
+ * its locks, stalled-job recovery and delivery), removes or cancels them, and hears how each
+ * ended from its OWN reply list: the workers push every reply there, and one blocking read on a
+ * dedicated connection takes them out in batches. So a producer reads only its own results,
+ * each once; a reply is gone from Redis once read, and a list nobody reads expires. Nothing
+ * goes through the queue's event stream, which every listener would have to read.
  *
- * Events are read from the id the stream had before the first job was added, so no completion
- * can slip between adding a job and the first read. After a reconnection, jobs may have been
- * lost (Redis restarted without its data): each job still awaited is checked, and one that is
- * neither in Redis nor finished in the event stream fails with `ERR_OFFLOAD_CONNECTION`.
+ * A job that leaves Redis without a reply (Redis restarted without its data, someone removed
+ * it, the worker could not reply) would otherwise be awaited forever: jobs awaited for a while
+ * are checked, and one missing twice in a row fails with `ERR_OFFLOAD_CONNECTION`. Twice,
+ * because a worker writes the reply before BullMQ removes the job, so a reply may still be on
+ * its way when the job is first found gone.
  */
-import type { ConnectionOptions, Queue, QueueEvents } from 'bullmq';
+import type { Queue } from 'bullmq';
 import type { Redis, RedisOptions } from 'ioredis';
 import { ConnectionError } from '../errors.js';
-import { cancelChannel, type JobData } from './codec.js';
+import { cancelChannel, decodeEntry, Reply, type JobData, type ReplyEntry } from './codec.js';
 import type { ResolvedRemoteOptions } from './options.js';
 
 /** What a slot hears about the job it waits for. */
 export interface JobListener {
-  completed(returnValue: unknown): void;
-  /** BullMQ failed the job itself: it stalled too often (its workers died), for instance. */
-  failed(reason: string): void;
-  /** Someone removed the job from the queue. */
-  removed(): void;
-  /** The running task called `progress(value)` (not the end: the job is still awaited). */
-  progress(data: unknown): void;
+  /** A progress value, or the job's end (after which nothing more comes). */
+  reply(entry: ReplyEntry): void;
+  /** The job's end could not be read, or the job is gone from Redis without one. */
   lost(error: ConnectionError): void;
 }
 
@@ -32,66 +30,82 @@ interface Waiter {
   listener: JobListener;
   /** When Redis confirmed the job (`performance.now()`); 0 while its `add` is in flight. */
   confirmedAt: number;
-  /** A worker took it. */
-  isActive: boolean;
+  /** When a check first found the job gone; 0 while it is in Redis. */
+  missingSince: number;
 }
 
 const WAITING_POLL_MS = 200;
-const SCAN_PAGE = 500;
+/** Jobs awaited this long are checked for, this often. */
+const CHECK_MS = 1000;
+/** Longest block of one read (s): a closing link stops it sooner, by disconnecting. */
+const READ_BLOCK_S = 1;
+const READ_BATCH = 512;
+/** Pause before reading again after a failed read (Redis unreachable). */
+const READ_RETRY_MS = 100;
 
 export class RemoteLink {
   /**
-   * Jobs of other producers waiting in the queue, refreshed every WAITING_POLL_MS while
-   * counted. This pool's own jobs are not counted: each already holds one of its slots.
+   * Jobs of other producers waiting in the queue, refreshed every WAITING_POLL_MS while counted:
+   * the queue's count less this pool's own jobs, each of which already holds one of its slots.
    */
   waiting = 0;
   readonly #options: ResolvedRemoteOptions;
   readonly #commands: Redis;
+  /** Blocks on the reply list; nothing else may use it. */
+  readonly #reader: Redis;
+  readonly #replyList: string;
   /** Created once connected: BullMQ would otherwise connect the client itself, racing ours. */
-  #queue!: Queue;
-  #eventsKey = '';
+  #queue: Queue | undefined;
   readonly #channel: string;
   readonly #awaited = new Map<string, Waiter>();
   readonly #firstConnection: Promise<void>;
-  #events: QueueEvents | undefined;
-  #listening: Promise<void> | undefined;
-  #lastEventId = '0-0';
+  #reading: Promise<void> | undefined;
   #hasBeenReady = false;
   #lastError: unknown;
   #waitingTimer: NodeJS.Timeout | undefined;
+  readonly #checkTimer: NodeJS.Timeout;
+  #isChecking = false;
   #isClosed = false;
-
   readonly #drivers: Drivers;
 
   /** Opens a link; bullmq and ioredis load only now, so pools of other executors never need them. */
-  static async open(options: ResolvedRemoteOptions, countWaiting: boolean): Promise<RemoteLink> {
-    return new RemoteLink(options, countWaiting, await loadDrivers());
+  static async open(options: ResolvedRemoteOptions, replyList: string, countWaiting: boolean): Promise<RemoteLink> {
+    return new RemoteLink(options, replyList, countWaiting, await loadDrivers());
   }
 
-  private constructor(options: ResolvedRemoteOptions, countWaiting: boolean, drivers: Drivers) {
+  private constructor(options: ResolvedRemoteOptions, replyList: string, countWaiting: boolean, drivers: Drivers) {
     this.#drivers = drivers;
     this.#options = options;
+    this.#replyList = replyList;
     const { url, ...rest } = options.connection;
     // Fail fast while Redis is unreachable: a call refused now can be retried or shed by the
     // caller; one parked in a client-side buffer would wait for who knows how long.
     const settings = { ...rest, lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 1 };
     const { Redis } = drivers;
-    this.#commands = url === undefined ? new Redis(settings as RedisOptions) : new Redis(url, settings as RedisOptions);
-    this.#commands.on('error', (error: unknown) => {
-      this.#lastError = error;
-    });
+    const client = (extra: Partial<RedisOptions>): Redis => {
+      const merged = { ...settings, ...extra } as RedisOptions;
+      const redis = url === undefined ? new Redis(merged) : new Redis(url, merged);
+      redis.on('error', (error: unknown) => {
+        this.#lastError = error;
+      });
+      return redis;
+    };
+    // Calls made in the same tick share one write to Redis.
+    this.#commands = client({ enableAutoPipelining: true });
+    this.#reader = client({});
     this.#commands.on('ready', () => {
-      if (this.#hasBeenReady) void this.#verify(performance.now());
+      if (this.#hasBeenReady) void this.#check(true);
       this.#hasBeenReady = true;
     });
     this.#channel = cancelChannel(options.prefix, options.queue);
-    this.#firstConnection = this.#commands.connect().then(
+    this.#firstConnection = Promise.all([this.#commands.connect(), this.#reader.connect()]).then(
       () => undefined,
       (error: unknown) => {
         throw new ConnectionError(`Cannot connect to Redis: ${describe(error)}`, error);
       },
     );
     this.#firstConnection.catch(() => {}); // Observed by the calls that need it.
+    this.#checkTimer = setInterval(() => void this.#check(false), CHECK_MS).unref();
     if (countWaiting) this.#countWaiting();
   }
 
@@ -105,20 +119,27 @@ export class RemoteLink {
         throw new ConnectionError(`Redis is unreachable: ${describe(this.#lastError)}`, this.#lastError);
       }
     }
-    this.#listening ??= this.#listen().catch((error: unknown) => {
-      this.#listening = undefined;
-      throw new ConnectionError(`Cannot listen to the queue's events: ${describe(error)}`, error);
+    if (this.#queue === undefined) {
+      this.#queue = new this.#drivers.Queue(this.#options.queue, { connection: this.#commands, prefix: this.#options.prefix });
+      this.#queue.on('error', (error: unknown) => {
+        this.#lastError = error;
+      });
+      // BullMQ listens for the queue's closing once per add in flight: up to maxInFlight.
+      this.#queue.setMaxListeners(this.#options.maxInFlight + 10);
+    }
+    // The loop catches everything it knows of; should it still end, the next call starts it again.
+    this.#reading ??= this.#read().catch(() => {
+      this.#reading = undefined;
     });
-    await this.#listening;
   }
 
-  /** Adds a job whose end `listener` hears; rejects with `ERR_OFFLOAD_CONNECTION`. */
+  /** Adds a job whose replies `listener` hears; rejects with `ERR_OFFLOAD_CONNECTION`. */
   async add(jobId: string, task: string, data: JobData, listener: JobListener): Promise<void> {
-    const entry: Waiter = { listener, confirmedAt: 0, isActive: false };
+    const entry: Waiter = { listener, confirmedAt: 0, missingSince: 0 };
     this.#awaited.set(jobId, entry);
     try {
       await this.ready();
-      await this.#queue.add(task, data, { jobId, removeOnComplete: true, removeOnFail: true, attempts: 1 });
+      await this.#queue!.add(task, data, { jobId, removeOnComplete: true, removeOnFail: true, attempts: 1 });
       entry.confirmedAt = performance.now();
     } catch (error) {
       this.#awaited.delete(jobId);
@@ -134,10 +155,10 @@ export class RemoteLink {
 
   /**
    * Cancels a job: removes it while it waits (resolves `true`), or asks the worker running it
-   * to stop its task (resolves `false`; the worker then completes it as aborted).
+   * to stop its task (resolves `false`; the worker then replies that it was aborted).
    */
   async cancel(jobId: string): Promise<boolean> {
-    if ((await this.#queue.remove(jobId)) === 1) return true;
+    if ((await this.#queue!.remove(jobId)) === 1) return true;
     // Locked: a worker holds it. Workers hear this even before they start the job.
     await this.#commands.publish(this.#channel, jobId);
     return false;
@@ -151,106 +172,96 @@ export class RemoteLink {
     if (this.#isClosed) return;
     this.#isClosed = true;
     clearTimeout(this.#waitingTimer);
-    await this.#events?.close().catch(() => {});
-    if (this.#eventsKey !== '') await this.#queue.close().catch(() => {});
+    clearInterval(this.#checkTimer);
+    this.#reader.disconnect(); // ends a blocked read at once
+    await this.#reading;
+    if (this.#queue !== undefined) {
+      // Replies of calls abandoned (cancelled or timed out) while their jobs ran.
+      await this.#commands.del(this.#replyList).catch(() => {});
+      await this.#queue.close().catch(() => {});
+    }
     this.#commands.disconnect();
   }
 
-  /** Starts the shared events listener at the stream's current end. */
-  async #listen(): Promise<void> {
-    if (this.#eventsKey === '') {
-      this.#queue = new this.#drivers.Queue(this.#options.queue, { connection: this.#commands, prefix: this.#options.prefix });
-      this.#queue.on('error', (error: unknown) => {
-        this.#lastError = error;
-      });
-      this.#eventsKey = this.#queue.keys.events!;
-    }
-    const last = await this.#commands.xrevrange(this.#eventsKey, '+', '-', 'COUNT', 1);
-    this.#lastEventId = last[0]?.[0] ?? '0-0';
-    const { url, ...rest } = this.#options.connection;
-    const events = new this.#drivers.QueueEvents(this.#options.queue, {
-      connection: (url === undefined ? rest : { ...rest, url }) as ConnectionOptions,
-      prefix: this.#options.prefix,
-      lastEventId: this.#lastEventId,
-    });
-    events.on('error', (error: unknown) => {
-      this.#lastError = error;
-    });
-    events.on('completed', ({ jobId, returnvalue }, id) => this.#deliver(id, jobId, (listener) => listener.completed(returnvalue)));
-    events.on('failed', ({ jobId, failedReason }, id) => this.#deliver(id, jobId, (listener) => listener.failed(failedReason)));
-    events.on('removed', ({ jobId }, id) => this.#deliver(id, jobId, (listener) => listener.removed()));
-    events.on('progress', ({ jobId, data }) => this.#awaited.get(jobId)?.listener.progress(data));
-    events.on('active', ({ jobId }) => {
-      const entry = this.#awaited.get(jobId);
-      if (entry !== undefined) entry.isActive = true;
-    });
-    this.#events = events;
-    await events.waitUntilReady();
-  }
-
-  #deliver(eventId: string, jobId: string, tell: (listener: JobListener) => void): void {
-    if (isAfter(eventId, this.#lastEventId)) this.#lastEventId = eventId;
-    const entry = this.#awaited.get(jobId);
-    if (entry === undefined) return; // another producer's job, or one no longer awaited
-    this.#awaited.delete(jobId);
-    tell(entry.listener);
-  }
-
   /**
-   * After a reconnection: a confirmed job that is no longer in Redis either finished (removed on
-   * completion: its end is in the event stream) or was lost with Redis's data.
+   * The reply loop. It never throws: a failed read (Redis unreachable) is retried after a pause,
+   * and an entry that cannot be decoded fails its call, if its job id can be read at all.
    */
-  async #verify(reconnectedAt: number): Promise<void> {
-    const candidates = [...this.#awaited].filter(([, entry]) => entry.confirmedAt > 0 && entry.confirmedAt < reconnectedAt);
+  async #read(): Promise<void> {
+    while (!this.#isClosed) {
+      let batch: [Buffer, Buffer[]] | null;
+      try {
+        batch = await this.#reader.blmpopBuffer(READ_BLOCK_S, 1, this.#replyList, 'LEFT', 'COUNT', READ_BATCH);
+      } catch (error) {
+        if (this.#isClosed) return;
+        this.#lastError = error;
+        await new Promise((resolve) => setTimeout(resolve, READ_RETRY_MS));
+        continue;
+      }
+      if (batch === null) continue;
+      for (const bytes of batch[1]) this.#receive(bytes);
+    }
+  }
+
+  #receive(bytes: Buffer): void {
+    const decoded = decodeEntry(bytes);
+    if (decoded === undefined) return; // names no job: not from an offload worker
+    const waiter = this.#awaited.get(decoded.jobId);
+    if (waiter === undefined) return; // a call no longer awaited (cancelled, timed out)
+    try {
+      if ('error' in decoded) {
+        this.#awaited.delete(decoded.jobId);
+        waiter.listener.lost(new ConnectionError(`The reply from Redis could not be read (${decoded.error.message}); the task may or may not have run`, decoded.error));
+        return;
+      }
+      if (decoded.entry[0] !== Reply.Progress) this.#awaited.delete(decoded.jobId);
+      waiter.listener.reply(decoded.entry);
+    } catch {
+      // A listener's fault must not end the loop that every other call depends on.
+    }
+  }
+
+  /** Fails the jobs found gone from Redis on two checks in a row, CHECK_MS apart or more. */
+  async #check(afterReconnection: boolean): Promise<void> {
+    if (this.#isChecking || this.#queue === undefined || this.#commands.status !== 'ready') return;
+    const now = performance.now();
+    const candidates: Array<[string, Waiter]> = [];
+    for (const item of this.#awaited) {
+      const confirmedAt = item[1].confirmedAt;
+      if (confirmedAt > 0 && (afterReconnection || now - confirmedAt >= CHECK_MS)) candidates.push(item);
+    }
     if (candidates.length === 0) return;
+    this.#isChecking = true;
     try {
       const pipeline = this.#commands.pipeline();
-      for (const [jobId] of candidates) pipeline.exists(`${this.#options.prefix}:${this.#options.queue}:${jobId}`);
+      const prefix = `${this.#options.prefix}:${this.#options.queue}:`;
+      for (const [jobId] of candidates) pipeline.exists(prefix + jobId);
       const exists = (await pipeline.exec()) ?? [];
-      const missing = new Set(candidates.filter((_, i) => exists[i]?.[1] === 0).map(([jobId]) => jobId));
-      if (missing.size > 0) await this.#settleFromStream(missing);
-      for (const jobId of missing) {
-        const entry = this.#awaited.get(jobId);
-        if (entry === undefined) continue;
-        this.#awaited.delete(jobId);
-        entry.listener.lost(new ConnectionError('The job was lost from Redis (did it restart without its data?); the task may or may not have run'));
-      }
-    } catch {
-      // Disconnected again: the next reconnection checks again.
-    }
-  }
-
-  /** Reads the event stream past the last event heard, settling the missing jobs found there. */
-  async #settleFromStream(missing: Set<string>): Promise<void> {
-    let from = `(${this.#lastEventId}`;
-    for (;;) {
-      const entries = await this.#commands.xrange(this.#eventsKey, from, '+', 'COUNT', SCAN_PAGE);
-      for (const [id, fields] of entries) {
-        const event = Object.fromEntries(pairs(fields));
-        const jobId = event.jobId;
-        if (jobId === undefined || !missing.has(jobId)) continue;
-        if (event.event === 'completed') {
-          missing.delete(jobId);
-          const value: unknown = JSON.parse(event.returnvalue ?? 'null');
-          this.#deliver(id, jobId, (listener) => listener.completed(value));
-        } else if (event.event === 'failed') {
-          missing.delete(jobId);
-          this.#deliver(id, jobId, (listener) => listener.failed(event.failedReason ?? 'failed'));
+      candidates.forEach(([jobId, waiter], i) => {
+        if (exists[i]?.[0] !== null || exists[i]?.[1] !== 0) {
+          waiter.missingSince = 0;
+        } else if (waiter.missingSince === 0) {
+          waiter.missingSince = now;
+        } else if (now - waiter.missingSince >= CHECK_MS && this.#awaited.get(jobId) === waiter) {
+          this.#awaited.delete(jobId);
+          waiter.listener.lost(new ConnectionError('The job is gone from Redis without a reply (did Redis restart without its data?); the task may or may not have run'));
         }
-      }
-      if (entries.length < SCAN_PAGE) return;
-      from = `(${entries.at(-1)![0]}`;
+      });
+    } catch {
+      // Disconnected again: the next check, or the next reconnection, looks again.
+    } finally {
+      this.#isChecking = false;
     }
   }
 
   #countWaiting(): void {
     const poll = (): void => {
       this.#waitingTimer = setTimeout(async () => {
-        if (this.#commands.status === 'ready' && this.#listening !== undefined) {
+        if (this.#commands.status === 'ready' && this.#queue !== undefined) {
           try {
             const count = await this.#queue.count();
             let own = 0;
-            for (const entry of this.#awaited.values()) if (entry.confirmedAt > 0 && !entry.isActive) own++;
+            for (const entry of this.#awaited.values()) if (entry.confirmedAt > 0) own++;
             this.waiting = Math.max(0, count - own);
           } catch {
             // Keep the last count; the connection's own errors are handled elsewhere.
@@ -264,12 +275,6 @@ export class RemoteLink {
   }
 }
 
-function pairs(fields: string[]): Array<[string, string]> {
-  const out: Array<[string, string]> = [];
-  for (let i = 0; i + 1 < fields.length; i += 2) out.push([fields[i]!, fields[i + 1]!]);
-  return out;
-}
-
 function describe(error: unknown): string {
   if (error instanceof Error) return error.message;
   return error === undefined ? 'no connection' : String(error);
@@ -277,7 +282,6 @@ function describe(error: unknown): string {
 
 interface Drivers {
   Queue: typeof Queue;
-  QueueEvents: typeof QueueEvents;
   Redis: typeof Redis;
 }
 
@@ -286,15 +290,7 @@ let drivers: Promise<Drivers> | undefined;
 function loadDrivers(): Promise<Drivers> {
   drivers ??= Promise.all([import('bullmq'), import('ioredis')]).then(([bullmq, ioredis]) => ({
     Queue: bullmq.Queue,
-    QueueEvents: bullmq.QueueEvents,
     Redis: ioredis.Redis,
   }));
   return drivers;
-}
-
-/** Orders stream ids (`<ms>-<seq>`), which do not compare as strings. */
-function isAfter(id: string, than: string): boolean {
-  const [ms, seq] = id.split('-').map(Number) as [number, number];
-  const [thanMs, thanSeq] = than.split('-').map(Number) as [number, number];
-  return ms > thanMs || (ms === thanMs && seq > thanSeq);
 }

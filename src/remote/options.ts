@@ -35,6 +35,12 @@ export interface RemotePoolOptions {
   prefix?: string;
   /** Remote executor: largest serialised arguments, in bytes. Default `8388608` (8 MiB). */
   maxPayloadBytes?: number;
+  /**
+   * Remote executor: most jobs this pool keeps in Redis at once (waiting or running); further
+   * calls wait in the pool, in priority order. Default `256`. How many run at once is up to the
+   * workers (`offload worker --size`).
+   */
+  maxInFlight?: number;
 }
 
 export interface ResolvedRemoteOptions {
@@ -42,12 +48,14 @@ export interface ResolvedRemoteOptions {
   queue: string;
   prefix: string;
   maxPayloadBytes: number;
+  maxInFlight: number;
 }
 
 export const DEFAULT_PREFIX = 'offload';
 export const DEFAULT_MAX_PAYLOAD_BYTES = 8 * 1024 * 1024;
+export const DEFAULT_MAX_IN_FLIGHT = 256;
 
-const REMOTE_ONLY = ['connection', 'queue', 'prefix', 'maxPayloadBytes'] as const;
+const REMOTE_ONLY = ['connection', 'queue', 'prefix', 'maxPayloadBytes', 'maxInFlight'] as const;
 /** Options a remote pool cannot honour: they belong to the worker processes, which are not its own. */
 const LOCAL_ONLY = ['resourceLimits', 'env', 'execArgv', 'maxTasksPerWorker', 'maxWorkerMemoryMb', 'niceIncrement', 'concurrentTasksPerWorker'] as const;
 
@@ -64,7 +72,18 @@ export function resolveRemoteOptions(executor: string, options: Record<string, u
       throw new TypeError(`options.${name} does not apply to the remote executor: give it to the remote workers (offload worker)`);
     }
   }
+  // A remote pool starts no workers: its size would only be a hidden cap on jobs in flight.
+  for (const name of ['size', 'maxSize', 'minSize']) {
+    if (options[name] !== undefined) {
+      throw new TypeError(`options.${name} does not apply to the remote executor: maxInFlight caps the jobs a pool keeps in Redis, and offload worker --size sets how many run at once`);
+    }
+  }
+  const maxInFlight = options.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT;
+  if (typeof maxInFlight !== 'number' || !Number.isInteger(maxInFlight) || maxInFlight < 1) {
+    throw new RangeError(`options.maxInFlight must be an integer of at least 1 (got ${String(maxInFlight)})`);
+  }
   return {
+    maxInFlight,
     connection: resolveConnection(options.connection, 'options.connection'),
     queue: resolveQueueName(options.queue, 'options.queue'),
     prefix: resolvePrefix(options.prefix, 'options.prefix'),

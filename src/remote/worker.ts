@@ -13,11 +13,11 @@ import { pathToFileURL } from 'node:url';
 import type { ResourceLimits } from 'node:worker_threads';
 import { Worker, type ConnectionOptions, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
-import { AbortError, WorkerExitedError } from '../errors.js';
+import { AbortError, PayloadTooLargeError, WorkerExitedError } from '../errors.js';
 import { createPool, type Pool } from '../pool/pool.js';
 import type { PoolStats } from '../pool/stats.js';
 import { encodeError } from '../protocol/error-codec.js';
-import { cancelChannel, decodeArgs, decodeCarried, encodeProgress, encodeReply, Reply, type ReplyMessage } from './codec.js';
+import { cancelChannel, decodeArgs, decodeCarried, encodeEntry, producerOf, Reply, replyList, type ReplyEntry, type ReplyMessage } from './codec.js';
 import { carriedContext } from '../tracing/call-trace.js';
 import { resolveConnection, resolvePayloadLimit, resolvePrefix, resolveQueueName, type RemoteConnection } from './options.js';
 
@@ -66,6 +66,17 @@ export interface RemoteWorker {
 
 /** Forgotten after this long: a cancellation for a job this worker never started. */
 const EARLY_CANCEL_MS = 60_000;
+/** Most early cancellations kept: anyone can publish on the channel, so what it keeps is bounded. */
+const EARLY_CANCEL_MAX = 10_000;
+/**
+ * A reply list outlives its last write by this long, then Redis drops it: the producer that
+ * would have read it is gone (a live one empties it within milliseconds).
+ */
+const REPLY_TTL_MS = 60_000;
+/** What `encodeArgs` writes into a job: anything else is not offload's. */
+const JOB_FIELDS = new Set(['v', 'args', 'ctx']);
+/** A job's name is a task's name: anything longer is not one. */
+const MAX_TASK_NAME = 256;
 const CALLER_FRAMES = '\n    at <offload: called from>';
 
 export async function startRemoteWorker(options: RemoteWorkerOptions): Promise<RemoteWorker> {
@@ -98,10 +109,23 @@ export async function startRemoteWorker(options: RemoteWorkerOptions): Promise<R
   }
 
   const { url, ...rest } = connection;
-  const subscriber = url === undefined ? new Redis({ ...rest, lazyConnect: true }) : new Redis(url, { ...rest, lazyConnect: true });
+  const client = (options: Record<string, unknown>): Redis =>
+    url === undefined ? new Redis({ ...rest, ...options }) : new Redis(url, { ...rest, ...options });
+  const subscriber = client({ lazyConnect: true });
   subscriber.on('error', () => {}); // reconnects by itself; the BullMQ worker reports outages
+  // Replies of jobs ending in the same tick go out in one write.
+  const replies = client({ lazyConnect: true, enableAutoPipelining: true });
+  replies.on('error', () => {});
+  const answer = (jobId: string | undefined, entry: ReplyEntry): Promise<unknown> => {
+    const producer = producerOf(jobId);
+    if (producer === undefined) return Promise.resolve();
+    const list = replyList(prefix, queue, producer);
+    return Promise.all([replies.rpush(list, encodeEntry(jobId!, entry, limit)), replies.pexpire(list, REPLY_TTL_MS)]).catch((error: unknown) =>
+      onError(new Error(`cannot reply to job ${jobId}: ${error instanceof Error ? error.message : String(error)}`)),
+    );
+  };
   const cancels = new EarlyCancels();
-  const worker = new Worker(queue, (job: Job, _token?: string, signal?: AbortSignal) => runJob(pool, job, signal, limit, cancels), {
+  const worker = new Worker(queue, (job: Job, _token?: string, signal?: AbortSignal) => runJob(pool, job, signal, limit, cancels, answer, onError), {
     connection: (url === undefined ? rest : { ...rest, url }) as ConnectionOptions,
     prefix,
     concurrency: pool.options.maxSize * pool.options.concurrentTasksPerWorker,
@@ -110,16 +134,28 @@ export async function startRemoteWorker(options: RemoteWorkerOptions): Promise<R
     ...defined({ lockDuration: options.lockDuration, stalledInterval: options.stalledInterval, maxStalledCount: options.maxStalledCount }),
   });
   worker.on('error', onError);
+  // BullMQ itself failed the job (it stalled too often: the workers running it died), so no
+  // processor of ours replied: tell its producer, as a worker exit.
+  worker.on('failed', (job, error) => {
+    // Only BullMQ's own verdicts (an UnrecoverableError: stalled too often): every other failure
+    // is BullMQ's bookkeeping after our processor, which never throws, already replied.
+    if (job === undefined || error.name !== 'UnrecoverableError') return;
+    const reason = `remote worker lost: ${error.message}`;
+    void answer(job.id, [Reply.Exited, 0, { exitCode: null, signal: null, reason, error: undefined }]);
+  });
   subscriber.on('message', (_channel: string, jobId: string) => {
+    if (producerOf(jobId) === undefined) return; // not a job id: nothing to keep
     if (!worker.cancelJob(jobId, 'the caller cancelled the task')) cancels.add(jobId);
   });
   try {
-    await subscriber.connect();
+    await Promise.all([subscriber.connect(), replies.connect()]);
     await subscriber.subscribe(cancelChannel(prefix, queue));
     await worker.waitUntilReady();
   } catch (error) {
     await Promise.allSettled([worker.close(), pool.destroy()]);
     subscriber.disconnect();
+    replies.disconnect();
+    cancels.stop();
     throw error;
   }
 
@@ -132,25 +168,53 @@ export async function startRemoteWorker(options: RemoteWorkerOptions): Promise<R
         await worker.close(); // waits for the active jobs
         await pool.close();
         subscriber.disconnect();
+        await replies.quit().catch(() => replies.disconnect()); // after the last replies went out
+        cancels.stop();
       })()),
   };
 }
 
-async function runJob(pool: Pool, job: Job, signal: AbortSignal | undefined, limit: number, cancels: EarlyCancels): Promise<string> {
-  if (job.id !== undefined && cancels.take(job.id)) {
-    return encodeReply([Reply.Failed, 0, encodeError(new AbortError('cancelled before it started'))], limit);
+type Answer = (jobId: string | undefined, entry: ReplyEntry) => Promise<unknown>;
+
+/**
+ * Runs one job and replies to its producer before BullMQ marks it completed, so that a job gone
+ * from Redis has always had its reply written. Returns nothing: the reply never travels in the
+ * queue's event stream, which every listener of the queue reads.
+ */
+async function runJob(
+  pool: Pool,
+  job: Job,
+  signal: AbortSignal | undefined,
+  limit: number,
+  cancels: EarlyCancels,
+  answer: Answer,
+  onError: (error: unknown) => void,
+): Promise<void> {
+  if (producerOf(job.id) === undefined) {
+    onError(new Error(`refused job ${String(job.id).slice(0, 80)}: its id names no producer (it was not added by an offload pool)`));
+    return;
+  }
+  const refusal = refuse(job, limit);
+  if (refusal !== undefined) {
+    onError(new Error(`refused job ${job.id}: ${refusal.message}`));
+    await answer(job.id, [Reply.Failed, 0, encodeError(refusal)]);
+    return;
+  }
+  if (cancels.take(job.id!)) {
+    await answer(job.id, [Reply.Failed, 0, encodeError(new AbortError('cancelled before it started'))]);
+    return;
   }
   let args: unknown[];
   try {
     args = decodeArgs(job.data, limit);
   } catch (error) {
-    return encodeReply([Reply.Failed, 0, encodeError(error)], limit);
+    await answer(job.id, [Reply.Failed, 0, encodeError(error)]);
+    return;
   }
   const began = performance.now();
   let reply: ReplyMessage;
   try {
-    // Progress travels as the job's progress, which the producers' events listener hears.
-    const onProgress = (value: unknown): void => void job.updateProgress(encodeProgress(value)).catch(() => {});
+    const onProgress = (value: unknown): void => void answer(job.id, [Reply.Progress, value]);
     // The caller's trace and request context go on to the local thread as they came.
     const options = { signal, onProgress, [carriedContext]: decodeCarried(job.data, limit) };
     const value = await pool.run(job.name, args, options);
@@ -164,7 +228,24 @@ async function runJob(pool: Pool, job: Job, signal: AbortSignal | undefined, lim
       reply = [Reply.Failed, busy, encodeError(withoutLocalCaller(error))];
     }
   }
-  return encodeReply(reply, limit);
+  await answer(job.id, reply);
+}
+
+/**
+ * The whole job is bounded, not only its arguments: a job carrying anything offload does not
+ * write (an extra field, an overlong name) is refused before it is decoded or run.
+ */
+function refuse(job: Job, limit: number): Error | undefined {
+  if (typeof job.name !== 'string' || job.name.length > MAX_TASK_NAME) return new TypeError('the job name is not a task name');
+  const data = job.data as unknown;
+  if (data === null || typeof data !== 'object' || Array.isArray(data)) return undefined; // decodeArgs says why
+  const extra = Object.keys(data).filter((key) => !JOB_FIELDS.has(key));
+  if (extra.length > 0) return new TypeError(`the job carries fields offload does not write (${extra.slice(0, 3).join(', ').slice(0, 80)})`);
+  // Arguments and carried context together, as the pool bounds them (base64: 4 chars, 3 bytes).
+  const { args, ctx } = data as { args?: unknown; ctx?: unknown };
+  const size = Math.floor(((typeof args === 'string' ? args.length : 0) + (typeof ctx === 'string' ? ctx.length : 0)) * 3 / 4);
+  if (size > limit + 2) return new PayloadTooLargeError(typeof ctx === 'string' ? 'context' : 'args', size, limit);
+  return undefined;
 }
 
 function defined<T extends Record<string, unknown>>(values: T): Partial<T> {
@@ -183,21 +264,35 @@ function withoutLocalCaller(error: unknown): unknown {
 /**
  * Cancellations that arrived before their job started here (or for jobs that run elsewhere):
  * a producer asks to cancel once it finds the job taken, which may be just before this worker
- * begins it.
+ * begins it. Anyone who can publish on the channel can send anything, so only job ids are kept,
+ * at most EARLY_CANCEL_MAX of them, each for EARLY_CANCEL_MS, pruned on a timer.
  */
 class EarlyCancels {
   readonly #ids = new Map<string, number>();
+  readonly #pruner = setInterval(() => this.#prune(), EARLY_CANCEL_MS / 4).unref();
 
   add(jobId: string): void {
+    if (this.#ids.size >= EARLY_CANCEL_MAX) this.#ids.delete(this.#ids.keys().next().value!);
+    this.#ids.set(jobId, Date.now());
+  }
+
+  take(jobId: string): boolean {
+    return this.#ids.delete(jobId);
+  }
+
+  get size(): number {
+    return this.#ids.size;
+  }
+
+  stop(): void {
+    clearInterval(this.#pruner);
+  }
+
+  #prune(): void {
     const now = Date.now();
     for (const [id, at] of this.#ids) {
       if (now - at < EARLY_CANCEL_MS) break; // insertion order: the rest are newer
       this.#ids.delete(id);
     }
-    this.#ids.set(jobId, now);
-  }
-
-  take(jobId: string): boolean {
-    return this.#ids.delete(jobId);
   }
 }

@@ -9,7 +9,7 @@
  */
 import { METHOD_SEPARATOR } from '../protocol/messages.js';
 import { dispatch, type Pool } from '../pool/pool.js';
-import { isWorker } from '../worker/context.js';
+import { isWorker, markBlockingMethod } from '../worker/context.js';
 
 export interface BlockingOptions {
   /**
@@ -32,7 +32,10 @@ export function blocking(options: BlockingOptions) {
     if (context.kind !== 'method' || context.static || context.private) {
       throw new TypeError('@blocking decorates public instance methods');
     }
-    if (isWorker()) return method;
+    if (isWorker()) {
+      markBlockingMethod(method);
+      return method;
+    }
     const methodName = String(context.name);
     return async function offloaded(this: This, ...args: Args): Promise<R> {
       const name = `${this.constructor.name}${METHOD_SEPARATOR}${methodName}`;

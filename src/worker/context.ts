@@ -58,6 +58,26 @@ function running(): { worker: WorkerState; task: TaskContext } | undefined {
   return { worker, task: worker.contextOf?.() ?? worker };
 }
 
+/**
+ * The methods `@blocking` decorated in this worker: the only methods a `Class#method` task name
+ * may reach. Kept on a global symbol for the same reason as the worker state.
+ */
+const blockingKey = Symbol.for('offload.blockingMethods');
+
+function blockingMethods(): WeakSet<Function> {
+  const global = globalThis as Record<symbol, unknown>;
+  return (global[blockingKey] ??= new WeakSet<Function>()) as WeakSet<Function>;
+}
+
+/** Records a method decorated with `@blocking`, as the worker loads the task module. */
+export function markBlockingMethod(method: Function): void {
+  blockingMethods().add(method);
+}
+
+export function isBlockingMethod(value: unknown): boolean {
+  return typeof value === 'function' && blockingMethods().has(value);
+}
+
 /** `true` inside an offload worker, where `@blocking` methods run their own bodies. */
 export function isWorker(): boolean {
   return state() !== undefined;

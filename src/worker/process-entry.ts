@@ -6,7 +6,7 @@
 import type { TransferListItem } from 'node:worker_threads';
 import { NotCloneableError } from '../errors.js';
 import { createCancelFlag } from '../protocol/cancel-flag.js';
-import { encodeError } from '../protocol/error-codec.js';
+import { encodeThrownByTask } from '../protocol/error-codec.js';
 import { FromWorker, type MainMessage, type WorkerInit, type WorkerMessage } from '../protocol/messages.js';
 import { FATAL, INIT_VARIABLE, detachTransferred, refuseProcessLocal } from '../protocol/process-channel.js';
 import { exitOnDisconnect, startControlThread } from './process-control.js';
@@ -39,7 +39,7 @@ process.on('uncaughtExceptionMonitor', (error) => {
   // this although the process dies right after.
   if (process.listenerCount('uncaughtException') > 0) return;
   try {
-    send([FATAL, encodeError(error)]);
+    send([FATAL, encodeThrownByTask(error)]);
   } catch {
     // The channel is gone: the exit code alone will tell the parent.
   }

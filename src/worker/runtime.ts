@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import type { TransferListItem } from 'node:worker_threads';
 import { AbortError, NotCloneableError, UnknownTaskError } from '../errors.js';
 import { findUncloneablePath } from '../protocol/clone-path.js';
-import { encodeError, type EncodedError } from '../protocol/error-codec.js';
+import { encodeError, encodeOwnError, encodeThrownByTask, type EncodedError } from '../protocol/error-codec.js';
 import {
   FromWorker,
   METHOD_SEPARATOR,
@@ -23,7 +23,7 @@ import {
 import { takeMarked } from '../transfer.js';
 import { isFlagged } from '../protocol/cancel-flag.js';
 import { runCarried, splitAddress } from '../tracing/restore.js';
-import { cancelCurrent, createWorkerState, type TaskContext, type WorkerState } from './context.js';
+import { cancelCurrent, createWorkerState, isBlockingMethod, type TaskContext, type WorkerState } from './context.js';
 import { memoryInUseMb } from './memory.js';
 import { lowerOwnPriority } from './priority.js';
 import { ProgressReporter } from './progress.js';
@@ -40,7 +40,8 @@ const RUNTIME_FILE = fileURLToPath(import.meta.url);
 
 /** Encodes a task's error without the task loop's own frames, which only add noise. */
 function encodeTaskError(error: unknown): EncodedError {
-  const encoded = encodeError(error);
+  // Task code can build offload's error classes in its own worker: what it throws is its own.
+  const encoded = encodeThrownByTask(error);
   if (encoded.kind === 'error' && encoded.stack !== undefined) {
     const lines = encoded.stack.split('\n');
     const first = lines.findIndex((line) => line.includes(RUNTIME_FILE));
@@ -59,9 +60,10 @@ export async function runWorker(port: WorkerPort, init: WorkerInit): Promise<voi
   if (init.niceIncrement !== undefined) lowerOwnPriority(init.niceIncrement);
   let taskModule: Record<string, unknown>;
   try {
-    taskModule = (await import(init.moduleUrl)) as Record<string, unknown>;
+    // Unwrapped only here: a namespace with `then` must never pass through a promise.
+    taskModule = (await importModule(init.moduleUrl)).module;
   } catch (error) {
-    port.post([FromWorker.LoadFailed, encodeError(error)]);
+    port.post([FromWorker.LoadFailed, encodeThrownByTask(error)]);
     return;
   }
   new TaskLoop(port, taskModule, state, init.maxMemoryMb, init.concurrency ?? 1).start();
@@ -263,10 +265,16 @@ class TaskLoop {
       state.taskId = id;
       state.cancelled = false;
       state.controller = undefined;
-      let value: unknown;
       const [name, carried] = splitAddress(batch[i + 1]);
+      let task: Resolved;
       try {
-        const task = this.#resolve(name);
+        task = this.#resolve(name);
+      } catch (error) {
+        out.push(id, Status.Failed, encodeOwnError(error as Error));
+        continue;
+      }
+      let value: unknown;
+      try {
         const args = batch[i + 2] as unknown[];
         value = carried === undefined ? task.fn.apply(task.self, args) : runCarried(carried, () => task.fn.apply(task.self, args));
       } catch (error) {
@@ -330,19 +338,30 @@ class TaskLoop {
     state.controller = undefined;
     const began = performance.now();
     let out: unknown[];
+    /** An error the runtime raised (not the generator's own): an unknown task, an item that cannot be sent. */
+    let ownError: unknown;
     try {
       if (this.#wasCancelled(id)) throw new AbortError('cancelled before it started');
-      const task = this.#resolve(name);
-      const stream = (this.#stream = new StreamControl(credit));
+      let task: Resolved;
+      try {
+        task = this.#resolve(name);
+      } catch (error) {
+        ownError = error;
+        throw error;
+      }
+      const control = new StreamControl(credit);
+      this.#stream = control;
       // The generator's body runs in whoever pulls it: the whole pump runs in the carried context.
       const value = await runCarried(carried, () => {
         const iterator = task.fn.apply(task.self, args);
         if (!isIterator(iterator)) throw new TypeError(`"${name}" is not a generator task, so it cannot stream: call it with run()`);
-        return pump(id, iterator, stream, (items, transfer) => this.#port.post(items, transfer));
+        return pump(id, iterator, control, (items, transfer) => this.#port.post(items, transfer));
       });
       out = [FromWorker.Results, performance.now() - began, id, Status.Ok, value];
     } catch (error) {
-      out = [FromWorker.Results, performance.now() - began, id, Status.Failed, encodeTaskError(error)];
+      if (error === this.#stream?.refusal) ownError = error;
+      const encoded = error === ownError ? encodeOwnError(error as Error) : encodeTaskError(error);
+      out = [FromWorker.Results, performance.now() - began, id, Status.Failed, encoded];
     }
     this.#stream = undefined;
     this.#progress.flush();
@@ -364,7 +383,7 @@ class TaskLoop {
         const refusal =
           error instanceof NotCloneableError ? error : new NotCloneableError(findUncloneablePath(out[4], 'result') ?? 'result', error);
         out[3] = Status.Failed;
-        out[4] = encodeError(refusal);
+        out[4] = encodeOwnError(refusal);
         this.#port.post(out as WorkerMessage);
         return;
       }
@@ -395,33 +414,43 @@ class TaskLoop {
     return resolved;
   }
 
+  /**
+   * A task is an exported function other than `teardown`, or `Class#method` where `Class` is an
+   * exported class and `method` one of its `@blocking` methods. Nothing else is reachable: not
+   * a prototype's `constructor` or `toString`, not an undecorated method.
+   */
   #lookup(name: string): Resolved {
     const separator = typeof name === 'string' ? name.indexOf(METHOD_SEPARATOR) : -1;
     if (separator === -1) {
-      const fn = Object.hasOwn(this.#module, name) ? this.#module[name] : undefined;
-      if (typeof fn !== 'function' || name === 'teardown') throw new UnknownTaskError(String(name), this.#taskNames());
+      const fn = this.#exportedFunction(name);
+      if (fn === undefined) throw new UnknownTaskError(String(name), this.#taskNames());
       return { fn: fn as Callable, self: undefined };
     }
     // `Class#method`: a @blocking method, run on this worker's own instance of the class.
     const className = name.slice(0, separator);
     const methodName = name.slice(separator + 1);
     const cls = this.#findClass(className);
-    if (cls === undefined) throw new UnknownTaskError(name, this.#taskNames());
+    const method = cls === undefined ? undefined : blockingMethodOf(cls, methodName);
+    if (cls === undefined || method === undefined) throw new UnknownTaskError(name, this.#taskNames());
     let instance = this.#instances.get(cls);
     if (instance === undefined) {
       instance = new (cls as new () => unknown)();
       this.#instances.set(cls, instance);
     }
-    const method = (instance as Record<string, unknown>)[methodName];
-    if (typeof method !== 'function') throw new UnknownTaskError(name, this.#taskNames());
-    return { fn: method as Callable, self: instance };
+    return { fn: method, self: instance };
+  }
+
+  #exportedFunction(key: string): Function | undefined {
+    const value = key !== 'teardown' && Object.hasOwn(this.#module, key) ? this.#module[key] : undefined;
+    return typeof value === 'function' ? value : undefined;
   }
 
   #findClass(className: string): Function | undefined {
-    const byKey = Object.hasOwn(this.#module, className) ? this.#module[className] : undefined;
-    if (typeof byKey === 'function') return byKey;
-    for (const value of Object.values(this.#module)) {
-      if (typeof value === 'function' && value.name === className) return value;
+    const byKey = this.#exportedFunction(className);
+    if (byKey !== undefined) return byKey;
+    for (const key of Object.keys(this.#module)) {
+      const value = this.#exportedFunction(key);
+      if (value?.name === className) return value;
     }
     return undefined;
   }
@@ -441,6 +470,27 @@ class TaskLoop {
     }
     this.#port.post([FromWorker.Closed]);
   }
+}
+
+/**
+ * Loads the task module through a one-line module that re-exports its namespace. A namespace
+ * that exports a function named `then` is a thenable: awaited or returned from an async function
+ * it would be called, not delivered, so it travels inside the wrapper's namespace.
+ */
+async function importModule(moduleUrl: string): Promise<{ module: Record<string, unknown> }> {
+  const wrapper = `export * as module from ${JSON.stringify(moduleUrl)};`;
+  return (await import(`data:text/javascript,${encodeURIComponent(wrapper)}`)) as { module: Record<string, unknown> };
+}
+
+/** The `@blocking` method `name` of `cls`'s instances, read from its prototypes without running a getter. */
+function blockingMethodOf(cls: Function, name: string): Callable | undefined {
+  let prototype: unknown = (cls as { prototype?: unknown }).prototype;
+  while (prototype !== null && typeof prototype === 'object' && prototype !== Object.prototype) {
+    const descriptor = Object.getOwnPropertyDescriptor(prototype, name);
+    if (descriptor !== undefined) return isBlockingMethod(descriptor.value) ? (descriptor.value as Callable) : undefined;
+    prototype = Object.getPrototypeOf(prototype);
+  }
+  return undefined;
 }
 
 /** The result values in a results message, where transfer marks may sit. */

@@ -4,7 +4,8 @@
  * `highWaterMark` items ahead of the consumer however fast it could go.
  */
 import type { TransferListItem } from 'node:worker_threads';
-import { AbortError } from '../errors.js';
+import { AbortError, NotCloneableError } from '../errors.js';
+import { findUncloneablePath } from '../protocol/clone-path.js';
 import { FromWorker, type WorkerMessage } from '../protocol/messages.js';
 import { takeMarked } from '../transfer.js';
 import { isCancelled } from './context.js';
@@ -14,6 +15,8 @@ const BATCH = 256;
 
 export class StreamControl {
   credit: number;
+  /** Set when a yielded item could not be sent: the stream fails with it. */
+  refusal: NotCloneableError | undefined;
   #wake: (() => void) | undefined;
 
   constructor(credit: number) {
@@ -57,18 +60,39 @@ export async function pump(
   post: (message: WorkerMessage, transfer?: TransferListItem[]) => void,
 ): Promise<unknown> {
   let items: unknown[] = [];
+  /** Items sent so far, to name the one that cannot be sent (`item[41]`). */
+  let sent = 0;
   let isFlushScheduled = false;
   const flush = (): void => {
     isFlushScheduled = false;
-    if (items.length === 0) return;
+    if (items.length === 0 || control.refusal !== undefined) return;
     // Taken before sending: a batch that cannot be sent fails the stream once, and the flush
     // already scheduled finds nothing left to throw over again.
     const batch = items;
     items = [];
-    post([FromWorker.Items, id, ...batch] as WorkerMessage, takeMarked(batch));
+    try {
+      post([FromWorker.Items, id, ...batch] as WorkerMessage, takeMarked(batch));
+      sent += batch.length;
+    } catch {
+      // Deliver the items before the culprit, one by one, then fail the stream naming it.
+      for (const item of batch) {
+        try {
+          post([FromWorker.Items, id, item] as WorkerMessage, takeMarked([item]));
+          sent++;
+        } catch (error) {
+          control.refusal = itemRefusal(item, sent, error);
+          control.wake();
+          return;
+        }
+      }
+    }
   };
   try {
     for (;;) {
+      if (control.refusal !== undefined) {
+        await iterator.return?.(undefined);
+        throw control.refusal;
+      }
       if (isCancelled()) {
         flush();
         // Ends the generator where it stands, so its `finally` blocks run.
@@ -77,13 +101,14 @@ export async function pump(
       }
       if (control.credit <= 0) {
         flush();
-        await control.waitForCredit();
+        if (control.refusal === undefined) await control.waitForCredit();
         continue;
       }
       let step = iterator.next() as Step | Promise<Step>;
       if (step instanceof Promise) step = await step;
       if (step.done) {
         flush();
+        if (control.refusal !== undefined) throw control.refusal;
         return step.value;
       }
       items.push(step.value);
@@ -100,4 +125,12 @@ export async function pump(
     flush();
     throw error;
   }
+}
+
+/** The error for the stream's item number `index`, which the channel refused. */
+function itemRefusal(item: unknown, index: number, error: unknown): NotCloneableError {
+  const root = `item[${index}]`;
+  // The process executor's own refusal names the path below `item`; keep it, with the index.
+  if (error instanceof NotCloneableError) return new NotCloneableError(error.path.replace(/^item/, root), error.cause);
+  return new NotCloneableError(findUncloneablePath(item, root) ?? root, error);
 }
