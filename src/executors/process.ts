@@ -45,7 +45,7 @@ export class ProcessExecutor implements Executor {
 
   spawn(init: WorkerInit, events: WorkerEvents): WorkerHandle {
     // Plain data only: the child makes its own cancel flag (see process-control.ts).
-    const childInit: WorkerInit = { moduleUrl: init.moduleUrl, poolName: init.poolName, workerId: init.workerId };
+    const childInit: WorkerInit = { ...init, cancelFlag: undefined, claimCell: undefined };
     const child = childProcess().fork(entry, [], {
       serialization: 'advanced',
       execArgv: workerFlags({

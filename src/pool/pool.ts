@@ -43,6 +43,11 @@ export interface RunOptions {
   priority?: number;
   /** Receives the values the task reports with `progress(value)`, in order (throttled). */
   onProgress?: (value: unknown) => void;
+  /**
+   * Key affinity: calls with the same key run on the same worker, one at a time, in call order,
+   * so per-key state warmed there is reused. Not with the remote executor.
+   */
+  key?: string;
 }
 
 export interface StreamOptions {
@@ -139,14 +144,15 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
     this.moduleUrl = toModuleUrl(moduleUrl);
     this.options = Object.freeze(resolveOptions(options));
     this.#executor = createExecutor(this.options);
-    this.#tracing = new CallTracing(this.options);
     this.#depth = new PipelineDepth(this.#executor.maxDepth ?? MAX_DEPTH);
+    this.#tracing = new CallTracing(this.options);
     this.#dispatcher = new Dispatcher({
       queue: this.#queue,
       workers: this.#workers,
       depth: this.#depth,
       maxSize: this.options.maxSize,
       maxTasksPerWorker: this.options.maxTasksPerWorker,
+      concurrency: this.options.concurrentTasksPerWorker,
       accept: (slot, tasks, ahead) => this.#accept(slot, tasks, ahead),
       fail: (task, error) => this.#fail(task, error),
       grow: () => this.#grow(),
@@ -369,26 +375,39 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
     if (!Array.isArray(args)) throw new TypeError(`The arguments of "${name}" must be an array`);
     if (options !== undefined) {
       checkRunOptions(options);
+      if ((options as RunOptions).key !== undefined && this.options.executor === 'remote') {
+        throw new TypeError('options.key does not apply to the remote executor: its jobs go to whichever remote worker is free');
+      }
       if (options.signal?.aborted) throw new AbortError(options.signal.reason);
     }
     if (this.#loadFailure !== undefined) this.#checkLoadFailure();
     if (this.options.maxQueue === Infinity) return;
     // Workers not started yet count as free: a first burst is not shed while they start.
     const waiting = this.#waiting() + (this.#executor.waiting?.() ?? 0);
-    if (waiting >= this.options.maxQueue + (this.options.maxSize - this.#busy)) {
+    if (waiting >= this.options.maxQueue + this.#freeRoom()) {
       this.#stats.shed++;
       throw new QueueFullError(this.options.maxQueue, this.#retryAfter());
     }
   }
 
   /**
-   * Tasks waiting for a worker: queued, or sent to a worker behind the task it runs (pipelined
+   * Tasks waiting for a worker: queued, or sent to a worker behind the tasks it runs (pipelined
    * tiny tasks, a slow task handed ahead), which wait just as much.
    */
   #waiting(): number {
+    const concurrency = this.options.concurrentTasksPerWorker;
     let waiting = this.#queue.length;
-    for (const slot of this.#workers) if (slot.inflight.length > 1) waiting += slot.inflight.length - 1;
+    for (const slot of this.#workers) if (slot.inflight.length > concurrency) waiting += slot.inflight.length - concurrency;
     return waiting;
+  }
+
+  /** Tasks the workers could start now: one per worker not busy, or the room of each when tasks overlap. */
+  #freeRoom(): number {
+    const concurrency = this.options.concurrentTasksPerWorker;
+    if (concurrency === 1) return this.options.maxSize - this.#busy;
+    let room = (this.options.maxSize - this.#workers.length) * concurrency;
+    for (const slot of this.#workers) if (!slot.isRetiring) room += Math.max(0, concurrency - slot.inflight.length);
+    return room;
   }
 
   #createTask(
@@ -407,6 +426,11 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
       }
       // Checked by admission, before anything was armed.
       if (options.onProgress !== undefined) task.onProgress = options.onProgress;
+      const key = (options as RunOptions).key;
+      if (key !== undefined) {
+        task.key = key;
+        this.#dispatcher.keyed();
+      }
     }
     return task;
   }
@@ -447,14 +471,27 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
     }
     slot.handle.post([ToWorker.Cancel, task.id], NO_TRANSFER);
     if (slot.cancelFlag !== undefined) flagCancelled(slot.cancelFlag, task.id);
-    // Only the head of the FIFO can be running; the others are skipped by the worker.
-    if (slot.inflight.peek() === task && slot.killTimer === undefined && this.options.cancelGracePeriod !== Infinity) {
+    // Only the first tasks in flight can be running (the head, or as many as run concurrently);
+    // the others are skipped by the worker.
+    if (this.#isRunning(slot, task) && slot.killTimer === undefined && this.options.cancelGracePeriod !== Infinity) {
       slot.killTimer = setTimeout(() => {
         slot.killTimer = undefined;
         // Still not answered: end the worker; tasks behind it go back to the queue.
-        if (slot.inflight.peek() === task) this.#retire(slot, true);
+        if (this.#isRunning(slot, task)) this.#retire(slot, true);
       }, this.options.cancelGracePeriod);
     }
+  }
+
+  #isRunning(slot: WorkerSlot, task: Task): boolean {
+    if (slot.inflight.peek() === task) return true;
+    const concurrency = this.options.concurrentTasksPerWorker;
+    if (concurrency === 1) return false;
+    let position = 0;
+    for (const held of slot.inflight) {
+      if (held === task) return true;
+      if (++position >= concurrency) return false;
+    }
+    return false;
   }
 
   // --- dispatch bookkeeping ---------------------------------------------------------------
@@ -488,7 +525,8 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
     if (this.#loadFailure !== undefined || this.#state === 'closed' || this.#respawnTimer !== undefined) return;
     let starting = 0;
     for (const slot of this.#workers) if (!slot.isReady) starting++;
-    const wanted = Math.ceil(this.#queue.length / this.#depth.value) - starting;
+    const perWorker = Math.max(this.#depth.value, this.options.concurrentTasksPerWorker);
+    const wanted = Math.ceil(this.#queue.length / perWorker) - starting;
     const room = this.options.maxSize - this.#workers.length;
     if (wanted <= 0 || room <= 0) return;
     if (this.#crashStreak > 1) {
@@ -510,7 +548,16 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
     const slot = new WorkerSlot(++this.#nextWorkerId, cancelFlag, claimCell);
     try {
       slot.handle = this.#executor.spawn(
-        { moduleUrl: this.moduleUrl, poolName: this.options.name, workerId: slot.id, cancelFlag, claimCell },
+        {
+          moduleUrl: this.moduleUrl,
+          poolName: this.options.name,
+          workerId: slot.id,
+          cancelFlag,
+          claimCell,
+          niceIncrement: this.options.niceIncrement || undefined,
+          concurrency: this.options.concurrentTasksPerWorker > 1 ? this.options.concurrentTasksPerWorker : undefined,
+          maxMemoryMb: Number.isFinite(this.options.maxWorkerMemoryMb) ? this.options.maxWorkerMemoryMb : undefined,
+        },
         {
           message: (message) => this.#onMessage(slot, message),
           exit: (exit) => this.#onExit(slot, exit),
@@ -533,16 +580,16 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
         this.#onResults(slot, message);
         break;
       case FromWorker.Items: {
-        const task = slot.inflight.peek();
-        if (task?.id === message[1] && task.state !== TaskState.Settled) {
+        const task = slot.find(message[1]);
+        if (task !== undefined && task.state !== TaskState.Settled) {
           task.stream?.push(message.slice(2));
           task.trace?.itemsReceived(message.length - 2);
         }
         break;
       }
       case FromWorker.Progress: {
-        // Not only the head: a batch's tasks report progress before their shared results message.
-        const task = inflightTask(slot, message[1]);
+        // Not only the head: a batch's tasks (or overlapping ones) report progress before their results.
+        const task = slot.find(message[1]);
         if (task !== undefined && task.state !== TaskState.Settled) task.trace?.progressReceived();
         if (task !== undefined && task.state !== TaskState.Settled && task.onProgress !== undefined) {
           const onProgress = task.onProgress;
@@ -560,6 +607,10 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
       case FromWorker.Closed:
         slot.handle.terminate();
         break;
+      case FromWorker.OverMemory:
+        slot.isOverMemory = true;
+        if (slot.inflight.length === 0) this.#recycle(slot);
+        break;
     }
   }
 
@@ -568,13 +619,16 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
     const runTime = (message[1] as number) / count;
     this.#depth.observe(runTime);
     slot.busyTime += message[1] as number;
+    const overlaps = this.options.concurrentTasksPerWorker > 1;
     for (let i = 2; i < message.length; i += 3) {
-      const task = slot.inflight.shift();
+      // One at a time, answers come in the order sent; overlapping async tasks answer as they settle.
+      const task = overlaps ? this.#takeAnswered(slot, message[i] as number) : slot.inflight.shift();
       if (task === undefined || task.id !== message[i]) {
         // The in-order invariant broke: nothing this worker says can be trusted any more.
         this.#retire(slot, true);
         return;
       }
+      if (task.key !== undefined) this.#dispatcher.release(task);
       this.#stats.runTime.record(runTime);
       if (task.trace !== undefined) task.trace.ran(runTime);
       if (task.stream !== undefined) slot.isStreaming = false;
@@ -599,6 +653,12 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
     else if (this.#state !== 'open') this.#closeIdleWorkers();
   }
 
+  #takeAnswered(slot: WorkerSlot, id: number): Task | undefined {
+    const task = slot.find(id);
+    if (task !== undefined) slot.inflight.remove(task);
+    return task;
+  }
+
   #onIdle(slot: WorkerSlot): void {
     this.#busy--;
     slot.idleSince = performance.now();
@@ -608,7 +668,15 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
       clearTimeout(slot.killTimer);
       slot.killTimer = undefined;
     }
-    if (slot.assigned >= this.options.maxTasksPerWorker) this.#retire(slot, false);
+    if (slot.isOverMemory || slot.assigned >= this.options.maxTasksPerWorker) this.#recycle(slot);
+  }
+
+  /** Replaces a worker that reached `maxTasksPerWorker` or `maxWorkerMemoryMb`, counted by cause. */
+  #recycle(slot: WorkerSlot): void {
+    if (slot.isRetiring) return;
+    if (slot.isOverMemory) this.#stats.replaced.memory++;
+    else this.#stats.replaced.tasks++;
+    this.#retire(slot, false);
   }
 
   #onReady(slot: WorkerSlot): void {
@@ -638,13 +706,18 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
     if (!expected) this.#stats.crashes++;
     if (slot.inflight.length > 0) {
       this.#busy--;
-      // The head was running (or already settled, if it was cancelled); the worker never
+      // The first ones were running (or already settled, if cancelled): one, or up to
+      // `concurrentTasksPerWorker`, as the worker starts tasks in the order sent. It never
       // started the others, so they go back to the front of the queue.
-      const [head, ...unstarted] = slot.inflight.drain();
-      if (head !== undefined && head.state !== TaskState.Settled) {
-        this.#crashStreak++;
-        this.#fail(head, new WorkerExitedError(exit, exit.error));
+      const held = slot.inflight.drain();
+      for (const task of held) this.#dispatcher.release(task);
+      const running = held.splice(0, this.options.concurrentTasksPerWorker);
+      const unstarted = held;
+      let failed = false;
+      for (const task of running) {
+        if (task.state !== TaskState.Settled) failed = this.#fail(task, new WorkerExitedError(exit, exit.error)) || failed;
       }
+      if (failed) this.#crashStreak++;
       const requeued = unstarted.filter((task) => task.state !== TaskState.Settled);
       if (this.#state === 'closed') for (const task of requeued) this.#fail(task, new ClosedError('The pool was destroyed'));
       else this.#queue.requeue(requeued);
@@ -757,12 +830,6 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
     if (this.#workers.length === 0 && this.#queue.length === 0) return Promise.resolve();
     return new Promise((resolve) => this.#whenEmpty.push(resolve));
   }
-}
-
-/** The task `id` among those handed to `slot`, if still there. */
-function inflightTask(slot: WorkerSlot, id: unknown): Task | undefined {
-  for (const task of slot.inflight) if (task.id === id) return task;
-  return undefined;
 }
 
 /** Creates a pool for a task module: `createPool<typeof Tasks>(new URL('./tasks.js', import.meta.url))`. */

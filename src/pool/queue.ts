@@ -55,6 +55,15 @@ export class Queue<T> {
     return item;
   }
 
+  /** Removes an item wherever it is (a concurrent task answered out of order); O(n). */
+  remove(item: T): boolean {
+    const index = this.#items.indexOf(item, this.#head);
+    if (index === -1) return false;
+    if (index === this.#head) this.shift();
+    else this.#items.splice(index, 1);
+    return true;
+  }
+
   includes(item: T): boolean {
     for (let i = this.#head; i < this.#items.length; i++) if (this.#items[i] === item) return true;
     return false;

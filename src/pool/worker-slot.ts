@@ -16,6 +16,8 @@ export class WorkerSlot {
   busyTime = 0;
   readonly spawnedAt = performance.now();
   idleSince = performance.now();
+  /** Reported itself past `maxWorkerMemoryMb`: takes no new task, and is replaced once idle. */
+  isOverMemory = false;
   /** Running a generator task: it holds the worker until the stream ends. */
   isStreaming = false;
   /** Pending end of a worker whose cancelled task overstays the grace period. */
@@ -23,6 +25,13 @@ export class WorkerSlot {
 
   /** The task last handed ahead to this busy worker (see scheduling/hand-ahead.ts). */
   ahead: Task | undefined;
+  /** The in-flight task `id`: the head when tasks run one at a time, anywhere when they overlap. */
+  find(id: number): Task | undefined {
+    const head = this.inflight.peek();
+    if (head?.id === id) return head;
+    for (const task of this.inflight) if (task.id === id) return task;
+    return undefined;
+  }
 
   constructor(
     readonly id: number,

@@ -13,8 +13,9 @@ import type { Task } from '../task.js';
 import type { TaskQueue } from '../task-queue.js';
 import type { WorkerSlot } from '../worker-slot.js';
 import { canTakeAhead, waitingAhead, withdraw } from './hand-ahead.js';
+import { KeyAffinity } from './key-affinity.js';
 import type { PipelineDepth } from './pipeline-depth.js';
-import { shareOut } from './worker-choice.js';
+import { canTake, shareOut } from './worker-choice.js';
 
 const NO_TRANSFER: readonly TransferListItem[] = [];
 
@@ -25,6 +26,8 @@ export interface DispatchHost {
   readonly depth: PipelineDepth;
   readonly maxSize: number;
   readonly maxTasksPerWorker: number;
+  /** `concurrentTasksPerWorker`: tasks a worker may hold running at once. */
+  readonly concurrency: number;
   /**
    * Records tasks as handed to `slot` (they were posted). A task handed `ahead` has not started:
    * it counts as started once the task before it on that worker has ended.
@@ -39,6 +42,8 @@ export interface DispatchHost {
 export class Dispatcher {
   #isScheduled = false;
   readonly #dispatchQueued = (): void => this.dispatch();
+  /** Created by the first keyed call: a pool that never uses keys keeps the batched path. */
+  #affinity: KeyAffinity | undefined;
 
   constructor(private readonly host: DispatchHost) {}
 
@@ -50,11 +55,35 @@ export class Dispatcher {
     }
   }
 
+  /** A keyed call was queued: from now on every dispatch honours keys. */
+  keyed(): void {
+    this.#affinity ??= new KeyAffinity();
+  }
+
+  /** A keyed task left its worker (answered, or the worker exited): its key is free again. */
+  release(task: Task): void {
+    if (task.key !== undefined) this.#affinity?.release(task.key);
+  }
+
   dispatch(): void {
     this.#isScheduled = false;
     const { queue, workers, depth: pipeline } = this.host;
     if (queue.length === 0) return;
+    if (this.#affinity !== undefined) {
+      this.#dispatchKeyed(this.#affinity);
+      if (queue.length > 0) this.host.grow();
+      return;
+    }
     const depth = pipeline.value;
+    if (this.host.concurrency > 1) {
+      // A worker runs up to `concurrency` tasks at once (holds more ahead for tiny tasks): fill
+      // idle workers first, then every worker up to its room.
+      const room = Math.max(depth, this.host.concurrency);
+      this.#assign(room, true);
+      if (queue.length > 0) this.#assign(room, false);
+      if (queue.length > 0) this.host.grow();
+      return;
+    }
     let idle = 0;
     let starting = 0;
     for (const slot of workers) {
@@ -76,6 +105,49 @@ export class Dispatcher {
       if (queue.length > 0) this.#assign(depth, false);
     }
     if (queue.length > 0) this.host.grow();
+  }
+
+  /**
+   * Task by task, in queue order: a keyed task goes to its key's worker once the key is free and
+   * that worker has room, or is set aside in its key's lane meanwhile, so a busy key never holds
+   * up the calls behind it; other tasks go to the least loaded worker with room. What one pass
+   * gives a worker travels in one message, as on the unkeyed path.
+   */
+  #dispatchKeyed(affinity: KeyAffinity): void {
+    const { queue, workers, maxTasksPerWorker } = this.host;
+    const depth = Math.max(this.host.depth.value, this.host.concurrency);
+    const batches = new Map<WorkerSlot, Task[]>();
+    const batched = (slot: WorkerSlot): number => batches.get(slot)?.length ?? 0;
+    const hasRoom = (slot: WorkerSlot | undefined): slot is WorkerSlot =>
+      slot !== undefined && canTake(slot, depth - batched(slot), false, maxTasksPerWorker - batched(slot));
+    const give = (slot: WorkerSlot, task: Task): void => {
+      if (task.key !== undefined) affinity.hold(task.key); // now, so this pass sends no second call of it
+      if (task.stream !== undefined) this.#post(slot, [task]); // a stream travels alone
+      else if (batches.has(slot)) batches.get(slot)!.push(task);
+      else batches.set(slot, [task]);
+    };
+    for (const key of [...queue.parkedKeys()]) {
+      if (affinity.isBusy(key) || queue.peekParked(key) === undefined) continue;
+      const owner = affinity.owner(key, workers);
+      if (hasRoom(owner)) give(owner, queue.unpark(key)!);
+    }
+    for (let task = queue.peek(); task !== undefined; task = queue.peek()) {
+      const key = task.key;
+      if (key === undefined) {
+        let least: WorkerSlot | undefined;
+        for (const slot of workers) {
+          if (hasRoom(slot) && (least === undefined || slot.inflight.length + batched(slot) < least.inflight.length + batched(least))) least = slot;
+        }
+        if (least === undefined) break; // no worker has room for anything
+        give(least, queue.shift()!);
+        continue;
+      }
+      queue.shift();
+      const owner = affinity.isBusy(key) || queue.peekParked(key) !== undefined ? undefined : affinity.owner(key, workers);
+      if (hasRoom(owner)) give(owner, task);
+      else queue.park(task as Task & { key: string });
+    }
+    for (const [slot, tasks] of batches) this.#post(slot, tasks);
   }
 
   #assign(depth: number, idleOnly: boolean): void {
@@ -112,25 +184,36 @@ export class Dispatcher {
     }
   }
 
+  /** Sends up to `count` tasks from the head of the queue to `slot`. */
   readonly #send = (slot: WorkerSlot, count: number): void => {
     const queue = this.host.queue;
-    const message: unknown[] = [ToWorker.Run];
     const tasks: Task[] = [];
-    let transfer: TransferListItem[] | undefined;
     for (let i = 0; i < count; i++) {
       const next = queue.peek();
       if (next === undefined) break;
       if (next.stream !== undefined) {
         // A stream holds its worker until it ends, so it travels alone.
-        if (tasks.length === 0) this.#sendStream(slot, queue.shift()!);
+        if (tasks.length === 0) tasks.push(queue.shift()!);
         break;
       }
-      const task = queue.shift()!;
-      tasks.push(task);
+      tasks.push(queue.shift()!);
+    }
+    if (tasks.length > 0) this.#post(slot, tasks);
+  };
+
+  /** Posts tasks taken from the queue to `slot`, in one message. */
+  #post(slot: WorkerSlot, tasks: Task[]): void {
+    const queue = this.host.queue;
+    if (tasks[0]!.stream !== undefined) {
+      this.#sendStream(slot, tasks[0]!);
+      return;
+    }
+    const message: unknown[] = [ToWorker.Run];
+    let transfer: TransferListItem[] | undefined;
+    for (const task of tasks) {
       message.push(task.id, task.trace?.address ?? task.name, task.args);
       if (task.transfer !== undefined) (transfer ??= []).push(...task.transfer);
     }
-    if (tasks.length === 0) return;
     try {
       slot.handle.post(message as [typeof ToWorker.Run], transfer ?? NO_TRANSFER);
     } catch {
@@ -139,18 +222,24 @@ export class Dispatcher {
       if (queue.length > 0) this.schedule();
       return;
     }
-    this.host.accept(slot, tasks);
-  };
+    this.#accept(slot, tasks);
+  }
+
+  #accept(slot: WorkerSlot, tasks: Task[], ahead?: boolean): void {
+    if (this.#affinity !== undefined) for (const task of tasks) if (task.key !== undefined) this.#affinity.hold(task.key);
+    this.host.accept(slot, tasks, ahead);
+  }
 
   #sendStream(slot: WorkerSlot, task: Task): void {
     try {
       slot.handle.post([ToWorker.Stream, task.id, task.trace?.address ?? task.name, task.args, task.stream!.highWaterMark], task.transfer ?? NO_TRANSFER);
     } catch (error) {
+      if (task.key !== undefined) this.#affinity?.release(task.key);
       this.host.fail(task, notCloneable(error, task));
       return;
     }
     slot.isStreaming = true;
-    this.host.accept(slot, [task]);
+    this.#accept(slot, [task]);
   }
 
   /** A batch could not be serialised: send each task alone and fail only the culprits. */
@@ -163,10 +252,11 @@ export class Dispatcher {
     try {
       slot.handle.post([ToWorker.Run, task.id, task.trace?.address ?? task.name, task.args], task.transfer ?? NO_TRANSFER);
     } catch (error) {
+      if (task.key !== undefined) this.#affinity?.release(task.key);
       this.host.fail(task, notCloneable(error, task));
       return false;
     }
-    this.host.accept(slot, [task], ahead);
+    this.#accept(slot, [task], ahead);
     return true;
   }
 }

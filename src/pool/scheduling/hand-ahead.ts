@@ -17,6 +17,7 @@ export function canTakeAhead(slot: WorkerSlot, maxTasks: number): boolean {
     slot.isReady &&
     !slot.isRetiring &&
     !slot.isStreaming &&
+    !slot.isOverMemory &&
     slot.inflight.length === 1 &&
     slot.assigned < maxTasks &&
     isClear(slot.claimCell)

@@ -11,6 +11,7 @@ export function canTake(slot: WorkerSlot, depth: number, idleOnly: boolean, maxT
     slot.isReady &&
     !slot.isRetiring &&
     !slot.isStreaming &&
+    !slot.isOverMemory &&
     slot.assigned < maxTasks &&
     (idleOnly ? load === 0 : load < depth)
   );
