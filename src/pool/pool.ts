@@ -27,7 +27,7 @@ import { TaskQueue } from './task-queue.js';
 import { TaskStream, type StreamControl, type StreamLimits } from './stream.js';
 import { setLongTimeout } from './long-timeout.js';
 import { Dispatcher } from './scheduling/dispatcher.js';
-import { withdraw } from './scheduling/hand-ahead.js';
+import { waitingAhead, withdraw } from './scheduling/hand-ahead.js';
 import { MAX_DEPTH, PipelineDepth } from './scheduling/pipeline-depth.js';
 import { WorkerSlot } from './worker-slot.js';
 import { CallTracing, type CarryingOptions } from '../tracing/call-trace.js';
@@ -607,10 +607,17 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
       case FromWorker.Closed:
         slot.handle.terminate();
         break;
-      case FromWorker.OverMemory:
+      case FromWorker.OverMemory: {
         slot.isOverMemory = true;
+        // The worker leaves a task handed ahead unclaimed once past its limit: take it back.
+        const ahead = waitingAhead(slot);
+        if (ahead !== undefined && withdraw(slot, ahead)) {
+          this.#queue.requeue([ahead]);
+          this.#dispatcher.schedule();
+        }
         if (slot.inflight.length === 0) this.#recycle(slot);
         break;
+      }
     }
   }
 

@@ -41,3 +41,12 @@ export function claim(cell: Int32Array, id: number): boolean {
   Atomics.compareExchange(cell, CELL, -id, 0); // skipped: the pool may hand ahead again
   return false;
 }
+
+/**
+ * Worker: whether task `id` is the one handed ahead (offered or already taken back). A worker past
+ * its memory limit leaves such a task unclaimed: the pool takes it back for a fresh worker.
+ */
+export function isHandedAhead(cell: Int32Array, id: number): boolean {
+  const value = Atomics.load(cell, CELL);
+  return value === id || value === -id;
+}

@@ -22,7 +22,7 @@ import {
 } from '../protocol/messages.js';
 import { takeMarked } from '../transfer.js';
 import { isFlagged } from '../protocol/cancel-flag.js';
-import { claim } from '../protocol/claim-cell.js';
+import { claim, isHandedAhead } from '../protocol/claim-cell.js';
 import { runCarried, splitAddress } from '../tracing/restore.js';
 import { cancelCurrent, createWorkerState, isBlockingMethod, type TaskContext, type WorkerState } from './context.js';
 import { memoryInUseMb } from './memory.js';
@@ -269,8 +269,13 @@ class TaskLoop {
     const began = performance.now();
     for (let i = start; i < batch.length; i += 3) {
       const id = batch[i] as number;
-      // Taken back by the pool before it started: the pool has already requeued or settled it.
-      if (this.#claimCell !== undefined && !claim(this.#claimCell, id)) continue;
+      if (this.#claimCell !== undefined) {
+        // Past the memory limit, a task handed ahead is left for the pool to take back (it heard
+        // `OverMemory` before this worker's last result) and run on a fresh worker.
+        if (this.#isOverMemory && isHandedAhead(this.#claimCell, id)) continue;
+        // Taken back by the pool before it started: the pool has already requeued or settled it.
+        if (!claim(this.#claimCell, id)) continue;
+      }
       if (this.#wasCancelled(id)) {
         out.push(id, Status.Failed, encodeError(new AbortError('cancelled before it started')));
         continue;
