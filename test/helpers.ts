@@ -58,14 +58,19 @@ export interface Capabilities {
    * when they stop, and do the rest in their own local pools.
    */
   ownsWorkers: boolean;
+  /**
+   * A busy worker receives its next slow task ahead of time, while others wait, and starts it
+   * without a round trip through the pool's thread (threads: the claim cell is shared memory).
+   */
+  handsAhead: boolean;
   /** Tasks per second the suites can afford: remote round trips go through Redis, one job per slot. */
   bulk(count: number): number;
 }
 
 export const capabilities: Record<ExecutorName, Capabilities> = {
-  thread: { ownsWorkers: true, bulk: (count) => count },
-  process: { ownsWorkers: true, bulk: (count) => count },
-  remote: { ownsWorkers: false, bulk: (count) => Math.min(count, 1000) },
+  thread: { ownsWorkers: true, handsAhead: true, bulk: (count) => count },
+  process: { ownsWorkers: true, handsAhead: false, bulk: (count) => count },
+  remote: { ownsWorkers: false, handsAhead: false, bulk: (count) => Math.min(count, 1000) },
 };
 
 export function fixture(name: string): URL {

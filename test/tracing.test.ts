@@ -120,22 +120,21 @@ for (const executor of executors) {
       assert.deepEqual(span!.events.map((event) => event.name), ['offload.dispatched', 'offload.progress']);
     });
 
-    if (capabilities[executor].streams)
-      test("a stream's generator runs in the trace at every item; the span counts the items", async () => {
-        const { value: items, span: caller } = await requests.run({ requestId: 'r-stream' }, () =>
-          underSpan('request', async () => {
-            const all = [];
-            for await (const item of pool.stream('observeStream', [3])) all.push(item);
-            return all;
-          }),
-        );
-        const traceId = caller.spanContext().traceId;
-        assert.deepEqual(items, Array.from({ length: 3 }, () => ({ traceId, request: { requestId: 'r-stream' } })));
-        const [span] = offloadSpans();
-        assert.equal(span!.attributes['offload.stream'], true);
-        assert.equal(span!.attributes['offload.stream.items'], 3);
-        assert.equal(span!.attributes['offload.outcome'], 'ok');
-      });
+    test("a stream's generator runs in the trace at every item; the span counts the items", async () => {
+      const { value: items, span: caller } = await requests.run({ requestId: 'r-stream' }, () =>
+        underSpan('request', async () => {
+          const all = [];
+          for await (const item of pool.stream('observeStream', [3])) all.push(item);
+          return all;
+        }),
+      );
+      const traceId = caller.spanContext().traceId;
+      assert.deepEqual(items, Array.from({ length: 3 }, () => ({ traceId, request: { requestId: 'r-stream' } })));
+      const [span] = offloadSpans();
+      assert.equal(span!.attributes['offload.stream'], true);
+      assert.equal(span!.attributes['offload.stream.items'], 3);
+      assert.equal(span!.attributes['offload.outcome'], 'ok');
+    });
 
     test('captureContext: each call finds its own request context in the worker, across awaits', async () => {
       // Many calls at once travel to the workers in shared messages; each keeps its own.
