@@ -79,6 +79,15 @@ whenAvailable(redisServer, 'remote executor: options, behaviour and faults', () 
         const result = await rejection(calls.tasks.bytes(100_000));
         assert.ok(result instanceof PayloadTooLargeError);
         assert.equal(result.path, 'result');
+        // Streamed items: many small ones are split over several entries; one too large fails the stream after those before it.
+        const chunks: number[] = [];
+        assert.equal((await collect(calls.stream('chunksOf', [20, 16 * 1024]))).length, 20);
+        const item = await rejection((async () => {
+          for await (const chunk of calls.stream('chunksOf', [2, 100_000], { highWaterMark: 1 })) chunks.push(chunk.byteLength);
+        })());
+        assert.ok(item instanceof PayloadTooLargeError);
+        assert.equal(item.path, 'item');
+        assert.deepEqual(chunks, []);
         assert.equal(await calls.tasks.length(new Uint8Array(1000)), 1000);
       } finally {
         await calls.close();

@@ -128,7 +128,7 @@ export function encodeItems(jobId: string, items: unknown[], limit: number): Buf
   } catch (error) {
     throw new NotCloneableError('item', error);
   }
-  if (bytes.length > limit) throw new PayloadTooLargeError('result', bytes.length, limit);
+  if (bytes.length > limit) throw new PayloadTooLargeError(items.length === 1 ? 'item' : 'items', bytes.length, limit);
   return withJobId(jobId, bytes);
 }
 

@@ -135,8 +135,8 @@ export async function forwardStream(pool: Pool, credits: StreamCredits, job: Str
       if (refusal !== undefined) throw refusal;
       if (job.signal?.aborted) throw new AbortError(job.signal.reason);
       if (credit.available <= 0) {
-        flush();
-        await credit.wait(job.signal);
+        flush(); // may fail the stream, which then waits for nothing
+        if (refusal === undefined) await credit.wait(job.signal);
         continue;
       }
       const step = await local.next();
