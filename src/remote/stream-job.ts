@@ -149,6 +149,10 @@ export async function forwardStream(pool: Pool, credits: StreamCredits, job: Str
     }
     flush();
     if (refusal !== undefined) throw refusal;
+  } catch (error) {
+    // The items yielded before the error reach the consumer first, as from a thread.
+    flush();
+    throw error;
   } finally {
     clearImmediate(flushTimer);
     credits.close(job.jobId);
