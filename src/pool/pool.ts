@@ -295,22 +295,24 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
   #enqueue(name: string, args: unknown[], options: RunOptions | undefined): Promise<unknown> {
     this.#admit(name, args, options);
     const transfer = takeMarked(args, options?.transfer ? [...options.transfer] : undefined);
-    return new Promise((settle) => {
-      const task = this.#createTask(name, args, transfer, options, settle);
-      this.#queue.push(task);
-      this.#scheduleDispatch();
-    });
+    const [outcome, settle] = deferred();
+    // Outside the promise: what `captureContext` throws must reach the caller as a refusal, not as a rejection nobody handles.
+    const task = this.#createTask(name, args, transfer, options, settle);
+    this.#queue.push(task);
+    this.#scheduleDispatch();
+    return outcome;
   }
 
   /** Queues a generator task feeding `stream`; ends the stream at once when refused. */
   #startStream(name: string, args: unknown[], options: StreamOptions, stream: TaskStream<unknown>): StreamControl | undefined {
+    let task: Task;
     try {
       this.#admit(name, args, options);
+      task = this.#createTask(name, args, takeMarked(args), options, (outcome) => stream.end(outcome));
     } catch (error) {
       stream.end(new Failure(undefined, error));
       return undefined;
     }
-    const task = this.#createTask(name, args, takeMarked(args), options, (outcome) => stream.end(outcome));
     task.stream = stream;
     this.#queue.push(task);
     this.#scheduleDispatch();
@@ -344,12 +346,10 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
    */
   [enqueuePending](name: string, args: unknown[], options: (RunOptions & StreamOptions) | undefined): PendingTask {
     this.#admit(name, args, options);
-    let task!: Task;
-    const outcome = new Promise<unknown>((settle) => {
-      task = this.#createTask(name, args, takeMarked(args, options?.transfer ? [...options.transfer] : undefined), options, settle);
-      this.#queue.push(task);
-      this.#scheduleDispatch();
-    });
+    const [outcome, settle] = deferred();
+    const task = this.#createTask(name, args, takeMarked(args, options?.transfer ? [...options.transfer] : undefined), options, settle);
+    this.#queue.push(task);
+    this.#scheduleDispatch();
     return {
       result: () => this.#settled(outcome),
       streamInstead: () => {
@@ -863,4 +863,11 @@ function callerFrames(): string {
   Error.captureStackTrace(holder, callerFrames);
   const stack = holder.stack ?? '';
   return stack.slice(stack.indexOf('\n') + 1);
+}
+
+/** A promise and the function that resolves it (Node 20 has no `Promise.withResolvers`). */
+function deferred(): [Promise<unknown>, (outcome: unknown) => void] {
+  let settle!: (outcome: unknown) => void;
+  const promise = new Promise<unknown>((resolve) => (settle = resolve));
+  return [promise, settle];
 }
