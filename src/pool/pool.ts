@@ -237,7 +237,11 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
    */
   close(options: CloseOptions = {}): Promise<CloseReport> {
     if (this.#closed !== undefined) return this.#closed;
-    const timeout = options?.timeout;
+    if (options === null || typeof options !== 'object') {
+      // `close(5000)` must not pass for a timeout and then wait forever.
+      throw new TypeError(`close() options must be an object (got ${options === null ? 'null' : typeof options})`);
+    }
+    const timeout = options.timeout;
     if (timeout !== undefined && !(typeof timeout === 'number' && timeout >= 0)) {
       throw new RangeError(`close({ timeout }) must be a number of milliseconds or Infinity (got ${String(timeout)})`);
     }
