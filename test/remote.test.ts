@@ -54,6 +54,14 @@ whenAvailable(redisServer, 'remote executor: options, behaviour and faults', () 
       assert.throws(() => createPool(TASKS, { executor: 'remote', connection: 'redis://x', queue: 'q', maxPayloadBytes: 10 }), /maxPayloadBytes/);
       assert.throws(() => createPool(TASKS, { executor: 'remote', connection: 'redis://x', queue: 'q', maxTasksPerWorker: 5 }), /remote workers/);
       assert.throws(() => createPool(TASKS, { executor: 'remote', connection: { keyPrefix: 'x:' }, queue: 'q' }), /keyPrefix/);
+      assert.throws(() => createPool(TASKS, { executor: 'remote', connection: { host: 5 as never }, queue: 'q' }), /options\.connection\.host must be a host name/);
+      assert.throws(() => createPool(TASKS, { executor: 'remote', connection: { port: 70000 }, queue: 'q' }), /options\.connection\.port must be a TCP port/);
+      assert.throws(() => createPool(TASKS, { executor: 'remote', connection: { db: -1 }, queue: 'q' }), /options\.connection\.db must be an integer/);
+      // A string that is not a URL is not echoed: it may hold the password.
+      assert.throws(
+        () => createPool(TASKS, { executor: 'remote', connection: 'redis//:s3cret@host', queue: 'q' }),
+        (error: Error) => error instanceof TypeError && !error.message.includes('s3cret'),
+      );
       assert.throws(() => createPool(TASKS, { executor: 'thread', queue: 'q' }), /options\.queue applies to the remote executor only/);
       for (const sizing of [{ size: 4 }, { maxSize: 4 }, { minSize: 1 }]) {
         assert.throws(() => createPool(TASKS, { executor: 'remote', connection: 'redis://x', queue: 'q', ...sizing }), /maxInFlight caps the jobs/);
