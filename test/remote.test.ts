@@ -341,6 +341,30 @@ whenAvailable(redisServer, 'remote executor: options, behaviour and faults', () 
       }
     });
 
+    test('Redis frozen (connections open, no answer): deadlines and signals still answer, close({ timeout }) and destroy() still resolve', async () => {
+      const redis = startRedisServer();
+      const { pool, worker } = setup(redis.url);
+      const workers = worker({ size: 2 });
+      const closing = pool({ maxInFlight: 2 });
+      const destroying = pool({ maxInFlight: 2 });
+      try {
+        await Promise.all([workers.ready, closing.warmup(), destroying.warmup()]);
+        assert.equal((await closing.tasks.tagged(1)).value, 1);
+        redis.freeze();
+        const stuck = [rejection(closing.tasks.tagged(2)), rejection(destroying.tasks.tagged(3))];
+        assert.equal(((await rejection(closing.tasks.tagged.with({ timeout: 200 })(4))) as OffloadError).code, 'ERR_OFFLOAD_TIMEOUT');
+        const report = await closing.close({ timeout: 300 });
+        assert.deepEqual(report, { timedOut: true, cancelled: { queued: 0, running: 1 } });
+        await destroying.destroy();
+        for (const call of stuck) assert.equal(((await call) as OffloadError).code, 'ERR_OFFLOAD_CLOSED');
+      } finally {
+        redis.thaw();
+        await Promise.all([closing.close(), destroying.close()]);
+        await workers.stop();
+        await redis.stop();
+      }
+    });
+
     test('Redis stopped and restarted under load: every call completes or fails with ERR_OFFLOAD_CONNECTION, none hangs, the pool recovers', async () => {
       const redis = startRedisServer();
       const { pool, worker } = setup(redis.url);
