@@ -4,6 +4,9 @@
  * round trip (one call at a time, and with 1,000 in flight), and resident memory per idle worker.
  * `npm run bench:executors` (builds dist/ first).
  */
+import { fork } from 'node:child_process';
+import { once } from 'node:events';
+import { Worker } from 'node:worker_threads';
 import * as compiled from '../dist/index.js';
 import * as source from '../src/index.js';
 
@@ -28,6 +31,7 @@ const WINDOW = 1_000;
 const MEMORY_WORKERS = 4;
 
 const compiledTask = new URL('./tasks/executor-probe.mjs', import.meta.url);
+const rawEcho = new URL('./tasks/raw-echo.mjs', import.meta.url);
 const sourceTask = new URL('./tasks/noop.ts', import.meta.url);
 
 function median(values: number[]): number {
@@ -44,6 +48,29 @@ async function startUp(createPool: CreatePool, task: URL, executor: Executor): P
     await pool.run('noop', []);
     samples.push(performance.now() - began);
     await pool.close();
+  }
+  return median(samples);
+}
+
+/** The floor under start-up: a bare worker thread or forked process answering one message. */
+async function rawStartUp(executor: Executor): Promise<number> {
+  const samples: number[] = [];
+  for (let i = 0; i < START_SAMPLES; i++) {
+    const began = performance.now();
+    if (executor === 'thread') {
+      const worker = new Worker(rawEcho, { execArgv: [] }); // without this bench's tsx, as fromDist
+      worker.postMessage(0);
+      await once(worker, 'message');
+      samples.push(performance.now() - began);
+      await worker.terminate();
+    } else {
+      const child = fork(rawEcho, [], { serialization: 'advanced', execArgv: [] });
+      child.send(0);
+      await once(child, 'message');
+      samples.push(performance.now() - began);
+      child.kill();
+      await once(child, 'exit');
+    }
   }
   return median(samples);
 }
@@ -101,16 +128,17 @@ async function memoryPerWorker(executor: Executor): Promise<number> {
 
 const rows: string[] = [];
 for (const executor of EXECUTORS) {
+  const startRaw = await rawStartUp(executor);
   const startCompiled = await startUp(fromDist, compiledTask, executor);
   const startSource = await startUp(fromSource, sourceTask, executor);
   const trip = await roundTrip(executor);
   const memory = await memoryPerWorker(executor);
   rows.push(
-    `| ${executor} | ${startCompiled.toFixed(0)} ms | ${startSource.toFixed(0)} ms | ${trip.p50.toFixed(1)} µs | ${trip.p99.toFixed(1)} µs | ` +
+    `| ${executor} | ${startCompiled.toFixed(0)} ms | ${startRaw.toFixed(0)} ms (×${(startCompiled / startRaw).toFixed(2)}) | ${startSource.toFixed(0)} ms | ${trip.p50.toFixed(1)} µs | ${trip.p99.toFixed(1)} µs | ` +
       `${Math.round(trip.perSecond).toLocaleString('en-US')} | ${memory.toFixed(1)} MB |`,
   );
 }
 console.log(`Node ${process.version}, ${process.platform}/${process.arch}; medians of ${START_SAMPLES} cold starts; round trip on a pool of 2`);
-console.log('| executor | start-up, compiled | start-up, .ts via tsx | round trip p50 | p99 | tasks/s, 1,000 in flight | memory per idle worker |');
-console.log('|---|---|---|---|---|---|---|');
+console.log('| executor | start-up, compiled | raw start-up (offload ÷ raw) | start-up, .ts via tsx | round trip p50 | p99 | tasks/s, 1,000 in flight | memory per idle worker |');
+console.log('|---|---|---|---|---|---|---|---|');
 for (const row of rows) console.log(row);

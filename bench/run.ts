@@ -16,7 +16,7 @@ import { parseArgs } from 'node:util';
 import { isPoolName, POOL_NAMES, type PoolName } from './adapters/adapter.js';
 import { currentLoad, describeEnvironment } from './environment.js';
 import { renderReport, type Results, type RunSettings } from './report.js';
-import { isScenarioName, SCENARIO_NAMES, type ScenarioName } from './scenarios/index.js';
+import { isScenarioName, RAW_ONLY, SCENARIO_NAMES, type ScenarioName } from './scenarios/index.js';
 import type { Metrics } from './scenarios/scenario.js';
 
 const FULL = { rounds: 3, measureMs: 3_000 };
@@ -61,6 +61,7 @@ for (let round = 0; round < settings.rounds; round++) {
   const order = rotate(settings.pools, round);
   for (const scenario of scenarios) {
     for (const pool of order) {
+      if (RAW_ONLY.has(scenario) && pool !== 'raw') continue;
       const began = performance.now();
       const metrics = runChild(pool, scenario);
       results.get(scenario)!.get(pool)!.push(metrics);

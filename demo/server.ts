@@ -57,8 +57,10 @@ export async function buildDemo(options: DemoOptions = {}): Promise<{ app: Fasti
     // A client that stops reading /report.csv must not hold a worker (nor the shutdown) for ever.
     stallTimeout: options.stallTimeout ?? Number(process.env.OFFLOAD_DEMO_STALL_TIMEOUT ?? 10_000),
     // Opt-in remote mode: `offload worker demo/tasks.ts --queue offload-demo` processes run the tasks.
+    // Locally, workers yield the CPU to the main thread, which answers /health (Linux). Remote
+    // workers take it as `offload worker --nice-increment 10`.
     ...(redisUrl === undefined
-      ? { size: options.poolSize ?? 4 }
+      ? { size: options.poolSize ?? 4, niceIncrement: 10 }
       : { executor: 'remote', connection: redisUrl, queue: 'offload-demo', maxInFlight: options.poolSize ?? 64 }),
   });
 

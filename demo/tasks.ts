@@ -5,14 +5,10 @@
 import { appendFileSync } from 'node:fs';
 import Database from 'better-sqlite3';
 
-import { lowerThreadPriority } from './thread-priority.js';
 // With OFFLOAD_TRACE=console, this worker's spans join the caller's trace.
 import { inSpan } from './tracing.js';
 
 export { hashPassword, renderImage } from './jobs.js';
-
-// Top-level code runs once per worker: each worker thread yields the CPU to the main thread.
-lowerThreadPriority();
 
 export interface CustomerTotal {
   customer: string;

@@ -19,9 +19,12 @@ const USAGE = `Usage: offload worker <task-module> --redis <url> --queue <name> 
   --stalled-interval <ms>       how often to look for jobs of dead workers (default: 30000)
   --max-stalled-count <n>       stalls before a job fails instead of running again (default: 1)
   --cancel-grace-period <ms>    before a thread whose task ignores cancellation is ended (default: 500)
-  --max-tasks-per-worker <n>    replace a thread after this many tasks (default: unlimited)`;
+  --max-tasks-per-worker <n>    replace a thread after this many tasks (default: unlimited)
+  --concurrent-tasks-per-worker <n>  async jobs each thread runs at once (default: 1)
+  --max-worker-memory-mb <n>    replace a thread past this much memory after a task (default: unlimited)
+  --nice-increment <n>          lower the threads' priority by this much, 0-19 (Linux; default: 0)`;
 
-const NUMBERS = ['size', 'max-payload-bytes', 'lock-duration', 'stalled-interval', 'max-stalled-count', 'cancel-grace-period', 'max-tasks-per-worker'] as const;
+const NUMBERS = ['size', 'max-payload-bytes', 'lock-duration', 'stalled-interval', 'max-stalled-count', 'cancel-grace-period', 'max-tasks-per-worker', 'max-worker-memory-mb', 'nice-increment', 'concurrent-tasks-per-worker'] as const;
 
 function fail(message: string): never {
   console.error(`offload: ${message}\n\n${USAGE}`);
@@ -83,6 +86,9 @@ async function main(): Promise<void> {
     maxStalledCount: number(values, 'max-stalled-count'),
     cancelGracePeriod: number(values, 'cancel-grace-period'),
     maxTasksPerWorker: number(values, 'max-tasks-per-worker'),
+    concurrentTasksPerWorker: number(values, 'concurrent-tasks-per-worker'),
+    maxWorkerMemoryMb: number(values, 'max-worker-memory-mb'),
+    niceIncrement: number(values, 'nice-increment'),
   });
   console.log(`offload worker ready: queue ${worker.queue}, ${worker.stats().size} threads, module ${taskModule}`);
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {

@@ -60,14 +60,19 @@ export interface Capabilities {
   ownsWorkers: boolean;
   /** Generator tasks stream (`pool.stream`, `for await`): not through Redis, where they fail with a TypeError. */
   streams: boolean;
+  /**
+   * A busy worker receives its next slow task ahead of time, while others wait, and starts it
+   * without a round trip through the pool's thread (threads: the claim cell is shared memory).
+   */
+  handsAhead: boolean;
   /** Tasks per second the suites can afford: remote round trips go through Redis, one job per slot. */
   bulk(count: number): number;
 }
 
 export const capabilities: Record<ExecutorName, Capabilities> = {
-  thread: { ownsWorkers: true, streams: true, bulk: (count) => count },
-  process: { ownsWorkers: true, streams: true, bulk: (count) => count },
-  remote: { ownsWorkers: false, streams: false, bulk: (count) => Math.min(count, 1000) },
+  thread: { ownsWorkers: true, streams: true, handsAhead: true, bulk: (count) => count },
+  process: { ownsWorkers: true, streams: true, handsAhead: false, bulk: (count) => count },
+  remote: { ownsWorkers: false, streams: false, handsAhead: false, bulk: (count) => Math.min(count, 1000) },
 };
 
 export function fixture(name: string): URL {

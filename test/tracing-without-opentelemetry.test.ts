@@ -42,7 +42,12 @@ for (const executor of executors.filter((name) => name !== 'remote')) {
       const plain = await pool.run('whoAsks', []);
       const carried = await requests.run('r-1', () => pool.run('whoAsks', []));
       // A trace context arriving where the API is missing (a remote worker without it) is ignored.
-      const { runCarried, callContext } = await import(new URL('./node_modules/offload/dist/tracing/restore.js', import.meta.url).href);
+      // Only a remote job can bring one to a worker, so the worker's own restore step is called
+      // directly: dist/ is bundled, so it is found in the chunk that defines it.
+      const { readdirSync, readFileSync } = await import('node:fs');
+      const chunks = new URL('./node_modules/offload/dist/chunks/', import.meta.url);
+      const chunk = readdirSync(chunks).find((file) => file.endsWith('.js') && readFileSync(new URL(file, chunks), 'utf8').includes('function runCarried('));
+      const { runCarried, callContext } = await import(new URL(chunk, chunks).href);
       const traceparent = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
       const ignored = runCarried({ trace: { traceparent }, request: 'r-2' }, () => callContext());
       console.log(JSON.stringify({ absent, plain, carried, ignored }));

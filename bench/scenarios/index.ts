@@ -1,6 +1,7 @@
 import { blocking } from './blocking.js';
 import { buffer } from './buffer.js';
 import { cpuScaling } from './cpu-scaling.js';
+import { floors } from './floors.js';
 import { latency } from './latency.js';
 import { lifecycle } from './lifecycle.js';
 import type { Scenario } from './scenario.js';
@@ -10,6 +11,7 @@ import { throughput } from './throughput.js';
 export const SCENARIOS = {
   throughput,
   latency,
+  floors,
   'cpu-scaling': cpuScaling,
   buffer,
   blocking,
@@ -22,3 +24,6 @@ export const SCENARIO_NAMES = Object.keys(SCENARIOS) as ScenarioName[];
 export function isScenarioName(name: string): name is ScenarioName {
   return Object.hasOwn(SCENARIOS, name);
 }
+
+/** Scenarios that measure the platform rather than a pool: run once a round, beside `raw`. */
+export const RAW_ONLY: ReadonlySet<ScenarioName> = new Set<ScenarioName>(['floors']);

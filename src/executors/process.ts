@@ -3,10 +3,11 @@
  * the `advanced` (structured clone) serialization. A native crash, a heap exhausted or a leak
  * ends one process, never the pool's; the pool hears how it ended and carries on.
  */
-import { fork, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import type { Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import type { TransferListItem } from 'node:worker_threads';
+import { childProcess } from '../builtins.js';
 import { NotCloneableError } from '../errors.js';
 import { decodeError, type EncodedError } from '../protocol/error-codec.js';
 import { ToWorker, type MainMessage, type WorkerInit, type WorkerMessage } from '../protocol/messages.js';
@@ -44,8 +45,8 @@ export class ProcessExecutor implements Executor {
 
   spawn(init: WorkerInit, events: WorkerEvents): WorkerHandle {
     // Plain data only: the child makes its own cancel flag (see process-control.ts).
-    const childInit: WorkerInit = { moduleUrl: init.moduleUrl, poolName: init.poolName, workerId: init.workerId };
-    const child = fork(entry, [], {
+    const childInit: WorkerInit = { ...init, cancelFlag: undefined, claimCell: undefined };
+    const child = childProcess().fork(entry, [], {
       serialization: 'advanced',
       execArgv: workerFlags({
         execArgv: this.#options.execArgv,

@@ -8,8 +8,8 @@
  * where it runs, the job's end comes back as `Results`. When the worker thread that ran a job
  * exits mid-task, the slot exits the same way, so crash accounting and respawn backoff see it.
  */
-import { randomUUID } from 'node:crypto';
 import type { TransferListItem } from 'node:worker_threads';
+import { crypto } from '../builtins.js';
 import { AbortError } from '../errors.js';
 import { decodeError, encodeError } from '../protocol/error-codec.js';
 import { FromWorker, Status, ToWorker, type MainMessage, type WorkerInit } from '../protocol/messages.js';
@@ -33,7 +33,7 @@ export class RemoteExecutor implements Executor {
   readonly #options: ResolvedRemoteOptions;
   readonly #countWaiting: boolean;
   /** Job ids are `<producer>-<n>`: unique across producers, known before the job is added. */
-  readonly #producerId = randomUUID();
+  readonly #producerId = crypto().randomUUID();
   #nextJob = 0;
   #link: RemoteLink | undefined;
   #opening: Promise<RemoteLink> | undefined;

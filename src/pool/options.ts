@@ -26,6 +26,21 @@ export interface PoolOptions extends RemotePoolOptions {
   maxQueue?: number;
   /** A worker is replaced after running this many tasks (for leaky native code). Default `Infinity`. */
   maxTasksPerWorker?: number;
+  /**
+   * Async tasks a worker runs at once: a task awaiting a database or `fetch` leaves its worker
+   * free for the next. A synchronous task still holds its worker's thread. Default `1`.
+   */
+  concurrentTasksPerWorker?: number;
+  /**
+   * After a task, a worker using more than this many MB (a thread: its heap in use plus external
+   * memory; a process: its resident set) is replaced gracefully. Default `Infinity`.
+   */
+  maxWorkerMemoryMb?: number;
+  /**
+   * Workers add this to their nice value at start (0 to 19), so that the main thread gets a core
+   * first when workers are busy (Linux; ignored elsewhere). Default `0`.
+   */
+  niceIncrement?: number;
   /** After a running task is cancelled, how long (ms) it may take to stop by itself before its worker is ended (`Infinity`: never). Default `500`. */
   cancelGracePeriod?: number;
   /** Default `stallTimeout` of every stream (see `StreamOptions`). Default `Infinity`. */
@@ -57,6 +72,9 @@ export interface ResolvedOptions {
   idleTimeout: number;
   maxQueue: number;
   maxTasksPerWorker: number;
+  concurrentTasksPerWorker: number;
+  maxWorkerMemoryMb: number;
+  niceIncrement: number;
   cancelGracePeriod: number;
   stallTimeout: number;
   name: string;
@@ -99,6 +117,9 @@ export function resolveOptions(options: PoolOptions = {}): ResolvedOptions {
     idleTimeout: limit('idleTimeout', options.idleTimeout ?? 30_000, 0),
     maxQueue: limit('maxQueue', options.maxQueue ?? Infinity, 0),
     maxTasksPerWorker: limit('maxTasksPerWorker', options.maxTasksPerWorker ?? Infinity, 1),
+    concurrentTasksPerWorker: integer('concurrentTasksPerWorker', options.concurrentTasksPerWorker ?? 1, 1),
+    maxWorkerMemoryMb: limit('maxWorkerMemoryMb', options.maxWorkerMemoryMb ?? Infinity, 1),
+    niceIncrement: niceness(options.niceIncrement ?? 0),
     cancelGracePeriod: timerLimit('cancelGracePeriod', options.cancelGracePeriod ?? 500),
     stallTimeout: milliseconds('stallTimeout', options.stallTimeout ?? Infinity),
     name: text('name', options.name ?? 'offload'),
@@ -145,6 +166,13 @@ function integer(name: string, value: unknown, min: number): number {
   return value;
 }
 
+/** Nice values run from -20 to 19: an increment past 19 could never be told apart from 19. */
+function niceness(value: unknown): number {
+  const increment = integer('niceIncrement', value, 0);
+  if (increment > 19) throw new RangeError(`options.niceIncrement must be at most 19 (got ${increment})`);
+  return increment;
+}
+
 function hook(name: string, value: unknown): (() => unknown) | undefined {
   if (value !== undefined && typeof value !== 'function') throw new TypeError(`options.${name} must be a function (got ${typeof value})`);
   return value as (() => unknown) | undefined;
@@ -163,6 +191,7 @@ export interface RunOptionsInput {
   transfer?: unknown;
   highWaterMark?: number | undefined;
   stallTimeout?: number | undefined;
+  key?: string | undefined;
 }
 
 /**
@@ -172,7 +201,7 @@ export interface RunOptionsInput {
  */
 export function checkRunOptions(options: RunOptionsInput): void {
   if (options === null || typeof options !== 'object') throw new TypeError('The call options must be an object');
-  const { signal, timeout, priority, onProgress, transfer, highWaterMark, stallTimeout } = options;
+  const { signal, timeout, priority, onProgress, transfer, highWaterMark, stallTimeout, key } = options;
   if (signal !== undefined && !(signal instanceof AbortSignal)) throw new TypeError('options.signal must be an AbortSignal');
   if (timeout !== undefined) milliseconds('timeout', timeout);
   if (priority !== undefined && !Number.isInteger(priority)) {
@@ -184,6 +213,7 @@ export function checkRunOptions(options: RunOptionsInput): void {
     throw new RangeError(`options.highWaterMark must be a positive integer (got ${String(highWaterMark)})`);
   }
   if (stallTimeout !== undefined) milliseconds('stallTimeout', stallTimeout);
+  if (key !== undefined && typeof key !== 'string') throw new TypeError(`options.key must be a string (got ${typeof key})`);
 }
 
 const HEAP_LIMITS = ['maxOldGenerationSizeMb', 'maxYoungGenerationSizeMb', 'codeRangeSizeMb', 'stackSizeMb'];

@@ -1,24 +1,18 @@
 /**
- * The pool core: admission, dispatch, results, faults and lifecycle. Written once against the
- * small `Executor` interface, so every executor gets the same behaviour.
- *
- * Dispatch path: a call becomes a `Task` in the pool's queue; at the end of the tick every ready
- * worker with room receives a share of the queue in one message. A worker runs its tasks one at
- * a time, in order, so each worker's in-flight tasks form a FIFO and results are matched to
- * tasks without any lookup. How many tasks a worker may hold ahead (`depth`) follows the observed
- * run time: one at a time for slow tasks, so a long task never holds others hostage while a
- * worker idles; a deep pipeline for tiny tasks, so messages stay few.
+ * The pool core: admission, results, faults and lifecycle. Written once against the small
+ * `Executor` interface, so every executor gets the same behaviour. Which worker gets which queued
+ * task, and how many each may hold ahead, is the scheduling's job (`./scheduling/`).
  *
  * Invariant: every admitted call settles exactly once (`Task.finish` drops later outcomes).
  */
 import { EventEmitter } from 'node:events';
 import { pathToFileURL } from 'node:url';
 import type { TransferListItem } from 'node:worker_threads';
-import { AbortError, ClosedError, NotCloneableError, OffloadError, QueueFullError, TaskModuleError, WorkerExitedError } from '../errors.js';
+import { AbortError, ClosedError, QueueFullError, TaskModuleError, WorkerExitedError } from '../errors.js';
 import type { Executor, WorkerExit } from '../executors/executor.js';
 import { createExecutor } from '../executors/index.js';
 import { createCancelFlag, flagCancelled } from '../protocol/cancel-flag.js';
-import { findUncloneablePath } from '../protocol/clone-path.js';
+import { createClaimCell } from '../protocol/claim-cell.js';
 import { decodeError, type EncodedError } from '../protocol/error-codec.js';
 import { FromWorker, Status, ToWorker, type WorkerMessage } from '../protocol/messages.js';
 import { takeMarked } from '../transfer.js';
@@ -32,6 +26,9 @@ import { Failure, Task, TaskState } from './task.js';
 import { TaskQueue } from './task-queue.js';
 import { TaskStream, type StreamControl, type StreamLimits } from './stream.js';
 import { setLongTimeout } from './long-timeout.js';
+import { Dispatcher } from './scheduling/dispatcher.js';
+import { waitingAhead, withdraw } from './scheduling/hand-ahead.js';
+import { MAX_DEPTH, PipelineDepth } from './scheduling/pipeline-depth.js';
 import { WorkerSlot } from './worker-slot.js';
 import { CallTracing, type CarryingOptions } from '../tracing/call-trace.js';
 
@@ -46,6 +43,11 @@ export interface RunOptions {
   priority?: number;
   /** Receives the values the task reports with `progress(value)`, in order (throttled). */
   onProgress?: (value: unknown) => void;
+  /**
+   * Key affinity: calls with the same key run on the same worker, one at a time, in call order,
+   * so per-key state warmed there is reused. Not with the remote executor.
+   */
+  key?: string;
 }
 
 export interface StreamOptions {
@@ -85,9 +87,6 @@ export interface PoolEvents {
   taskFailed: [{ id: number; name: string; code: string; error: unknown }];
 }
 
-/** Longest a worker's pipeline may represent, in milliseconds of observed run time. */
-const PIPELINE_MS = 1;
-const MAX_DEPTH = 64;
 const LOAD_RETRY_MS = 1000;
 const LOAD_RETRY_MAX_MS = 30_000;
 const RESPAWN_MAX_MS = 5000;
@@ -125,12 +124,8 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
   #nextTaskId = 0;
   #nextWorkerId = 0;
   #busy = 0;
-  #runTimeMs = Number.NaN;
-  #depth = 1;
-  /** What the executor allows a worker to hold (a remote slot holds one job). */
-  readonly #maxDepth: number;
-  #isDispatchScheduled = false;
-  readonly #dispatchQueued = (): void => this.#dispatch();
+  readonly #depth: PipelineDepth;
+  readonly #dispatcher: Dispatcher;
   #isObserved = false;
   #state: 'open' | 'closing' | 'closed' = 'open';
   #closed: Promise<CloseReport> | undefined;
@@ -149,8 +144,19 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
     this.moduleUrl = toModuleUrl(moduleUrl);
     this.options = Object.freeze(resolveOptions(options));
     this.#executor = createExecutor(this.options);
-    this.#maxDepth = this.#executor.maxDepth ?? MAX_DEPTH;
+    this.#depth = new PipelineDepth(this.#executor.maxDepth ?? MAX_DEPTH);
     this.#tracing = new CallTracing(this.options);
+    this.#dispatcher = new Dispatcher({
+      queue: this.#queue,
+      workers: this.#workers,
+      depth: this.#depth,
+      maxSize: this.options.maxSize,
+      maxTasksPerWorker: this.options.maxTasksPerWorker,
+      concurrency: this.options.concurrentTasksPerWorker,
+      accept: (slot, tasks, ahead) => this.#accept(slot, tasks, ahead),
+      fail: (task, error) => this.#fail(task, error),
+      grow: () => this.#grow(),
+    });
     this.tasks = createHandles(this);
     // Task events cost a check per task only while someone listens.
     const untyped = this as EventEmitter;
@@ -272,7 +278,7 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
   }
 
   stats(): PoolStats {
-    return this.#stats.snapshot(this.#workers, this.#busy, this.#queue.length);
+    return this.#stats.snapshot(this.#workers, this.#busy, this.#waiting());
   }
 
   /** The one call path under `run`, `tasks.x` and `@blocking` (which names `Class#method`). */
@@ -303,7 +309,7 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
     // Outside the promise: what `captureContext` throws must reach the caller as a refusal, not as a rejection nobody handles.
     const task = this.#createTask(name, args, transfer, options, settle);
     this.#queue.push(task);
-    this.#scheduleDispatch();
+    this.#dispatcher.schedule();
     return outcome;
   }
 
@@ -319,7 +325,7 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
     }
     task.stream = stream;
     this.#queue.push(task);
-    this.#scheduleDispatch();
+    this.#dispatcher.schedule();
     return this.#streamControl(task);
   }
 
@@ -353,7 +359,7 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
     const [outcome, settle] = deferred();
     const task = this.#createTask(name, args, takeMarked(args, options?.transfer ? [...options.transfer] : undefined), options, settle);
     this.#queue.push(task);
-    this.#scheduleDispatch();
+    this.#dispatcher.schedule();
     return {
       result: () => this.#settled(outcome),
       streamInstead: () => {
@@ -373,15 +379,39 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
     if (!Array.isArray(args)) throw new TypeError(`The arguments of "${name}" must be an array`);
     if (options !== undefined) {
       checkRunOptions(options);
+      if ((options as RunOptions).key !== undefined && this.options.executor === 'remote') {
+        throw new TypeError('options.key does not apply to the remote executor: its jobs go to whichever remote worker is free');
+      }
       if (options.signal?.aborted) throw new AbortError(options.signal.reason);
     }
     if (this.#loadFailure !== undefined) this.#checkLoadFailure();
+    if (this.options.maxQueue === Infinity) return;
     // Workers not started yet count as free: a first burst is not shed while they start.
-    const waiting = this.#queue.length + (this.#executor.waiting?.() ?? 0);
-    if (waiting >= this.options.maxQueue + (this.options.maxSize - this.#busy)) {
+    const waiting = this.#waiting() + (this.#executor.waiting?.() ?? 0);
+    if (waiting >= this.options.maxQueue + this.#freeRoom()) {
       this.#stats.shed++;
       throw new QueueFullError(this.options.maxQueue, this.#retryAfter());
     }
+  }
+
+  /**
+   * Tasks waiting for a worker: queued, or sent to a worker behind the tasks it runs (pipelined
+   * tiny tasks, a slow task handed ahead), which wait just as much.
+   */
+  #waiting(): number {
+    const concurrency = this.options.concurrentTasksPerWorker;
+    let waiting = this.#queue.length;
+    for (const slot of this.#workers) if (slot.inflight.length > concurrency) waiting += slot.inflight.length - concurrency;
+    return waiting;
+  }
+
+  /** Tasks the workers could start now: one per worker not busy, or the room of each when tasks overlap. */
+  #freeRoom(): number {
+    const concurrency = this.options.concurrentTasksPerWorker;
+    if (concurrency === 1) return this.options.maxSize - this.#busy;
+    let room = (this.options.maxSize - this.#workers.length) * concurrency;
+    for (const slot of this.#workers) if (!slot.isRetiring) room += Math.max(0, concurrency - slot.inflight.length);
+    return room;
   }
 
   #createTask(
@@ -400,6 +430,11 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
       }
       // Checked by admission, before anything was armed.
       if (options.onProgress !== undefined) task.onProgress = options.onProgress;
+      const key = (options as RunOptions).key;
+      if (key !== undefined) {
+        task.key = key;
+        this.#dispatcher.keyed();
+      }
     }
     return task;
   }
@@ -411,7 +446,7 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
   }
 
   #retryAfter(): number {
-    const perTask = Number.isNaN(this.#runTimeMs) ? 1 : this.#runTimeMs;
+    const perTask = Number.isNaN(this.#depth.runTimeMs) ? 1 : this.#depth.runTimeMs;
     return Math.max(1, Math.ceil((perTask * (this.#queue.length + 1)) / this.options.maxSize));
   }
 
@@ -433,134 +468,60 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
   #cancelRunning(task: Task): void {
     const slot = task.slot;
     if (slot === undefined || slot.isRetiring) return;
+    // Handed ahead and not started: taken back, the thread never hears of it.
+    if (withdraw(slot, task)) {
+      if (this.#queue.length > 0) this.#dispatcher.schedule();
+      return;
+    }
     slot.handle.post([ToWorker.Cancel, task.id], NO_TRANSFER);
     if (slot.cancelFlag !== undefined) flagCancelled(slot.cancelFlag, task.id);
-    // Only the head of the FIFO can be running; the others are skipped by the worker.
-    if (slot.inflight.peek() === task && slot.killTimer === undefined && this.options.cancelGracePeriod !== Infinity) {
+    // Only the first tasks in flight can be running (the head, or as many as run concurrently);
+    // the others are skipped by the worker.
+    if (this.#isRunning(slot, task) && slot.killTimer === undefined && this.options.cancelGracePeriod !== Infinity) {
       slot.killTimer = setTimeout(() => {
         slot.killTimer = undefined;
         // Still not answered: end the worker; tasks behind it go back to the queue.
-        if (slot.inflight.peek() === task) this.#retire(slot, true);
+        if (this.#isRunning(slot, task)) this.#retire(slot, true);
       }, this.options.cancelGracePeriod);
     }
   }
 
-  // --- dispatch --------------------------------------------------------------------------
-
-  /** Dispatch waits for the end of the current tick, so a burst of calls shares messages. */
-  #scheduleDispatch(): void {
-    if (!this.#isDispatchScheduled) {
-      this.#isDispatchScheduled = true;
-      queueMicrotask(this.#dispatchQueued);
+  #isRunning(slot: WorkerSlot, task: Task): boolean {
+    if (slot.inflight.peek() === task) return true;
+    const concurrency = this.options.concurrentTasksPerWorker;
+    if (concurrency === 1) return false;
+    let position = 0;
+    for (const held of slot.inflight) {
+      if (held === task) return true;
+      if (++position >= concurrency) return false;
     }
+    return false;
   }
 
-  #dispatch(): void {
-    this.#isDispatchScheduled = false;
-    if (this.#queue.length === 0) return;
-    let idle = 0;
-    let starting = 0;
-    for (const slot of this.#workers) {
-      if (!slot.isReady) starting++;
-      else if (!slot.isRetiring && slot.inflight.length === 0) idle++;
-    }
-    const spare = this.options.maxSize - this.#workers.length;
-    if (this.#depth === 1 || this.#queue.length <= idle + starting + spare) {
-      // Slow tasks, or no backlog beyond what free workers can take: one task each, so a slow
-      // task never waits behind another while a worker could run it, and a waiting task stays
-      // in the queue, where admission (`maxQueue`) and cancellation see it.
-      this.#assign(1, true);
-    } else {
-      // A backlog of tiny tasks: fill idle workers first, then top up every pipeline to `depth`.
-      this.#assign(this.#depth, true);
-      if (this.#queue.length > 0) this.#assign(this.#depth, false);
-    }
-    if (this.#queue.length > 0) this.#grow();
-  }
-
-  #assign(depth: number, idleOnly: boolean): void {
-    const maxTasks = this.options.maxTasksPerWorker;
-    let candidates = 0;
-    for (const slot of this.#workers) if (slot.canTake(depth, idleOnly, maxTasks)) candidates++;
-    for (const slot of this.#workers) {
-      if (candidates === 0 || this.#queue.length === 0) return;
-      if (!slot.canTake(depth, idleOnly, maxTasks)) continue;
-      const room = Math.min(depth - slot.inflight.length, maxTasks - slot.assigned);
-      this.#send(slot, Math.min(room, Math.ceil(this.#queue.length / candidates--)));
-    }
-  }
-
-  #send(slot: WorkerSlot, count: number): void {
-    const message: unknown[] = [ToWorker.Run];
-    const tasks: Task[] = [];
-    let transfer: TransferListItem[] | undefined;
-    for (let i = 0; i < count; i++) {
-      const next = this.#queue.peek();
-      if (next === undefined) break;
-      if (next.stream !== undefined) {
-        // A stream holds its worker until it ends, so it travels alone.
-        if (tasks.length === 0) this.#sendStream(slot, this.#queue.shift()!);
-        break;
-      }
-      const task = this.#queue.shift()!;
-      tasks.push(task);
-      message.push(task.id, task.trace?.address ?? task.name, task.args);
-      if (task.transfer !== undefined) (transfer ??= []).push(...task.transfer);
-    }
-    if (tasks.length === 0) return;
-    try {
-      slot.handle.post(message as [typeof ToWorker.Run], transfer ?? NO_TRANSFER);
-    } catch {
-      this.#sendEachAlone(slot, tasks);
-      // Refused tasks left room on this worker that the current pass will not revisit.
-      if (this.#queue.length > 0) this.#scheduleDispatch();
-      return;
-    }
-    this.#accept(slot, tasks);
-  }
-
-  #sendStream(slot: WorkerSlot, task: Task): void {
-    try {
-      slot.handle.post([ToWorker.Stream, task.id, task.trace?.address ?? task.name, task.args, task.stream!.highWaterMark], task.transfer ?? NO_TRANSFER);
-    } catch (error) {
-      this.#fail(task, notCloneable(error, task));
-      return;
-    }
-    slot.isStreaming = true;
-    this.#accept(slot, [task]);
-  }
-
-  /** A batch could not be serialised: send each task alone and fail only the culprits. */
-  #sendEachAlone(slot: WorkerSlot, tasks: Task[]): void {
-    for (const task of tasks) {
-      try {
-        slot.handle.post([ToWorker.Run, task.id, task.trace?.address ?? task.name, task.args], task.transfer ?? NO_TRANSFER);
-      } catch (error) {
-        this.#fail(task, notCloneable(error, task));
-        continue;
-      }
-      this.#accept(slot, [task]);
-    }
-  }
+  // --- dispatch bookkeeping ---------------------------------------------------------------
 
   /** Records tasks as handed to `slot`. */
-  #accept(slot: WorkerSlot, tasks: Task[]): void {
+  #accept(slot: WorkerSlot, tasks: Task[], ahead = false): void {
     if (slot.inflight.length === 0) {
       this.#busy++;
       slot.handle.ref();
     }
-    const now = performance.now();
     for (const task of tasks) {
       task.state = TaskState.Dispatched;
       task.slot = slot;
       slot.inflight.push(task);
-      this.#stats.waitTime.record(now - task.enqueuedAt);
-      if (task.trace !== undefined) task.trace.dispatched(slot.id, now);
-      if (this.#isObserved) {
-        this.emit('taskStarted', { id: task.id, name: task.name, workerId: slot.id, waitTime: now - task.enqueuedAt });
-      }
+      if (!ahead) this.#started(slot, task);
     }
     slot.assigned += tasks.length;
+  }
+
+  /** A task reached its worker's hands: it waited until now. */
+  #started(slot: WorkerSlot, task: Task): void {
+    const now = performance.now();
+    const waitTime = now - task.enqueuedAt;
+    this.#stats.waitTime.record(waitTime);
+    if (task.trace !== undefined) task.trace.dispatched(slot.id, now);
+    if (this.#isObserved) this.emit('taskStarted', { id: task.id, name: task.name, workerId: slot.id, waitTime });
   }
 
   /** Starts workers for the backlog, up to `maxSize`, after a pause if workers keep crashing. */
@@ -568,7 +529,8 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
     if (this.#loadFailure !== undefined || this.#state === 'closed' || this.#respawnTimer !== undefined) return;
     let starting = 0;
     for (const slot of this.#workers) if (!slot.isReady) starting++;
-    const wanted = Math.ceil(this.#queue.length / this.#depth) - starting;
+    const perWorker = Math.max(this.#depth.value, this.options.concurrentTasksPerWorker);
+    const wanted = Math.ceil(this.#queue.length / perWorker) - starting;
     const room = this.options.maxSize - this.#workers.length;
     if (wanted <= 0 || room <= 0) return;
     if (this.#crashStreak > 1) {
@@ -576,7 +538,7 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
       this.#respawnTimer = setTimeout(() => {
         this.#respawnTimer = undefined;
         this.#spawn();
-        this.#dispatch();
+        this.#dispatcher.dispatch();
       }, pause);
       return;
     }
@@ -584,11 +546,22 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
   }
 
   #spawn(): void {
-    const cancelFlag = this.#executor.sharesMemory ? createCancelFlag() : undefined;
-    const slot = new WorkerSlot(++this.#nextWorkerId, cancelFlag);
+    const sharesMemory = this.#executor.sharesMemory;
+    const cancelFlag = sharesMemory ? createCancelFlag() : undefined;
+    const claimCell = sharesMemory ? createClaimCell() : undefined;
+    const slot = new WorkerSlot(++this.#nextWorkerId, cancelFlag, claimCell);
     try {
       slot.handle = this.#executor.spawn(
-        { moduleUrl: this.moduleUrl, poolName: this.options.name, workerId: slot.id, cancelFlag },
+        {
+          moduleUrl: this.moduleUrl,
+          poolName: this.options.name,
+          workerId: slot.id,
+          cancelFlag,
+          claimCell,
+          niceIncrement: this.options.niceIncrement || undefined,
+          concurrency: this.options.concurrentTasksPerWorker > 1 ? this.options.concurrentTasksPerWorker : undefined,
+          maxMemoryMb: Number.isFinite(this.options.maxWorkerMemoryMb) ? this.options.maxWorkerMemoryMb : undefined,
+        },
         {
           message: (message) => this.#onMessage(slot, message),
           exit: (exit) => this.#onExit(slot, exit),
@@ -611,16 +584,16 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
         this.#onResults(slot, message);
         break;
       case FromWorker.Items: {
-        const task = slot.inflight.peek();
-        if (task?.id === message[1] && task.state !== TaskState.Settled) {
+        const task = slot.find(message[1]);
+        if (task !== undefined && task.state !== TaskState.Settled) {
           task.stream?.push(message.slice(2));
           task.trace?.itemsReceived(message.length - 2);
         }
         break;
       }
       case FromWorker.Progress: {
-        // Not only the head: a batch's tasks report progress before their shared results message.
-        const task = inflightTask(slot, message[1]);
+        // Not only the head: a batch's tasks (or overlapping ones) report progress before their results.
+        const task = slot.find(message[1]);
         if (task !== undefined && task.state !== TaskState.Settled) task.trace?.progressReceived();
         if (task !== undefined && task.state !== TaskState.Settled && task.onProgress !== undefined) {
           const onProgress = task.onProgress;
@@ -638,21 +611,35 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
       case FromWorker.Closed:
         slot.handle.terminate();
         break;
+      case FromWorker.OverMemory: {
+        slot.isOverMemory = true;
+        // The worker leaves a task handed ahead unclaimed once past its limit: take it back.
+        const ahead = waitingAhead(slot);
+        if (ahead !== undefined && withdraw(slot, ahead)) {
+          this.#queue.requeue([ahead]);
+          this.#dispatcher.schedule();
+        }
+        if (slot.inflight.length === 0) this.#recycle(slot);
+        break;
+      }
     }
   }
 
   #onResults(slot: WorkerSlot, message: unknown[]): void {
     const count = (message.length - 2) / 3;
     const runTime = (message[1] as number) / count;
-    this.#observeRunTime(runTime);
+    this.#depth.observe(runTime);
     slot.busyTime += message[1] as number;
+    const overlaps = this.options.concurrentTasksPerWorker > 1;
     for (let i = 2; i < message.length; i += 3) {
-      const task = slot.inflight.shift();
+      // One at a time, answers come in the order sent; overlapping async tasks answer as they settle.
+      const task = overlaps ? this.#takeAnswered(slot, message[i] as number) : slot.inflight.shift();
       if (task === undefined || task.id !== message[i]) {
         // The in-order invariant broke: nothing this worker says can be trusted any more.
         this.#retire(slot, true);
         return;
       }
+      if (task.key !== undefined) this.#dispatcher.release(task);
       this.#stats.runTime.record(runTime);
       if (task.trace !== undefined) task.trace.ran(runTime);
       if (task.stream !== undefined) slot.isStreaming = false;
@@ -666,9 +653,21 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
         this.#fail(task, undefined, message[i + 2] as EncodedError);
       }
     }
-    if (slot.inflight.length === 0) this.#onIdle(slot);
-    if (this.#queue.length > 0) this.#dispatch();
+    const next = slot.inflight.peek();
+    if (next === undefined) this.#onIdle(slot);
+    else if (next === slot.ahead) {
+      // The task handed ahead is the worker's now: it started, or is about to.
+      slot.ahead = undefined;
+      if (next.state !== TaskState.Settled) this.#started(slot, next);
+    }
+    if (this.#queue.length > 0) this.#dispatcher.dispatch();
     else if (this.#state !== 'open') this.#closeIdleWorkers();
+  }
+
+  #takeAnswered(slot: WorkerSlot, id: number): Task | undefined {
+    const task = slot.find(id);
+    if (task !== undefined) slot.inflight.remove(task);
+    return task;
   }
 
   #onIdle(slot: WorkerSlot): void {
@@ -680,12 +679,15 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
       clearTimeout(slot.killTimer);
       slot.killTimer = undefined;
     }
-    if (slot.assigned >= this.options.maxTasksPerWorker) this.#retire(slot, false);
+    if (slot.isOverMemory || slot.assigned >= this.options.maxTasksPerWorker) this.#recycle(slot);
   }
 
-  #observeRunTime(ms: number): void {
-    this.#runTimeMs = Number.isNaN(this.#runTimeMs) ? ms : this.#runTimeMs * 0.8 + ms * 0.2;
-    this.#depth = Math.max(1, Math.min(this.#maxDepth, Math.floor(PIPELINE_MS / this.#runTimeMs)));
+  /** Replaces a worker that reached `maxTasksPerWorker` or `maxWorkerMemoryMb`, counted by cause. */
+  #recycle(slot: WorkerSlot): void {
+    if (slot.isRetiring) return;
+    if (slot.isOverMemory) this.#stats.replaced.memory++;
+    else this.#stats.replaced.tasks++;
+    this.#retire(slot, false);
   }
 
   #onReady(slot: WorkerSlot): void {
@@ -695,7 +697,7 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
     slot.handle.unref();
     this.#notifyReady();
     this.#watchIdle();
-    if (this.#queue.length > 0) this.#dispatch();
+    if (this.#queue.length > 0) this.#dispatcher.dispatch();
     else if (this.#state !== 'open') this.#closeIdleWorkers();
   }
 
@@ -715,20 +717,25 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
     if (!expected) this.#stats.crashes++;
     if (slot.inflight.length > 0) {
       this.#busy--;
-      // The head was running (or already settled, if it was cancelled); the worker never
+      // The first ones were running (or already settled, if cancelled): one, or up to
+      // `concurrentTasksPerWorker`, as the worker starts tasks in the order sent. It never
       // started the others, so they go back to the front of the queue.
-      const [head, ...unstarted] = slot.inflight.drain();
-      if (head !== undefined && head.state !== TaskState.Settled) {
-        this.#crashStreak++;
-        this.#fail(head, new WorkerExitedError(exit, exit.error));
+      const held = slot.inflight.drain();
+      for (const task of held) this.#dispatcher.release(task);
+      const running = held.splice(0, this.options.concurrentTasksPerWorker);
+      const unstarted = held;
+      let failed = false;
+      for (const task of running) {
+        if (task.state !== TaskState.Settled) failed = this.#fail(task, new WorkerExitedError(exit, exit.error)) || failed;
       }
+      if (failed) this.#crashStreak++;
       const requeued = unstarted.filter((task) => task.state !== TaskState.Settled);
       if (this.#state === 'closed') for (const task of requeued) this.#fail(task, new ClosedError('The pool was destroyed'));
       else this.#queue.requeue(requeued);
     }
     if (!slot.isReady && !expected) this.#onLoadFailed(slot, exit.error ?? new WorkerExitedError(exit));
     this.emit('workerExited', { workerId: slot.id, exitCode: exit.exitCode, signal: exit.signal, expected, reason: exit.reason });
-    if (this.#queue.length > 0) this.#dispatch();
+    if (this.#queue.length > 0) this.#dispatcher.dispatch();
     if (this.#workers.length > 0 && this.#state !== 'open') this.#closeIdleWorkers();
     this.#notifyIfEmpty();
   }
@@ -809,7 +816,15 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
     const cancelled = { queued: 0, running: 0 };
     for (const task of this.#queue.drain()) if (this.#fail(task, new ClosedError(message))) cancelled.queued++;
     for (const slot of this.#workers) {
-      for (const task of slot.inflight) if (this.#fail(task, new ClosedError(message))) cancelled.running++;
+      // Only the first task on a worker runs; the ones behind it (pipelined, handed ahead) wait.
+      let isFirst = true;
+      for (const task of slot.inflight) {
+        if (this.#fail(task, new ClosedError(message))) {
+          if (isFirst) cancelled.running++;
+          else cancelled.queued++;
+        }
+        isFirst = false;
+      }
       this.#retire(slot, true);
     }
     return cancelled;
@@ -826,23 +841,6 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
     if (this.#workers.length === 0 && this.#queue.length === 0) return Promise.resolve();
     return new Promise((resolve) => this.#whenEmpty.push(resolve));
   }
-}
-
-/**
- * The error for a task whose arguments could not be sent. An executor may refuse a value with an
- * error of its own: a child process names shared memory, which structured clone within a process
- * accepts; the remote executor refuses arguments too large for Redis.
- */
-function notCloneable(error: unknown, task: Task): OffloadError {
-  if (error instanceof OffloadError) return error;
-  const path = findUncloneablePath(task.args, 'args') ?? (task.trace && findUncloneablePath(task.trace.address[1].request, 'context'));
-  return new NotCloneableError(path ?? 'args', error);
-}
-
-/** The task `id` among those handed to `slot`, if still there. */
-function inflightTask(slot: WorkerSlot, id: unknown): Task | undefined {
-  for (const task of slot.inflight) if (task.id === id) return task;
-  return undefined;
 }
 
 /** Creates a pool for a task module: `createPool<typeof Tasks>(new URL('./tasks.js', import.meta.url))`. */

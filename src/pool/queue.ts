@@ -21,6 +21,22 @@ export class Queue<T> {
     else this.#items.unshift(item);
   }
 
+  /** The item `pop` would return. */
+  last(): T | undefined {
+    return this.length === 0 ? undefined : this.#items[this.#items.length - 1];
+  }
+
+  /** Removes the item at the back (a task taken back from a worker before it started). */
+  pop(): T | undefined {
+    if (this.length === 0) return undefined;
+    const item = this.#items.pop();
+    if (this.#head === this.#items.length) {
+      this.#items.length = 0;
+      this.#head = 0;
+    }
+    return item;
+  }
+
   peek(): T | undefined {
     return this.#items[this.#head];
   }
@@ -37,6 +53,15 @@ export class Queue<T> {
       this.#head = 0;
     }
     return item;
+  }
+
+  /** Removes an item wherever it is (a concurrent task answered out of order); O(n). */
+  remove(item: T): boolean {
+    const index = this.#items.indexOf(item, this.#head);
+    if (index === -1) return false;
+    if (index === this.#head) this.shift();
+    else this.#items.splice(index, 1);
+    return true;
   }
 
   includes(item: T): boolean {

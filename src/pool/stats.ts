@@ -6,6 +6,8 @@ export interface WorkerStats {
   id: number;
   /** Tasks sent to this worker. */
   tasks: number;
+  /** Tasks it holds now: running, or sent ahead (up to `concurrentTasksPerWorker` run at once). */
+  inflight: number;
   /** Milliseconds spent running tasks. */
   busyTime: number;
   /** Share of its lifetime spent running tasks, 0 to 1. */
@@ -29,6 +31,8 @@ export interface PoolStats {
   failures: Record<string, number>;
   /** Calls refused at admission with `ERR_OFFLOAD_QUEUE_FULL`. */
   shed: number;
+  /** Workers replaced on purpose, by cause: `maxTasksPerWorker` reached, `maxWorkerMemoryMb` exceeded. */
+  replaced: { tasks: number; memory: number };
   /** Workers that exited unexpectedly (crashes, `process.exit`, out of memory). */
   crashes: number;
   /** Time from admission to dispatch to a worker, in ms. */
@@ -43,6 +47,7 @@ export class StatsRecorder {
   failed = 0;
   shed = 0;
   crashes = 0;
+  readonly replaced = { tasks: 0, memory: 0 };
   readonly failures = new Map<string, number>();
   readonly waitTime = new Histogram();
   readonly runTime = new Histogram();
@@ -65,12 +70,14 @@ export class StatsRecorder {
       failed: this.failed,
       failures: Object.fromEntries(this.failures),
       shed: this.shed,
+      replaced: { ...this.replaced },
       crashes: this.crashes,
       waitTime: this.waitTime.summary(),
       runTime: this.runTime.summary(),
       workers: workers.map((slot) => ({
         id: slot.id,
         tasks: slot.assigned,
+        inflight: slot.inflight.length,
         busyTime: slot.busyTime,
         utilization: Math.min(1, slot.busyTime / Math.max(1, now - slot.spawnedAt)),
       })),

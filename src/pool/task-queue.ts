@@ -2,6 +2,10 @@
  * The pool's waiting line: FIFO within a priority, higher priorities first. Removal (a queued
  * task aborted or timed out) is O(1): the task is marked settled and skipped when reached,
  * while `length` counts only live tasks, which is what admission limits.
+ *
+ * Keyed calls that must wait for their key (see `scheduling/key-affinity.ts`) are set aside in a
+ * lane per key, in call order; they still count in `length`, so admission, `stats().queued` and
+ * shutdown see them.
  */
 import { Queue } from './queue.js';
 import { TaskState, type Task } from './task.js';
@@ -15,6 +19,7 @@ export class TaskQueue {
   /** Sorted by priority, highest first; almost always a single bucket at priority 0. */
   #buckets: Bucket[] = [{ priority: 0, tasks: new Queue<Task>() }];
   #live = 0;
+  readonly #lanes = new Map<string, Queue<Task>>();
 
   get length(): number {
     return this.#live;
@@ -60,6 +65,51 @@ export class TaskQueue {
     return undefined;
   }
 
+  /** At least how many live tasks wait with a priority above `priority` (an upper bound). */
+  countAbove(priority: number): number {
+    let count = 0;
+    for (const bucket of this.#buckets) {
+      if (bucket.priority <= priority) break;
+      count += bucket.tasks.length;
+    }
+    return Math.min(count, this.#live);
+  }
+
+  /** Sets a keyed task, just shifted, aside until its key may go. */
+  park(task: Task & { key: string }): void {
+    let lane = this.#lanes.get(task.key);
+    if (lane === undefined) this.#lanes.set(task.key, (lane = new Queue<Task>()));
+    lane.push(task);
+    this.#live++;
+  }
+
+  /** Keys with tasks set aside. */
+  parkedKeys(): IterableIterator<string> {
+    return this.#lanes.keys();
+  }
+
+  /** The next live task set aside for `key`; drops settled ones and forgets an empty lane. */
+  peekParked(key: string): Task | undefined {
+    const lane = this.#lanes.get(key);
+    if (lane === undefined) return undefined;
+    let task = lane.peek();
+    while (task !== undefined && task.state !== TaskState.Queued) {
+      lane.shift();
+      task = lane.peek();
+    }
+    if (task === undefined) this.#lanes.delete(key);
+    return task;
+  }
+
+  /** Takes the task `peekParked(key)` returned. */
+  unpark(key: string): Task | undefined {
+    const task = this.peekParked(key);
+    if (task === undefined) return undefined;
+    this.#lanes.get(key)!.shift();
+    this.#live--;
+    return task;
+  }
+
   /** Accounts for a queued task settled in place (it stays until `shift` skips it). */
   removed(): void {
     this.#live--;
@@ -70,6 +120,10 @@ export class TaskQueue {
     for (const bucket of this.#buckets) {
       for (const task of bucket.tasks.drain()) if (task.state === TaskState.Queued) live.push(task);
     }
+    for (const lane of this.#lanes.values()) {
+      for (const task of lane.drain()) if (task.state === TaskState.Queued) live.push(task);
+    }
+    this.#lanes.clear();
     this.#live = 0;
     return live;
   }

@@ -42,6 +42,8 @@ export class Task {
   /** Set for a generator task: where its items go. */
   stream: TaskStream<unknown> | undefined = undefined;
   onProgress: ((value: unknown) => void) | undefined = undefined;
+  /** Key affinity: calls of one key go to one worker, one at a time. */
+  key: string | undefined = undefined;
   /** Set when the call carries context to its worker (a span, a request context). */
   trace: CallTrace | undefined = undefined;
 

@@ -16,25 +16,27 @@ export class WorkerSlot {
   busyTime = 0;
   readonly spawnedAt = performance.now();
   idleSince = performance.now();
+  /** Reported itself past `maxWorkerMemoryMb`: takes no new task, and is replaced once idle. */
+  isOverMemory = false;
   /** Running a generator task: it holds the worker until the stream ends. */
   isStreaming = false;
   /** Pending end of a worker whose cancelled task overstays the grace period. */
   killTimer: NodeJS.Timeout | undefined;
 
+  /** The task last handed ahead to this busy worker (see scheduling/hand-ahead.ts). */
+  ahead: Task | undefined;
+  /** The in-flight task `id`: the head when tasks run one at a time, anywhere when they overlap. */
+  find(id: number): Task | undefined {
+    const head = this.inflight.peek();
+    if (head?.id === id) return head;
+    for (const task of this.inflight) if (task.id === id) return task;
+    return undefined;
+  }
+
   constructor(
     readonly id: number,
     readonly cancelFlag: Int32Array | undefined,
+    /** Set where workers share memory: tasks may be handed ahead, and taken back. */
+    readonly claimCell: Int32Array | undefined,
   ) {}
-
-  /** Whether it may take tasks now, holding at most `depth` in flight. */
-  canTake(depth: number, idleOnly: boolean, maxTasks: number): boolean {
-    const load = this.inflight.length;
-    return (
-      this.isReady &&
-      !this.isRetiring &&
-      !this.isStreaming &&
-      this.assigned < maxTasks &&
-      (idleOnly ? load === 0 : load < depth)
-    );
-  }
 }

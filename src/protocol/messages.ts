@@ -35,6 +35,8 @@ export const FromWorker = {
   Items: 4,
   /** `[Progress, id, value]`: the running task called `progress(value)`. */
   Progress: 5,
+  /** `[OverMemory, mb]`: past `maxWorkerMemoryMb` after a task; sent before that task's result. */
+  OverMemory: 6,
 } as const;
 
 /** Per result in a `Results` message. */
@@ -58,7 +60,8 @@ export type WorkerMessage =
   | [typeof FromWorker.Ready, string[]]
   | [typeof FromWorker.Closed]
   | [typeof FromWorker.Items, number, ...unknown[]]
-  | [typeof FromWorker.Progress, number, unknown];
+  | [typeof FromWorker.Progress, number, unknown]
+  | [typeof FromWorker.OverMemory, number];
 export type MainMessage =
   | RunMessage
   | [typeof ToWorker.Close]
@@ -76,4 +79,12 @@ export interface WorkerInit {
    * synchronous loop can see its cancellation without yielding to receive a message.
    */
   cancelFlag?: Int32Array | undefined;
+  /** Where a thread claims a task handed to it ahead of time (see claim-cell.ts). */
+  claimCell?: Int32Array | undefined;
+  /** Added to the worker's nice value at start (Linux). */
+  niceIncrement?: number | undefined;
+  /** Past this many MB after a task, the worker says so (`OverMemory`) and is replaced. */
+  maxMemoryMb?: number | undefined;
+  /** Most async tasks the worker runs at once (`concurrentTasksPerWorker`). Default 1. */
+  concurrency?: number | undefined;
 }

@@ -8,9 +8,8 @@
  * behaves the same on threads and processes.
  */
 import { Blob } from 'node:buffer';
-import { KeyObject } from 'node:crypto';
-import { BlockList, SocketAddress } from 'node:net';
 import { MessagePort, type TransferListItem } from 'node:worker_threads';
+import { crypto, net } from '../builtins.js';
 import { NotCloneableError } from '../errors.js';
 import { childEntries } from './clone-path.js';
 
@@ -37,13 +36,18 @@ const CryptoKeyClass = (globalThis as { CryptoKey?: Function }).CryptoKey;
  * Node's objects that structured clone copies whole between threads, but that the IPC channel's
  * serializer turns into `{}` (it keeps only own enumerable properties of such objects).
  */
-const PLATFORM_CLONEABLES: ReadonlyArray<readonly [Function, string]> = [
-  [Blob, 'a Blob'],
-  [KeyObject, 'a KeyObject'],
-  [BlockList, 'a BlockList'],
-  [SocketAddress, 'a SocketAddress'],
-  ...(CryptoKeyClass === undefined ? [] : [[CryptoKeyClass, 'a CryptoKey'] as const]),
-];
+let platformCloneables: ReadonlyArray<readonly [Function, string]> | undefined;
+
+/** Built on first use: only pools of processes need the classes' modules. */
+function platformCloneablesList(): ReadonlyArray<readonly [Function, string]> {
+  return (platformCloneables ??= [
+    [Blob, 'a Blob'],
+    [crypto().KeyObject, 'a KeyObject'],
+    [net().BlockList, 'a BlockList'],
+    [net().SocketAddress, 'a SocketAddress'],
+    ...(CryptoKeyClass === undefined ? [] : [[CryptoKeyClass, 'a CryptoKey'] as const]),
+  ]);
+}
 
 /** Why a value cannot reach another process, or `undefined` when it can as far as this check goes. */
 function refusalOf(value: object): string | undefined {
@@ -52,7 +56,7 @@ function refusalOf(value: object): string | undefined {
     return 'a view of a SharedArrayBuffer shares memory within one process';
   }
   if (value instanceof MessagePort) return 'a MessagePort cannot be moved to another process';
-  for (const [kind, name] of PLATFORM_CLONEABLES) {
+  for (const [kind, name] of platformCloneablesList()) {
     if (value instanceof kind) return `${name} would arrive as an empty object; send its data instead`;
   }
   return undefined;

@@ -7,7 +7,7 @@
  * names a task of the worker's own module (never a path or code), its size is checked before it
  * is decoded, and a malformed job or reply is refused with an error instead of being guessed at.
  */
-import { deserialize, serialize } from 'node:v8';
+import { v8 } from '../builtins.js';
 import { NotCloneableError, PayloadTooLargeError } from '../errors.js';
 import { decodeError, encodeError, type EncodedError } from '../protocol/error-codec.js';
 
@@ -42,11 +42,11 @@ export type ReplyMessage =
 
 /** Serialises a call's arguments; throws a DataCloneError or `ERR_OFFLOAD_TOO_LARGE`. */
 export function encodeArgs(args: unknown[], limit: number, carried?: unknown): JobData {
-  const bytes = serialize(args);
+  const bytes = v8().serialize(args);
   if (bytes.length > limit) throw new PayloadTooLargeError('args', bytes.length, limit);
   const data: JobData = { v: PROTOCOL_VERSION, args: bytes.toString('base64') };
   if (carried !== undefined) {
-    const context = serialize(carried);
+    const context = v8().serialize(carried);
     if (bytes.length + context.length > limit) throw new PayloadTooLargeError('context', bytes.length + context.length, limit);
     data.ctx = context.toString('base64');
   }
@@ -58,7 +58,7 @@ export function decodeCarried(data: unknown, limit: number): unknown {
   const ctx = (data as Partial<JobData> | null)?.ctx;
   if (typeof ctx !== 'string' || (ctx.length * 3) / 4 > limit + 2) return undefined;
   try {
-    return deserialize(Buffer.from(ctx, 'base64'));
+    return v8().deserialize(Buffer.from(ctx, 'base64'));
   } catch {
     return undefined;
   }
@@ -73,7 +73,7 @@ export function decodeArgs(data: unknown, limit: number): unknown[] {
   // base64 is 4 characters for 3 bytes: refuse oversized jobs before decoding them.
   const size = Math.floor((job.args.length * 3) / 4);
   if (size > limit + 2) throw new PayloadTooLargeError('args', size, limit);
-  const args: unknown = deserialize(Buffer.from(job.args, 'base64'));
+  const args: unknown = v8().deserialize(Buffer.from(job.args, 'base64'));
   if (!Array.isArray(args)) throw new TypeError('The job arguments are not an array');
   return args;
 }
@@ -91,7 +91,7 @@ export type ReplyEntry = ReplyMessage | [typeof Reply.Progress, unknown];
 export function encodeEntry(jobId: string, entry: ReplyEntry, limit: number): Buffer {
   let bytes: Buffer;
   try {
-    bytes = serialize(entry);
+    bytes = v8().serialize(entry);
   } catch (error) {
     if (entry[0] === Reply.Progress) return encodeEntry(jobId, [Reply.Progress, undefined], limit);
     return encodeEntry(jobId, [Reply.Failed, entry[1], encodeError(new NotCloneableError('result', error))], limit);
@@ -114,7 +114,7 @@ export function decodeEntry(bytes: Buffer): DecodedEntry | undefined {
   if (at <= 0 || at > MAX_JOB_ID_LENGTH) return undefined;
   const jobId = bytes.toString('latin1', 0, at);
   try {
-    const entry: unknown = deserialize(bytes.subarray(at + 1));
+    const entry: unknown = v8().deserialize(bytes.subarray(at + 1));
     if (Array.isArray(entry) && entry.length === 2 && entry[0] === Reply.Progress) return { jobId, entry: [Reply.Progress, entry[1]] };
     return { jobId, entry: decodeReply(entry) };
   } catch (error) {

@@ -57,7 +57,7 @@ export const DEFAULT_MAX_IN_FLIGHT = 256;
 
 const REMOTE_ONLY = ['connection', 'queue', 'prefix', 'maxPayloadBytes', 'maxInFlight'] as const;
 /** Options a remote pool cannot honour: they belong to the worker processes, which are not its own. */
-const LOCAL_ONLY = ['resourceLimits', 'env', 'execArgv', 'maxTasksPerWorker'] as const;
+const LOCAL_ONLY = ['resourceLimits', 'env', 'execArgv', 'maxTasksPerWorker', 'maxWorkerMemoryMb', 'niceIncrement', 'concurrentTasksPerWorker'] as const;
 
 /** Checks the remote options of a pool; `undefined` for the local executors, which refuse them. */
 export function resolveRemoteOptions(executor: string, options: Record<string, unknown>): ResolvedRemoteOptions | undefined {

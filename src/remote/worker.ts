@@ -44,6 +44,12 @@ export interface RemoteWorkerOptions {
   cancelGracePeriod?: number;
   /** Local pool: replace a thread after this many tasks. Default `Infinity`. */
   maxTasksPerWorker?: number;
+  /** Local pool: async jobs each thread runs at once; the worker takes `size` × this many jobs. Default `1`. */
+  concurrentTasksPerWorker?: number;
+  /** Local pool: replace a thread past this many MB after a task. Default `Infinity`. */
+  maxWorkerMemoryMb?: number;
+  /** Local pool: threads lower their priority by this much (Linux). Default `0`. */
+  niceIncrement?: number;
   /** Local pool: V8 heap limits per thread. */
   resourceLimits?: ResourceLimits;
   /** Where errors of the worker itself go (a lost connection, a job Redis no longer has). Default: `console.error`. */
@@ -90,6 +96,9 @@ export async function startRemoteWorker(options: RemoteWorkerOptions): Promise<R
     name: `offload-worker:${queue}`,
     cancelGracePeriod: options.cancelGracePeriod,
     maxTasksPerWorker: options.maxTasksPerWorker,
+    concurrentTasksPerWorker: options.concurrentTasksPerWorker,
+    maxWorkerMemoryMb: options.maxWorkerMemoryMb,
+    niceIncrement: options.niceIncrement,
     resourceLimits: options.resourceLimits,
   });
   try {
@@ -119,7 +128,7 @@ export async function startRemoteWorker(options: RemoteWorkerOptions): Promise<R
   const worker = new Worker(queue, (job: Job, _token?: string, signal?: AbortSignal) => runJob(pool, job, signal, limit, cancels, answer, onError), {
     connection: (url === undefined ? rest : { ...rest, url }) as ConnectionOptions,
     prefix,
-    concurrency: pool.options.maxSize,
+    concurrency: pool.options.maxSize * pool.options.concurrentTasksPerWorker,
     name: `${hostname()}:${process.pid}`,
     // BullMQ reads an undefined option as a value, not as its default.
     ...defined({ lockDuration: options.lockDuration, stalledInterval: options.stalledInterval, maxStalledCount: options.maxStalledCount }),

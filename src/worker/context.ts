@@ -7,15 +7,25 @@ import { AbortError } from '../errors.js';
 import { isFlagged } from '../protocol/cancel-flag.js';
 import type { WorkerInit } from '../protocol/messages.js';
 
-/** Per-worker state, written by the task loop, read by the functions below. */
-export interface WorkerState {
-  poolName: string;
-  workerId: number;
-  /** The task running now (ids are 31-bit and wrap). */
+/** One running task's own state: what `isCancelled()`, `taskSignal()` and `progress()` read. */
+export interface TaskContext {
+  /** The task (ids are 31-bit and wrap); `-1` when none runs. */
   taskId: number;
   cancelled: boolean;
   controller: AbortController | undefined;
+}
+
+/**
+ * Per-worker state, written by the task loop, read by the functions below. It is itself the
+ * context of the task running now, unless tasks run concurrently (`concurrentTasksPerWorker`):
+ * then each async task carries its own context through its awaits (`contextOf`).
+ */
+export interface WorkerState extends TaskContext {
+  poolName: string;
+  workerId: number;
   cancelFlag: Int32Array | undefined;
+  /** The context of the task whose code is running, when tasks run concurrently. */
+  contextOf: (() => TaskContext | undefined) | undefined;
   /** Sends a progress value for the running task (throttled by the task loop). */
   reportProgress: (taskId: number, value: unknown) => void;
 }
@@ -30,6 +40,7 @@ export function createWorkerState(init: WorkerInit): WorkerState {
     cancelled: false,
     controller: undefined,
     cancelFlag: init.cancelFlag,
+    contextOf: undefined,
     reportProgress: () => {},
   };
   (globalThis as Record<symbol, unknown>)[key] = state;
@@ -38,6 +49,13 @@ export function createWorkerState(init: WorkerInit): WorkerState {
 
 function state(): WorkerState | undefined {
   return (globalThis as Record<symbol, unknown>)[key] as WorkerState | undefined;
+}
+
+/** The running task's context: its own when tasks run concurrently, else the worker's. */
+function running(): { worker: WorkerState; task: TaskContext } | undefined {
+  const worker = state();
+  if (worker === undefined) return undefined;
+  return { worker, task: worker.contextOf?.() ?? worker };
 }
 
 /**
@@ -76,12 +94,11 @@ export function workerId(): number | undefined {
  * the cancellation without yielding.
  */
 export function isCancelled(): boolean {
-  const current = state();
+  const current = running();
   if (current === undefined) return false;
-  if (!current.cancelled && current.cancelFlag !== undefined && isFlagged(current.cancelFlag, current.taskId)) {
-    cancelCurrent(current);
-  }
-  return current.cancelled;
+  const { worker, task } = current;
+  if (!task.cancelled && worker.cancelFlag !== undefined && isFlagged(worker.cancelFlag, task.taskId)) cancelCurrent(task);
+  return task.cancelled;
 }
 
 /** Throws an `AbortError` (`ERR_OFFLOAD_ABORTED`) when the running task was cancelled. */
@@ -94,7 +111,7 @@ export function throwIfCancelled(): void {
  * It fires when the caller's timeout passes or its signal fires.
  */
 export function taskSignal(): AbortSignal {
-  const current = state();
+  const current = running()?.task;
   if (current === undefined || current.taskId === -1) {
     throw new TypeError('taskSignal() is for task code running in an offload worker');
   }
@@ -109,12 +126,12 @@ export function taskSignal(): AbortSignal {
  * so the same code can also run inline.
  */
 export function progress(value: unknown): void {
-  const current = state();
-  if (current !== undefined && current.taskId !== -1) current.reportProgress(current.taskId, value);
+  const current = running();
+  if (current !== undefined && current.task.taskId !== -1) current.worker.reportProgress(current.task.taskId, value);
 }
 
 /** Marks the running task cancelled and fires its signal, if any was asked for. */
-export function cancelCurrent(current: WorkerState): void {
+export function cancelCurrent(current: TaskContext): void {
   current.cancelled = true;
   if (current.controller !== undefined && !current.controller.signal.aborted) {
     current.controller.abort(new AbortError('the caller cancelled the task'));

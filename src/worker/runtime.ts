@@ -2,8 +2,10 @@
  * The task loop inside a worker, whatever carries its messages (a thread's port, a child
  * process's IPC channel). Loads the task module once, runs tasks one at a time in arrival order,
  * and sends results back batched: every task of one incoming batch that finishes synchronously
- * shares one outgoing message.
+ * shares one outgoing message. With `concurrentTasksPerWorker` above 1, async tasks overlap
+ * instead: up to that many run at once, started in arrival order, each answered when it settles.
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { fileURLToPath } from 'node:url';
 import type { TransferListItem } from 'node:worker_threads';
 import { AbortError, NotCloneableError, UnknownTaskError } from '../errors.js';
@@ -20,8 +22,11 @@ import {
 } from '../protocol/messages.js';
 import { takeMarked } from '../transfer.js';
 import { isFlagged } from '../protocol/cancel-flag.js';
+import { claim, isHandedAhead } from '../protocol/claim-cell.js';
 import { runCarried, splitAddress } from '../tracing/restore.js';
-import { cancelCurrent, createWorkerState, isBlockingMethod, type WorkerState } from './context.js';
+import { cancelCurrent, createWorkerState, isBlockingMethod, type TaskContext, type WorkerState } from './context.js';
+import { memoryInUseMb } from './memory.js';
+import { lowerOwnPriority } from './priority.js';
 import { ProgressReporter } from './progress.js';
 import { isIterator, pump, StreamControl } from './stream.js';
 
@@ -52,6 +57,8 @@ interface Resolved {
 
 export async function runWorker(port: WorkerPort, init: WorkerInit): Promise<void> {
   const state = createWorkerState(init);
+  // Before the module loads, so that its own start-up work runs at the lower priority too.
+  if (init.niceIncrement !== undefined) lowerOwnPriority(init.niceIncrement);
   let taskModule: Record<string, unknown>;
   try {
     // Unwrapped only here: a namespace with `then` must never pass through a promise.
@@ -60,7 +67,7 @@ export async function runWorker(port: WorkerPort, init: WorkerInit): Promise<voi
     port.post([FromWorker.LoadFailed, encodeThrownByTask(error)]);
     return;
   }
-  new TaskLoop(port, taskModule, state).start();
+  new TaskLoop(port, taskModule, state, init.claimCell, init.maxMemoryMb, init.concurrency ?? 1).start();
 }
 
 class TaskLoop {
@@ -79,9 +86,36 @@ class TaskLoop {
   #stream: StreamControl | undefined;
   #isRunning = false;
   #isCloseRequested = false;
+  /** Where this thread claims a task the pool handed it ahead (threads, one task at a time only). */
+  readonly #claimCell: Int32Array | undefined;
+  readonly #maxMemoryMb: number | undefined;
+  #isOverMemory = false;
+  /** Most async tasks running at once; above 1, tasks run through `#pump` instead of `#drain`. */
+  readonly #concurrency: number;
+  /** Concurrent mode: tasks received and not started, as `[id, name, args]` or `{ stream: message }`. */
+  readonly #waiting: Array<unknown[] | { stream: unknown[] }> = [];
+  /** Concurrent mode: the async tasks running now, by id. */
+  readonly #running = new Map<number, TaskContext>();
+  readonly #contexts: AsyncLocalStorage<TaskContext> | undefined;
 
-  constructor(port: WorkerPort, taskModule: Record<string, unknown>, state: WorkerState) {
+  constructor(
+    port: WorkerPort,
+    taskModule: Record<string, unknown>,
+    state: WorkerState,
+    claimCell: Int32Array | undefined,
+    maxMemoryMb: number | undefined,
+    concurrency: number,
+  ) {
     this.#port = port;
+    this.#claimCell = claimCell;
+    this.#maxMemoryMb = maxMemoryMb;
+    this.#concurrency = concurrency;
+    if (concurrency > 1) {
+      // Only here: async context tracking has a cost on every promise of the worker.
+      const contexts = new AsyncLocalStorage<TaskContext>();
+      this.#contexts = contexts;
+      state.contextOf = () => contexts.getStore();
+    }
     this.#module = taskModule;
     this.#state = state;
     this.#progress = new ProgressReporter((message) => port.post(message));
@@ -106,13 +140,20 @@ class TaskLoop {
   }
 
   #receive(message: MainMessage): void {
-    if (message[0] === ToWorker.Run || message[0] === ToWorker.Stream) {
+    if (this.#concurrency > 1 && (message[0] === ToWorker.Run || message[0] === ToWorker.Stream)) {
+      if (message[0] === ToWorker.Stream) this.#waiting.push({ stream: message });
+      else for (let i = 1; i < message.length; i += 3) this.#waiting.push([message[i], message[i + 1], message[i + 2]]);
+      this.#pump();
+    } else if (message[0] === ToWorker.Run || message[0] === ToWorker.Stream) {
       if (this.#isRunning) this.#inbox.push(message);
       else void this.#drain(message);
     } else if (message[0] === ToWorker.Pull) {
       if (message[1] === this.#state.taskId) this.#stream?.grant(message[2]);
     } else if (message[0] === ToWorker.Cancel) {
-      if (message[1] === this.#state.taskId) {
+      const concurrent = this.#running.get(message[1]);
+      if (concurrent !== undefined) {
+        cancelCurrent(concurrent);
+      } else if (message[1] === this.#state.taskId) {
         cancelCurrent(this.#state);
         this.#stream?.wake();
       } else {
@@ -120,8 +161,92 @@ class TaskLoop {
       }
     } else if (message[0] === ToWorker.Close) {
       this.#isCloseRequested = true;
-      if (!this.#isRunning) void this.#close();
+      if (this.#isIdle()) void this.#close();
     }
+  }
+
+  #isIdle(): boolean {
+    return !this.#isRunning && this.#running.size === 0 && this.#waiting.length === 0;
+  }
+
+  // --- concurrent mode -------------------------------------------------------------------
+
+  /** Starts waiting tasks while fewer than `concurrency` run; results of synchronous ones share a message. */
+  #pump(): void {
+    if (this.#isRunning) return; // a stream holds the worker, or a pump is on the stack
+    const out: unknown[] = [FromWorker.Results, 0];
+    this.#unsent = out;
+    const began = performance.now();
+    while (this.#running.size < this.#concurrency && this.#waiting.length > 0) {
+      const next = this.#waiting[0]!;
+      if (!Array.isArray(next)) {
+        // A stream holds its worker alone, as without concurrency.
+        if (this.#running.size > 0) break;
+        this.#waiting.shift();
+        this.#sendPumped(out, began);
+        void this.#streamAlone(next.stream);
+        return;
+      }
+      this.#waiting.shift();
+      this.#start(next[0] as number, next[1], next[2] as unknown[], out);
+    }
+    this.#sendPumped(out, began);
+    if (this.#isCloseRequested && this.#isIdle()) void this.#close();
+  }
+
+  #sendPumped(out: unknown[], began: number): void {
+    this.#progress.flush();
+    out[1] = performance.now() - began;
+    this.#unsent = undefined;
+    this.#send(out);
+  }
+
+  /** Starts one task in its own context; an async one is answered on its own when it settles. */
+  #start(id: number, address: unknown, args: unknown[], out: unknown[]): void {
+    if (this.#wasCancelled(id)) {
+      out.push(id, Status.Failed, encodeError(new AbortError('cancelled before it started')));
+      return;
+    }
+    const context: TaskContext = { taskId: id, cancelled: false, controller: undefined };
+    const [name, carried] = splitAddress(address);
+    const began = performance.now();
+    let value: unknown;
+    try {
+      const task = this.#resolve(name);
+      const call = (): unknown => task.fn.apply(task.self, args);
+      value = this.#contexts!.run(context, carried === undefined ? call : () => runCarried(carried, call));
+    } catch (error) {
+      out.push(id, Status.Failed, encodeTaskError(error));
+      return;
+    }
+    if (value !== null && typeof value === 'object' && typeof (value as PromiseLike<unknown>).then === 'function') {
+      this.#running.set(id, context);
+      (value as PromiseLike<unknown>).then(
+        (result) => this.#settled(id, began, Status.Ok, result),
+        (error: unknown) => this.#settled(id, began, Status.Failed, encodeTaskError(error)),
+      );
+      return;
+    }
+    if (isIterator(value) && !Array.isArray(value)) {
+      out.push(id, Status.Failed, encodeError(new TypeError(`"${name}" is a generator task: iterate it (for await ... of pool.tasks.x()) or use pool.stream()`)));
+      (value as Iterator<unknown>).return?.(undefined);
+      return;
+    }
+    out.push(id, Status.Ok, value);
+  }
+
+  #settled(id: number, began: number, status: number, value: unknown): void {
+    this.#running.delete(id);
+    this.#progress.flush();
+    this.#send([FromWorker.Results, performance.now() - began, id, status, value]);
+    this.#pump();
+  }
+
+  async #streamAlone(message: unknown[]): Promise<void> {
+    this.#isRunning = true;
+    await this.#runStream(message);
+    this.#isRunning = false;
+    this.#pump();
   }
 
   async #drain(first: unknown[]): Promise<void> {
@@ -144,6 +269,13 @@ class TaskLoop {
     const began = performance.now();
     for (let i = start; i < batch.length; i += 3) {
       const id = batch[i] as number;
+      if (this.#claimCell !== undefined) {
+        // Past the memory limit, a task handed ahead is left for the pool to take back (it heard
+        // `OverMemory` before this worker's last result) and run on a fresh worker.
+        if (this.#isOverMemory && isHandedAhead(this.#claimCell, id)) continue;
+        // Taken back by the pool before it started: the pool has already requeued or settled it.
+        if (!claim(this.#claimCell, id)) continue;
+      }
       if (this.#wasCancelled(id)) {
         out.push(id, Status.Failed, encodeError(new AbortError('cancelled before it started')));
         continue;
@@ -258,6 +390,7 @@ class TaskLoop {
   /** Sends a results message; a result that cannot be cloned becomes that task's error. */
   #send(out: unknown[]): void {
     if (out.length === 2) return;
+    if (this.#maxMemoryMb !== undefined && !this.#isOverMemory) this.#checkMemory(this.#maxMemoryMb);
     const transfer = takeMarked(valuesOf(out));
     try {
       this.#port.post(out as WorkerMessage, transfer);
@@ -278,6 +411,17 @@ class TaskLoop {
       const single = [FromWorker.Results, i === 2 ? out[1] : 0, out[i], out[i + 1], out[i + 2]];
       this.#send(single);
     }
+  }
+
+  /**
+   * Says so once the worker is past its memory limit, before the result that follows: the pool
+   * then gives it no more work and replaces it as soon as it is idle.
+   */
+  #checkMemory(limitMb: number): void {
+    const mb = memoryInUseMb();
+    if (mb <= limitMb) return;
+    this.#isOverMemory = true;
+    this.#port.post([FromWorker.OverMemory, mb]);
   }
 
   #resolve(name: string): Resolved {

@@ -1,0 +1,273 @@
+/**
+ * The hand-out of queued tasks to ready workers. A call becomes a `Task` in the pool's queue; at
+ * the end of the tick every ready worker with room receives a share of the queue in one message.
+ * A worker runs its tasks one at a time, in order, so each worker's in-flight tasks form a FIFO
+ * and results are matched to tasks without any lookup.
+ */
+import type { TransferListItem } from 'node:worker_threads';
+import { NotCloneableError, OffloadError } from '../../errors.js';
+import { findUncloneablePath } from '../../protocol/clone-path.js';
+import { offer, retract } from '../../protocol/claim-cell.js';
+import { ToWorker } from '../../protocol/messages.js';
+import type { Task } from '../task.js';
+import type { TaskQueue } from '../task-queue.js';
+import type { WorkerSlot } from '../worker-slot.js';
+import { canTakeAhead, waitingAhead, withdraw } from './hand-ahead.js';
+import { KeyAffinity } from './key-affinity.js';
+import type { PipelineDepth } from './pipeline-depth.js';
+import { canTake, shareOut } from './worker-choice.js';
+
+const NO_TRANSFER: readonly TransferListItem[] = [];
+
+/** What the dispatcher needs from the pool, which keeps admission, faults and lifecycle. */
+export interface DispatchHost {
+  readonly queue: TaskQueue;
+  readonly workers: readonly WorkerSlot[];
+  readonly depth: PipelineDepth;
+  readonly maxSize: number;
+  readonly maxTasksPerWorker: number;
+  /** `concurrentTasksPerWorker`: tasks a worker may hold running at once. */
+  readonly concurrency: number;
+  /**
+   * Records tasks as handed to `slot` (they were posted). A task handed `ahead` has not started:
+   * it counts as started once the task before it on that worker has ended.
+   */
+  accept(slot: WorkerSlot, tasks: Task[], ahead?: boolean): void;
+  /** Fails a task that could not be sent. */
+  fail(task: Task, error: unknown): void;
+  /** Starts workers for what is still queued. */
+  grow(): void;
+}
+
+export class Dispatcher {
+  #isScheduled = false;
+  readonly #dispatchQueued = (): void => this.dispatch();
+  /** Created by the first keyed call: a pool that never uses keys keeps the batched path. */
+  #affinity: KeyAffinity | undefined;
+
+  constructor(private readonly host: DispatchHost) {}
+
+  /** Dispatch waits for the end of the current tick, so a burst of calls shares messages. */
+  schedule(): void {
+    if (!this.#isScheduled) {
+      this.#isScheduled = true;
+      queueMicrotask(this.#dispatchQueued);
+    }
+  }
+
+  /** A keyed call was queued: from now on every dispatch honours keys. */
+  keyed(): void {
+    this.#affinity ??= new KeyAffinity();
+  }
+
+  /** A keyed task left its worker (answered, or the worker exited): its key is free again. */
+  release(task: Task): void {
+    if (task.key !== undefined) this.#affinity?.release(task.key);
+  }
+
+  dispatch(): void {
+    this.#isScheduled = false;
+    const { queue, workers, depth: pipeline } = this.host;
+    if (queue.length === 0) return;
+    if (this.#affinity !== undefined) {
+      this.#dispatchKeyed(this.#affinity);
+      if (queue.length > 0) this.host.grow();
+      return;
+    }
+    const depth = pipeline.value;
+    if (this.host.concurrency > 1) {
+      // A worker runs up to `concurrency` tasks at once (holds more ahead for tiny tasks): fill
+      // idle workers first, then every worker up to its room.
+      const room = Math.max(depth, this.host.concurrency);
+      this.#assign(room, true);
+      if (queue.length > 0) this.#assign(room, false);
+      if (queue.length > 0) this.host.grow();
+      return;
+    }
+    let idle = 0;
+    let starting = 0;
+    for (const slot of workers) {
+      if (!slot.isReady) starting++;
+      else if (!slot.isRetiring && slot.inflight.length === 0) idle++;
+    }
+    const spare = this.host.maxSize - workers.length;
+    if (depth === 1 || queue.length <= idle + starting + spare) {
+      // Slow tasks, or no backlog beyond what free workers can take: one task each, so a slow
+      // task never waits behind another while a worker could run it.
+      if (depth === 1) this.#reclaim();
+      this.#assign(1, true);
+      // A backlog beyond the workers starting or yet to start: busy threads get their next
+      // task ahead, still revocable (see hand-ahead.ts).
+      if (depth === 1) this.#handAhead(starting + spare);
+    } else {
+      // A backlog of tiny tasks: fill idle workers first, then top up every pipeline to `depth`.
+      this.#assign(depth, true);
+      if (queue.length > 0) this.#assign(depth, false);
+    }
+    if (queue.length > 0) this.host.grow();
+  }
+
+  /**
+   * Task by task, in queue order: a keyed task goes to its key's worker once the key is free and
+   * that worker has room, or is set aside in its key's lane meanwhile, so a busy key never holds
+   * up the calls behind it; other tasks go to the least loaded worker with room. What one pass
+   * gives a worker travels in one message, as on the unkeyed path.
+   */
+  #dispatchKeyed(affinity: KeyAffinity): void {
+    const { queue, workers, maxTasksPerWorker } = this.host;
+    const depth = Math.max(this.host.depth.value, this.host.concurrency);
+    const batches = new Map<WorkerSlot, Task[]>();
+    const batched = (slot: WorkerSlot): number => batches.get(slot)?.length ?? 0;
+    const hasRoom = (slot: WorkerSlot | undefined): slot is WorkerSlot =>
+      slot !== undefined && canTake(slot, depth - batched(slot), false, maxTasksPerWorker - batched(slot));
+    const give = (slot: WorkerSlot, task: Task): void => {
+      if (task.key !== undefined) affinity.hold(task.key); // now, so this pass sends no second call of it
+      if (task.stream !== undefined) this.#post(slot, [task]); // a stream travels alone
+      else if (batches.has(slot)) batches.get(slot)!.push(task);
+      else batches.set(slot, [task]);
+    };
+    for (const key of [...queue.parkedKeys()]) {
+      if (affinity.isBusy(key) || queue.peekParked(key) === undefined) continue;
+      const owner = affinity.owner(key, workers);
+      if (hasRoom(owner)) give(owner, queue.unpark(key)!);
+    }
+    for (let task = queue.peek(); task !== undefined; task = queue.peek()) {
+      const key = task.key;
+      if (key === undefined) {
+        let least: WorkerSlot | undefined;
+        for (const slot of workers) {
+          if (hasRoom(slot) && (least === undefined || slot.inflight.length + batched(slot) < least.inflight.length + batched(least))) least = slot;
+        }
+        if (least === undefined) break; // no worker has room for anything
+        give(least, queue.shift()!);
+        continue;
+      }
+      queue.shift();
+      const owner = affinity.isBusy(key) || queue.peekParked(key) !== undefined ? undefined : affinity.owner(key, workers);
+      if (hasRoom(owner)) give(owner, task);
+      else queue.park(task as Task & { key: string });
+    }
+    for (const [slot, tasks] of batches) this.#post(slot, tasks);
+  }
+
+  #assign(depth: number, idleOnly: boolean): void {
+    const queue = this.host.queue;
+    shareOut(this.host.workers, depth, idleOnly, this.host.maxTasksPerWorker, () => queue.length, this.#send);
+  }
+
+  /** Hands one queued task ahead to each busy thread that can take one, keeping `reserve` queued. */
+  #handAhead(reserve: number): void {
+    const { queue, workers, maxTasksPerWorker } = this.host;
+    for (const slot of workers) {
+      if (queue.length <= reserve) return;
+      if (!canTakeAhead(slot, maxTasksPerWorker)) continue;
+      // A stream holds a worker until it ends: it waits for a free one, and so does what follows it.
+      if (queue.peek()!.stream !== undefined) return;
+      const task = queue.shift()!;
+      offer(slot.claimCell!, task.id); // before the message: the thread must find its claim
+      if (this.#postAlone(slot, task, true)) slot.ahead = task;
+      else retract(slot.claimCell!);
+    }
+  }
+
+  /** Queued calls of higher priority than tasks handed ahead take their places. */
+  #reclaim(): void {
+    const { queue, workers } = this.host;
+    let taken = 0;
+    for (const slot of workers) {
+      const ahead = waitingAhead(slot);
+      if (ahead === undefined || queue.countAbove(ahead.priority) <= taken) continue;
+      if (withdraw(slot, ahead)) {
+        queue.requeue([ahead]);
+        taken++;
+      }
+    }
+  }
+
+  /** Sends up to `count` tasks from the head of the queue to `slot`. */
+  readonly #send = (slot: WorkerSlot, count: number): void => {
+    const queue = this.host.queue;
+    const tasks: Task[] = [];
+    for (let i = 0; i < count; i++) {
+      const next = queue.peek();
+      if (next === undefined) break;
+      if (next.stream !== undefined) {
+        // A stream holds its worker until it ends, so it travels alone.
+        if (tasks.length === 0) tasks.push(queue.shift()!);
+        break;
+      }
+      tasks.push(queue.shift()!);
+    }
+    if (tasks.length > 0) this.#post(slot, tasks);
+  };
+
+  /** Posts tasks taken from the queue to `slot`, in one message. */
+  #post(slot: WorkerSlot, tasks: Task[]): void {
+    const queue = this.host.queue;
+    if (tasks[0]!.stream !== undefined) {
+      this.#sendStream(slot, tasks[0]!);
+      return;
+    }
+    const message: unknown[] = [ToWorker.Run];
+    let transfer: TransferListItem[] | undefined;
+    for (const task of tasks) {
+      message.push(task.id, task.trace?.address ?? task.name, task.args);
+      if (task.transfer !== undefined) (transfer ??= []).push(...task.transfer);
+    }
+    try {
+      slot.handle.post(message as [typeof ToWorker.Run], transfer ?? NO_TRANSFER);
+    } catch {
+      this.#sendEachAlone(slot, tasks);
+      // Refused tasks left room on this worker that the current pass will not revisit.
+      if (queue.length > 0) this.schedule();
+      return;
+    }
+    this.#accept(slot, tasks);
+  }
+
+  #accept(slot: WorkerSlot, tasks: Task[], ahead?: boolean): void {
+    if (this.#affinity !== undefined) for (const task of tasks) if (task.key !== undefined) this.#affinity.hold(task.key);
+    this.host.accept(slot, tasks, ahead);
+  }
+
+  #sendStream(slot: WorkerSlot, task: Task): void {
+    try {
+      slot.handle.post([ToWorker.Stream, task.id, task.trace?.address ?? task.name, task.args, task.stream!.highWaterMark], task.transfer ?? NO_TRANSFER);
+    } catch (error) {
+      if (task.key !== undefined) this.#affinity?.release(task.key);
+      this.host.fail(task, notCloneable(error, task));
+      return;
+    }
+    slot.isStreaming = true;
+    this.#accept(slot, [task]);
+  }
+
+  /** A batch could not be serialised: send each task alone and fail only the culprits. */
+  #sendEachAlone(slot: WorkerSlot, tasks: Task[]): void {
+    for (const task of tasks) this.#postAlone(slot, task);
+  }
+
+  /** Sends one task in a message of its own; a task that cannot be sent fails alone. */
+  #postAlone(slot: WorkerSlot, task: Task, ahead = false): boolean {
+    try {
+      slot.handle.post([ToWorker.Run, task.id, task.trace?.address ?? task.name, task.args], task.transfer ?? NO_TRANSFER);
+    } catch (error) {
+      if (task.key !== undefined) this.#affinity?.release(task.key);
+      this.host.fail(task, notCloneable(error, task));
+      return false;
+    }
+    this.#accept(slot, [task], ahead);
+    return true;
+  }
+}
+
+/**
+ * The error for a task whose arguments could not be sent. An executor may refuse a value with an
+ * error of its own: a child process names shared memory, which structured clone within a process
+ * accepts; the remote executor refuses arguments too large for Redis.
+ */
+function notCloneable(error: unknown, task: Task): OffloadError {
+  if (error instanceof OffloadError) return error;
+  const path = findUncloneablePath(task.args, 'args') ?? (task.trace && findUncloneablePath(task.trace.address[1].request, 'context'));
+  return new NotCloneableError(path ?? 'args', error);
+}

@@ -1,0 +1,79 @@
+import assert from 'node:assert/strict';
+import { after, describe, test } from 'node:test';
+import { setImmediate as nextTurn } from 'node:timers/promises';
+import { AbortError, QueueFullError } from '../src/index.js';
+import type * as HandAhead from './fixtures/hand-ahead.js';
+import { capabilities, localExecutors, poolFor, rejection } from './helpers.js';
+
+/** Keeps the pool's thread busy, so nothing the pool would do in a message handler can happen. */
+function blockMainThread(ms: number): number {
+  const until = performance.now() + ms;
+  while (performance.now() < until);
+  return performance.timeOrigin + performance.now();
+}
+
+for (const executor of localExecutors()) {
+  describe(`slow tasks handed ahead to a busy worker (${executor})`, () => {
+    const { handsAhead } = capabilities[executor];
+
+    test(
+      handsAhead
+        ? 'a busy thread starts its next task while the pool thread is blocked; only one is handed ahead'
+        : 'a busy process waits for the pool to send its next task',
+      async () => {
+        const pool = poolFor<typeof HandAhead>('hand-ahead.ts', executor, { size: 1 });
+        after(() => pool.close());
+        await pool.warmup();
+        const first = pool.tasks.block('first', 50);
+        const second = pool.tasks.block('second', 10);
+        const third = pool.tasks.block('third', 10);
+        await nextTurn(); // the pool has dispatched
+        const unblockedAt = blockMainThread(400);
+        const [, secondStarted, thirdStarted] = await Promise.all([first, second, third]);
+        if (handsAhead) assert.ok(secondStarted < unblockedAt, 'the second task started while the pool thread was blocked');
+        else assert.ok(secondStarted > unblockedAt, 'the second task waited for the pool thread');
+        assert.ok(thirdStarted > unblockedAt, 'the third task waited for the pool thread');
+      },
+    );
+
+    test('a task sent ahead still counts as waiting for maxQueue', async () => {
+      const pool = poolFor<typeof HandAhead>('hand-ahead.ts', executor, { size: 1, maxQueue: 1 });
+      after(() => pool.close());
+      await pool.warmup();
+      const first = pool.tasks.block('first', 100);
+      const second = pool.tasks.block('second', 1);
+      await nextTurn();
+      assert.equal(pool.stats().queued, 1, 'the second task waits, wherever it is');
+      const refused = await rejection(pool.tasks.block('third', 1));
+      assert.ok(refused instanceof QueueFullError);
+      await Promise.all([first, second]);
+    });
+
+    test('a task cancelled while waiting ahead settles at once and never runs', async () => {
+      const pool = poolFor<typeof HandAhead>('hand-ahead.ts', executor, { size: 1 });
+      after(() => pool.close());
+      await pool.warmup();
+      const controller = new AbortController();
+      const first = pool.tasks.block('first', 150);
+      const cancelled = pool.run('block', ['cancelled', 1], { signal: controller.signal });
+      const third = pool.tasks.block('third', 1);
+      await nextTurn();
+      controller.abort();
+      assert.ok((await rejection(cancelled)) instanceof AbortError);
+      await Promise.all([first, third]);
+      assert.deepEqual(await pool.tasks.startOrder(), ['first', 'third']);
+    });
+
+    test('a call of higher priority takes the place of a task waiting ahead', async () => {
+      const pool = poolFor<typeof HandAhead>('hand-ahead.ts', executor, { size: 1 });
+      after(() => pool.close());
+      await pool.warmup();
+      const first = pool.tasks.block('first', 150);
+      const low = pool.tasks.block('low', 1);
+      await nextTurn(); // on threads, `low` is now ahead on the busy worker
+      const high = pool.run('block', ['high', 1], { priority: 5 });
+      await Promise.all([first, low, high]);
+      assert.deepEqual(await pool.tasks.startOrder(), ['first', 'high', 'low']);
+    });
+  });
+}
