@@ -95,6 +95,13 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
     // Stop accepting first, then drain the pool: the offload plugin's onClose hook runs
     // `pool.close({ timeout: CLOSE_TIMEOUT_MS })`. Stalled streaming clients are cut off by the
     // pool's stallTimeout, so the server's own close cannot wait on them for ever.
-    process.once(signal, () => void app.close().then(() => process.exit(0)));
+    process.once(signal, () => {
+      const closed = app.close();
+      // Fastify closes the connections idle at this moment; a keep-alive connection whose request
+      // is answered during the close would stay open for its keepAliveTimeout (72 s) and hold the
+      // exit, so each is closed as soon as it falls idle.
+      setInterval(() => app.server.closeIdleConnections(), 100).unref();
+      void closed.then(() => process.exit(0));
+    });
   }
 }

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { request, type IncomingMessage } from 'node:http';
 import { once } from 'node:events';
+import { connect } from 'node:net';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -266,4 +267,34 @@ test('on SIGTERM the demo exits although streaming clients stopped reading', { t
   child.kill('SIGTERM');
   const [code] = await exited;
   assert.equal(code, 0);
+});
+
+test('on SIGTERM the demo exits although a keep-alive client keeps the connection of a request answered during the close', { timeout: 60_000 }, async () => {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'demo/server.ts'], {
+    cwd: new URL('..', import.meta.url),
+    env: { ...process.env, PORT: '0', OFFLOAD_DEMO_DB: join(scratch, 'demo.db') },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const [line] = (await once(child.stdout, 'data')) as [Buffer];
+  const port = Number(/127\.0\.0\.1:(\d+)/.exec(line.toString())?.[1]);
+  // A raw keep-alive connection that stays open as long as the server lets it (Fastify's
+  // keepAliveTimeout is 72 s): the request is in flight when SIGTERM arrives.
+  const socket = connect(port, '127.0.0.1');
+  let received = '';
+  socket.on('data', (chunk: Buffer) => (received += chunk.toString('latin1')));
+  socket.on('error', () => {});
+  try {
+    await once(socket, 'connect');
+    socket.write('GET /report.csv?rows=100000 HTTP/1.1\r\nHost: demo\r\n\r\n');
+    await once(socket, 'data'); // the export is streaming: the request is in flight
+    const exited = once(child, 'exit');
+    child.kill('SIGTERM');
+    const [code] = await exited;
+    assert.equal(code, 0);
+    assert.match(received, /^HTTP\/1\.1 200 /);
+    assert.match(received, /\r\n0\r\n\r\n$/, 'the export in flight was sent whole before the exit');
+  } finally {
+    socket.destroy();
+    child.kill('SIGKILL');
+  }
 });

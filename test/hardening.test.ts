@@ -259,3 +259,15 @@ test('3. execArgv flags a thread refuses fail calls and warmup with ERR_OFFLOAD_
   assert.equal(codeOf(await rejection(pool.warmup())), 'ERR_OFFLOAD_TASK_MODULE');
   await pool.close();
 });
+
+test('resourceLimits that Node would ignore or could not start a worker on are refused by createPool, naming the limit', () => {
+  const module = fixture('hostile.ts');
+  assert.throws(() => createPool(module, { resourceLimits: 'small' as never }), { name: 'TypeError', message: /^options\.resourceLimits must be an object/ });
+  assert.throws(() => createPool(module, { resourceLimits: { maxOldGenerationSizeMb: -1 } }), {
+    name: 'RangeError',
+    message: 'options.resourceLimits.maxOldGenerationSizeMb must be a positive number of MB (got -1)',
+  });
+  assert.throws(() => createPool(module, { resourceLimits: { maxOldGenerationSizeMb: '64' as never } }), { name: 'RangeError' });
+  assert.throws(() => createPool(module, { resourceLimits: { maxOldSizeMb: 64 } as never }), /options\.resourceLimits\.maxOldSizeMb is not a limit/);
+  createPool(module, { resourceLimits: { maxOldGenerationSizeMb: 64, stackSizeMb: 4 } }).destroy();
+});

@@ -30,6 +30,20 @@ describe('the process boundary', () => {
     assert.equal((view as NotCloneableError).path, 'args[0][1]');
   });
 
+  test('shared memory in a captured request context is refused by its path under context', async () => {
+    let captured: unknown = { tenant: 'a', memory: new SharedArrayBuffer(8) };
+    const withContext = poolFor<typeof Tasks>('process-tasks.ts', 'process', { size: 1, captureContext: () => captured });
+    try {
+      const error = await rejection(withContext.tasks.echo('x'));
+      assert.ok(error instanceof NotCloneableError, String(error));
+      assert.equal(error.path, 'context.memory');
+      captured = { tenant: 'a' };
+      assert.equal(await withContext.tasks.echo('y'), 'y');
+    } finally {
+      await withContext.close();
+    }
+  });
+
   test('only the refused call fails; calls sent in the same batch complete', async () => {
     const [good, bad, alsoGood] = await Promise.allSettled([
       pool.tasks.echo('a'),

@@ -30,6 +30,10 @@ export interface RedisServer {
   stop(): Promise<void>;
   /** Starts it again on the same port, empty. */
   start(): void;
+  /** Freezes it (SIGSTOP): connections stay open and nothing answers, like a hung server or a partition. */
+  freeze(): void;
+  /** Lets a frozen server go on (SIGCONT). */
+  thaw(): void;
 }
 
 /** Starts a redis-server (found by requirements.ts; suites that need one check it first) and waits until it answers. */
@@ -47,6 +51,12 @@ export function startRedisServer(port = freePortSync()): RedisServer {
       children.add(child);
       child.unref();
       waitForPing(port);
+    },
+    freeze() {
+      child?.kill('SIGSTOP');
+    },
+    thaw() {
+      child?.kill('SIGCONT');
     },
     async stop() {
       if (child === undefined || child.exitCode !== null) return;

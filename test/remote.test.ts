@@ -54,6 +54,14 @@ whenAvailable(redisServer, 'remote executor: options, behaviour and faults', () 
       assert.throws(() => createPool(TASKS, { executor: 'remote', connection: 'redis://x', queue: 'q', maxPayloadBytes: 10 }), /maxPayloadBytes/);
       assert.throws(() => createPool(TASKS, { executor: 'remote', connection: 'redis://x', queue: 'q', maxTasksPerWorker: 5 }), /remote workers/);
       assert.throws(() => createPool(TASKS, { executor: 'remote', connection: { keyPrefix: 'x:' }, queue: 'q' }), /keyPrefix/);
+      assert.throws(() => createPool(TASKS, { executor: 'remote', connection: { host: 5 as never }, queue: 'q' }), /options\.connection\.host must be a host name/);
+      assert.throws(() => createPool(TASKS, { executor: 'remote', connection: { port: 70000 }, queue: 'q' }), /options\.connection\.port must be a TCP port/);
+      assert.throws(() => createPool(TASKS, { executor: 'remote', connection: { db: -1 }, queue: 'q' }), /options\.connection\.db must be an integer/);
+      // A string that is not a URL is not echoed: it may hold the password.
+      assert.throws(
+        () => createPool(TASKS, { executor: 'remote', connection: 'redis//:s3cret@host', queue: 'q' }),
+        (error: Error) => error instanceof TypeError && !error.message.includes('s3cret'),
+      );
       assert.throws(() => createPool(TASKS, { executor: 'thread', queue: 'q' }), /options\.queue applies to the remote executor only/);
       for (const sizing of [{ size: 4 }, { maxSize: 4 }, { minSize: 1 }]) {
         assert.throws(() => createPool(TASKS, { executor: 'remote', connection: 'redis://x', queue: 'q', ...sizing }), /maxInFlight caps the jobs/);
@@ -407,6 +415,30 @@ whenAvailable(redisServer, 'remote executor: options, behaviour and faults', () 
         await raw.close();
         await calls.close();
         await second?.stop();
+      }
+    });
+
+    test('Redis frozen (connections open, no answer): deadlines and signals still answer, close({ timeout }) and destroy() still resolve', async () => {
+      const redis = startRedisServer();
+      const { pool, worker } = setup(redis.url);
+      const workers = worker({ size: 2 });
+      const closing = pool({ maxInFlight: 2 });
+      const destroying = pool({ maxInFlight: 2 });
+      try {
+        await Promise.all([workers.ready, closing.warmup(), destroying.warmup()]);
+        assert.equal((await closing.tasks.tagged(1)).value, 1);
+        redis.freeze();
+        const stuck = [rejection(closing.tasks.tagged(2)), rejection(destroying.tasks.tagged(3))];
+        assert.equal(((await rejection(closing.tasks.tagged.with({ timeout: 200 })(4))) as OffloadError).code, 'ERR_OFFLOAD_TIMEOUT');
+        const report = await closing.close({ timeout: 300 });
+        assert.deepEqual(report, { timedOut: true, cancelled: { queued: 0, running: 1 } });
+        await destroying.destroy();
+        for (const call of stuck) assert.equal(((await call) as OffloadError).code, 'ERR_OFFLOAD_CLOSED');
+      } finally {
+        redis.thaw();
+        await Promise.all([closing.close(), destroying.close()]);
+        await workers.stop();
+        await redis.stop();
       }
     });
 

@@ -28,6 +28,15 @@ for (const executor of executors) {
       assert.equal(pool.stats().size, 0);
     });
 
+    test('close() refuses options of the wrong type (a bare number is not a timeout) and closes nothing', async () => {
+      const pool = poolFor<typeof Faults>('faults.ts', executor, { size: 1 });
+      assert.throws(() => pool.close(100 as never), { name: 'TypeError', message: 'close() options must be an object (got number)' });
+      assert.throws(() => pool.close(null as never), { name: 'TypeError', message: 'close() options must be an object (got null)' });
+      assert.throws(() => pool.close({ timeout: -1 }), { name: 'RangeError' });
+      assert.equal(await pool.tasks.ok(1), 1);
+      assert.deepEqual(await pool.close(), { timedOut: false, cancelled: { queued: 0, running: 0 } });
+    });
+
     test('calls made while closing are refused with ERR_OFFLOAD_CLOSED', async () => {
       const pool = poolFor<typeof Faults>('faults.ts', executor, { size: 1 });
       const running = pool.tasks.sleep(50);

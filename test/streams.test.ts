@@ -33,6 +33,25 @@ for (const executor of executors) {
       assert.deepEqual(await collect(pool.stream('slowAsync', [3, 5])), [{ index: 0 }, { index: 1 }, { index: 2 }]);
     });
 
+    if (streams)
+    test('on a fresh pool, a refused first call iterated with for-await throws the refusal itself, and nothing goes unhandled', async () => {
+      const unhandled: unknown[] = [];
+      const listener = (reason: unknown): void => void unhandled.push(reason);
+      process.on('unhandledRejection', listener);
+      const fresh = poolFor<typeof Streams>('streams.ts', executor, { size: 1 });
+      try {
+        await fresh.close();
+        const error = await rejection(collect(fresh.tasks.count(3)));
+        assert.equal((error as { code?: string }).code, 'ERR_OFFLOAD_CLOSED', String(error));
+        // The same refusal awaited as a plain call.
+        assert.equal(((await rejection(fresh.tasks.plain())) as { code?: string }).code, 'ERR_OFFLOAD_CLOSED');
+        await new Promise((resolve) => setImmediate(resolve));
+        assert.deepEqual(unhandled, []);
+      } finally {
+        process.off('unhandledRejection', listener);
+      }
+    });
+
     test('a plain task on a fresh pool still returns a promise that runs even if nobody awaits it', async () => {
       const fresh = poolFor<typeof Streams>('streams.ts', executor, { size: 1 });
       try {

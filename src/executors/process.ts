@@ -139,13 +139,26 @@ export class ProcessExecutor implements Executor {
 function post(child: ChildProcess, message: MainMessage, transfer: readonly TransferListItem[]): void {
   // Arguments sit every third slot from 3: `[Run, id, name, args, id, name, args...]`, and
   // `[Stream, id, name, args, credit]` holds one set.
-  if (message[0] === ToWorker.Run || message[0] === ToWorker.Stream) refuseProcessLocal(message, 3, 3, 'args');
+  if (message[0] === ToWorker.Run || message[0] === ToWorker.Stream) {
+    refuseProcessLocal(message, 3, 3, 'args');
+    refuseProcessLocal(carriedRequests(message), 0, 1, 'context');
+  }
   if (transfer.some((item) => !(item instanceof ArrayBuffer))) {
     // A port listed in `options.transfer` without being among the arguments.
     throw new NotCloneableError('options.transfer', new TypeError('only ArrayBuffers can be transferred to a child process'));
   }
   child.send(message);
   if (transfer.length > 0) detachTransferred(transfer);
+}
+
+/** The request contexts a run message carries: a task's name slot holds `[name, carried]` when it carries one. */
+function carriedRequests(message: MainMessage): unknown[] {
+  const requests: unknown[] = [];
+  for (let i = 2; i < message.length; i += 3) {
+    const address = message[i];
+    if (Array.isArray(address)) requests.push((address[1] as { request?: unknown } | undefined)?.request);
+  }
+  return requests;
 }
 
 /** A cancelled task's id, as the control thread reads it. */

@@ -22,6 +22,11 @@ import type { Executor, WorkerEvents, WorkerExit, WorkerHandle } from './executo
 
 /** How long an idle pool keeps its Redis connections, so that a steady trickle of calls does not reconnect each time. */
 const LINGER_MS = 2000;
+/**
+ * Most an ended slot waits for its job's cancellation to reach Redis before it reports its exit:
+ * an unresponsive Redis (frozen, partitioned without a reset) must not hold `close()` or `destroy()`.
+ */
+const ABANDON_WAIT_MS = 1000;
 
 export class RemoteExecutor implements Executor {
   readonly sharesMemory = false;
@@ -276,7 +281,7 @@ class RemoteSlot implements WorkerHandle {
     this.unref();
     const job = this.#job;
     this.#job = undefined;
-    const abandoned = job === undefined ? Promise.resolve() : this.#abandon(job);
+    const abandoned = job === undefined ? Promise.resolve() : atMost(this.#abandon(job), ABANDON_WAIT_MS);
     void abandoned.then(() => this.#executor.release()).then(() => this.#events.exit(exit));
   }
 
@@ -290,6 +295,13 @@ class RemoteSlot implements WorkerHandle {
       // Best effort: the job may still run; its result is ignored.
     }
   }
+}
+
+/** Resolves when `work` does or after `ms`, whichever comes first. */
+function atMost(work: Promise<void>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const elapsed = new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)));
+  return Promise.race([work, elapsed]).finally(() => clearTimeout(timer));
 }
 
 function detach(buffer: ArrayBuffer): void {

@@ -123,7 +123,7 @@ export function resolveOptions(options: PoolOptions = {}): ResolvedOptions {
     cancelGracePeriod: timerLimit('cancelGracePeriod', options.cancelGracePeriod ?? 500),
     stallTimeout: milliseconds('stallTimeout', options.stallTimeout ?? Infinity),
     name: text('name', options.name ?? 'offload'),
-    resourceLimits: options.resourceLimits,
+    resourceLimits: options.resourceLimits === undefined ? undefined : heapLimits(options.resourceLimits),
     env: options.env === undefined ? undefined : environment(options.env),
     execArgv: options.execArgv === undefined ? undefined : flags(options.execArgv),
     cwd: options.cwd === undefined ? undefined : directory(options.cwd),
@@ -214,6 +214,23 @@ export function checkRunOptions(options: RunOptionsInput): void {
   }
   if (stallTimeout !== undefined) milliseconds('stallTimeout', stallTimeout);
   if (key !== undefined && typeof key !== 'string') throw new TypeError(`options.key must be a string (got ${typeof key})`);
+}
+
+const HEAP_LIMITS = ['maxOldGenerationSizeMb', 'maxYoungGenerationSizeMb', 'codeRangeSizeMb', 'stackSizeMb'];
+
+/** Checked now: Node ignores a limit it cannot read and starts a worker that cannot run on a limit below zero. */
+function heapLimits(value: unknown): ResourceLimits {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw new TypeError(`options.resourceLimits must be an object (${HEAP_LIMITS.join(', ')})`);
+  }
+  for (const [key, limit] of Object.entries(value)) {
+    if (!HEAP_LIMITS.includes(key)) throw new TypeError(`options.resourceLimits.${key} is not a limit (${HEAP_LIMITS.join(', ')})`);
+    if (limit === undefined) continue;
+    if (!(typeof limit === 'number' && Number.isFinite(limit) && limit > 0)) {
+      throw new RangeError(`options.resourceLimits.${key} must be a positive number of MB (got ${String(limit)})`);
+    }
+  }
+  return value as ResourceLimits;
 }
 
 /** Checked now: Node refuses these only when a worker starts, which would fail every call. */

@@ -243,7 +243,11 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
    */
   close(options: CloseOptions = {}): Promise<CloseReport> {
     if (this.#closed !== undefined) return this.#closed;
-    const timeout = options?.timeout;
+    if (options === null || typeof options !== 'object') {
+      // `close(5000)` must not pass for a timeout and then wait forever.
+      throw new TypeError(`close() options must be an object (got ${options === null ? 'null' : typeof options})`);
+    }
+    const timeout = options.timeout;
     if (timeout !== undefined && !(typeof timeout === 'number' && timeout >= 0)) {
       throw new RangeError(`close({ timeout }) must be a number of milliseconds or Infinity (got ${String(timeout)})`);
     }
@@ -301,22 +305,24 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
   #enqueue(name: string, args: unknown[], options: RunOptions | undefined): Promise<unknown> {
     this.#admit(name, args, options);
     const transfer = takeMarked(args, options?.transfer ? [...options.transfer] : undefined);
-    return new Promise((settle) => {
-      const task = this.#createTask(name, args, transfer, options, settle);
-      this.#queue.push(task);
-      this.#dispatcher.schedule();
-    });
+    const [outcome, settle] = deferred();
+    // Outside the promise: what `captureContext` throws must reach the caller as a refusal, not as a rejection nobody handles.
+    const task = this.#createTask(name, args, transfer, options, settle);
+    this.#queue.push(task);
+    this.#dispatcher.schedule();
+    return outcome;
   }
 
   /** Queues a generator task feeding `stream`; ends the stream at once when refused. */
   #startStream(name: string, args: unknown[], options: StreamOptions, stream: TaskStream<unknown>): StreamControl | undefined {
+    let task: Task;
     try {
       this.#admit(name, args, options);
+      task = this.#createTask(name, args, takeMarked(args), options, (outcome) => stream.end(outcome));
     } catch (error) {
       stream.end(new Failure(undefined, error));
       return undefined;
     }
-    const task = this.#createTask(name, args, takeMarked(args), options, (outcome) => stream.end(outcome));
     task.stream = stream;
     this.#queue.push(task);
     this.#dispatcher.schedule();
@@ -350,12 +356,10 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
    */
   [enqueuePending](name: string, args: unknown[], options: (RunOptions & StreamOptions) | undefined): PendingTask {
     this.#admit(name, args, options);
-    let task!: Task;
-    const outcome = new Promise<unknown>((settle) => {
-      task = this.#createTask(name, args, takeMarked(args, options?.transfer ? [...options.transfer] : undefined), options, settle);
-      this.#queue.push(task);
-      this.#dispatcher.schedule();
-    });
+    const [outcome, settle] = deferred();
+    const task = this.#createTask(name, args, takeMarked(args, options?.transfer ? [...options.transfer] : undefined), options, settle);
+    this.#queue.push(task);
+    this.#dispatcher.schedule();
     return {
       result: () => this.#settled(outcome),
       streamInstead: () => {
@@ -862,4 +866,11 @@ function callerFrames(): string {
   Error.captureStackTrace(holder, callerFrames);
   const stack = holder.stack ?? '';
   return stack.slice(stack.indexOf('\n') + 1);
+}
+
+/** A promise and the function that resolves it (Node 20 has no `Promise.withResolvers`). */
+function deferred(): [Promise<unknown>, (outcome: unknown) => void] {
+  let settle!: (outcome: unknown) => void;
+  const promise = new Promise<unknown>((resolve) => (settle = resolve));
+  return [promise, settle];
 }

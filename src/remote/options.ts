@@ -97,7 +97,8 @@ export function resolveConnection(value: unknown, name: string): RemoteConnectio
     try {
       url = new URL(value);
     } catch {
-      throw new TypeError(`${name} must be a redis:// or rediss:// URL or ioredis options (got ${value})`);
+      // Not echoed: a malformed URL may still hold the password.
+      throw new TypeError(`${name} must be a redis:// or rediss:// URL or ioredis options (got a string that is not a URL)`);
     }
     if (url.protocol !== 'redis:' && url.protocol !== 'rediss:') {
       throw new TypeError(`${name} must be a redis:// or rediss:// URL (got ${url.protocol})`);
@@ -110,6 +111,13 @@ export function resolveConnection(value: unknown, name: string): RemoteConnectio
   if ((value as RemoteConnectionOptions).keyPrefix !== undefined) {
     throw new TypeError(`${name}.keyPrefix is not supported: use the prefix option`);
   }
+  const { host, port, db } = value as RemoteConnectionOptions;
+  // Checked now: ioredis would fail every call later, with a message about sockets.
+  if (host !== undefined && (typeof host !== 'string' || host === '')) throw new TypeError(`${name}.host must be a host name`);
+  if (port !== undefined && !(Number.isInteger(port) && port >= 0 && port <= 65535)) {
+    throw new RangeError(`${name}.port must be a TCP port, an integer from 0 to 65535 (got ${String(port)})`);
+  }
+  if (db !== undefined && !(Number.isInteger(db) && db >= 0)) throw new RangeError(`${name}.db must be an integer of at least 0 (got ${String(db)})`);
   return { ...(value as RemoteConnectionOptions) };
 }
 

@@ -9,7 +9,8 @@
  */
 import type { PendingTask, Pool, RunOptions, StreamOptions } from '../pool/pool.js';
 import { enqueuePending, streamTaskNames } from '../pool/pool.js';
-import type { TaskStream } from '../pool/stream.js';
+import { TaskStream } from '../pool/stream.js';
+import { Failure } from '../pool/task.js';
 import type { StreamItem, StreamTaskName, TaskArgs, TaskName, TaskResult, UntypedTasks } from '../types.js';
 
 /** A typed function of `pool.tasks` for a plain task; `.with(options)` adds call options. */
@@ -55,11 +56,26 @@ export function createHandles<M extends object>(pool: Pool<M>): TaskHandles<M> {
 function callTask(pool: Untyped, name: string, args: unknown[], options: Options | undefined): unknown {
   const generators = pool[streamTaskNames];
   if (generators !== undefined) return generators.has(name) ? pool.stream(name, args, options) : pool.run(name, args, options);
+  let pending: PendingTask;
   try {
-    return new PendingCall(name, pool[enqueuePending](name, args, options));
+    pending = pool[enqueuePending](name, args, options);
   } catch (error) {
-    return Promise.reject(error);
+    // Refused (closed pool, bad option, a throwing captureContext): still both shapes, so that
+    // `for await` gets the refusal itself rather than "not async iterable" and a rejection nobody handles.
+    pending = refused(error);
   }
+  return new PendingCall(name, pending);
+}
+
+function refused(error: unknown): PendingTask {
+  return {
+    result: () => Promise.reject(error),
+    streamInstead: () =>
+      new TaskStream<unknown>({ highWaterMark: 1, stallTimeout: Infinity }, (stream) => {
+        stream.end(new Failure(undefined, error));
+        return undefined;
+      }),
+  };
 }
 
 /** A first call whose task kind is not known yet; see the module comment. */
