@@ -33,7 +33,6 @@ for (const executor of executors) {
       assert.deepEqual(await collect(pool.stream('slowAsync', [3, 5])), [{ index: 0 }, { index: 1 }, { index: 2 }]);
     });
 
-    if (streams)
     test('on a fresh pool, a refused first call iterated with for-await throws the refusal itself, and nothing goes unhandled', async () => {
       const unhandled: unknown[] = [];
       const listener = (reason: unknown): void => void unhandled.push(reason);
