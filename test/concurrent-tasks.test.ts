@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { createPool } from '../src/index.js';
 import type * as Scheduling from './fixtures/scheduling.js';
-import { capabilities, executors, fixture, poolFor } from './helpers.js';
+import { executors, fixture, poolFor, refusedOnRemote } from './helpers.js';
 
 type Window = Scheduling.Window;
 
@@ -21,15 +21,7 @@ function mostAtOnce(windows: readonly Window[]): number {
 
 for (const executor of executors) {
   describe(`concurrentTasksPerWorker (${executor})`, () => {
-    if (!capabilities[executor].ownsWorkers) {
-      test('is refused by name: remote workers take it (offload worker --concurrent-tasks-per-worker)', () => {
-        assert.throws(() => createPool(fixture('scheduling.ts'), { executor, concurrentTasksPerWorker: 4 }), {
-          name: 'TypeError',
-          message: /options\.concurrentTasksPerWorker does not apply to the remote executor/,
-        });
-      });
-      return;
-    }
+    if (refusedOnRemote(executor, { concurrentTasksPerWorker: 4 }, '--concurrent-tasks-per-worker')) return;
 
     test('a worker runs up to N async tasks at once, never more; with the default, one', async () => {
       const overlapping = poolFor<typeof Scheduling>('scheduling.ts', executor, { size: 1, concurrentTasksPerWorker: 4 });

@@ -1,3 +1,5 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
 import { createPool, type Pool, type PoolOptions, type PoolStats } from '../src/index.js';
 import { remotePoolOptions, type WorkerProcess } from './remote-harness.js';
 import { redisServer, registerMissing } from './requirements.js';
@@ -75,6 +77,22 @@ export const capabilities: Record<ExecutorName, Capabilities> = {
 
 export function fixture(name: string): URL {
   return new URL(`./fixtures/${name}`, import.meta.url);
+}
+
+/**
+ * On an executor that does not start its own workers (remote), a pool option that belongs to the
+ * workers is refused by name at `createPool`: registers that test and returns `true`.
+ */
+export function refusedOnRemote(executor: ExecutorName, options: PoolOptions, workerFlag: string): boolean {
+  if (capabilities[executor].ownsWorkers) return false;
+  const [name] = Object.keys(options);
+  test(`is refused by name: remote workers take it (offload worker ${workerFlag})`, () => {
+    assert.throws(() => createPool(fixture('scheduling.ts'), { executor, ...options }), {
+      name: 'TypeError',
+      message: new RegExp(`options\\.${name} does not apply to the remote executor`),
+    });
+  });
+  return true;
 }
 
 /**

@@ -2,19 +2,11 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { createPool } from '../src/index.js';
 import type * as Scheduling from './fixtures/scheduling.js';
-import { capabilities, executors, fixture, poolFor } from './helpers.js';
+import { executors, fixture, poolFor, refusedOnRemote } from './helpers.js';
 
 for (const executor of executors) {
   describe(`maxWorkerMemoryMb (${executor})`, () => {
-    if (!capabilities[executor].ownsWorkers) {
-      test('is refused by name: a remote pool does not own its workers (offload worker --max-worker-memory-mb does)', () => {
-        assert.throws(() => createPool(fixture('scheduling.ts'), { executor, maxWorkerMemoryMb: 100 }), {
-          name: 'TypeError',
-          message: /options\.maxWorkerMemoryMb does not apply to the remote executor/,
-        });
-      });
-      return;
-    }
+    if (refusedOnRemote(executor, { maxWorkerMemoryMb: 100 }, '--max-worker-memory-mb')) return;
 
     test('a worker past the limit after a task is replaced gracefully; queued calls run on the fresh one', async () => {
       // A process counts its whole resident set (Node itself and the TypeScript loader), a thread

@@ -3,19 +3,11 @@ import { getPriority } from 'node:os';
 import { describe, test } from 'node:test';
 import { createPool } from '../src/index.js';
 import type * as Scheduling from './fixtures/scheduling.js';
-import { capabilities, executors, fixture, poolFor } from './helpers.js';
+import { executors, fixture, poolFor, refusedOnRemote } from './helpers.js';
 
 for (const executor of executors) {
   describe(`niceIncrement (${executor})`, () => {
-    if (!capabilities[executor].ownsWorkers) {
-      test('is refused by name: a remote pool does not start its workers (offload worker --nice-increment does)', () => {
-        assert.throws(() => createPool(fixture('scheduling.ts'), { executor, niceIncrement: 5 }), {
-          name: 'TypeError',
-          message: /options\.niceIncrement does not apply to the remote executor/,
-        });
-      });
-      return;
-    }
+    if (refusedOnRemote(executor, { niceIncrement: 5 }, '--nice-increment')) return;
 
     test('workers run their tasks at the lowered priority; the main thread keeps its own', async () => {
       const base = getPriority();
