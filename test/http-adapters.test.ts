@@ -29,8 +29,10 @@ for (const [adapter, serve] of Object.entries(servers)) {
 
     before(async () => {
       // One worker and room for one waiting task: the cancellation record lives in that worker,
-      // and a second waiting call is refused.
-      pool = createPool<HttpTasks>(fixture('http-tasks.ts'), { name: `http-${adapter}`, size: 1, maxQueue: 1 });
+      // and a second waiting call is refused. The tasks honour cancellation, so the worker is
+      // never ended for overstaying the grace period: on a loaded machine a loop may get no CPU
+      // for 500 ms, and a fresh worker would have lost the record.
+      pool = createPool<HttpTasks>(fixture('http-tasks.ts'), { name: `http-${adapter}`, size: 1, maxQueue: 1, cancelGracePeriod: 60_000 });
       served = await serve(pool);
     });
     after(async () => {
@@ -123,6 +125,12 @@ for (const [adapter, serve] of Object.entries(servers)) {
     });
 
     test('a client that disconnects before the answer cancels its running task, as the worker records', async () => {
+      // From an idle pool, so the task goes straight to the worker: a task handed ahead to a busy
+      // one (left over from the test before) would be taken back unstarted, and record nothing.
+      for (let waits = 0; pool.stats().busy > 0 || pool.stats().queued > 0; waits++) {
+        assert.ok(waits < 2000, 'the pool went idle');
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
       const started = once(pool, 'taskStarted');
       const request = openRequest(`${served.base}/wait?tag=left`);
       await started;
