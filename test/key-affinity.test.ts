@@ -133,6 +133,27 @@ for (const executor of executors) {
       }
     });
 
+    test('calls waiting for their key when its worker exits go to a live worker', { timeout: 20_000 }, async () => {
+      const pool = poolFor<typeof Scheduling>('scheduling.ts', executor, { size: 2, concurrentTasksPerWorker: 2 });
+      try {
+        await pool.warmup();
+        const home = (await pool.run('visit', ['k', 1], { key: 'k' })).worker;
+        let neighbour = 0;
+        while ((await pool.run('visit', [`j${neighbour}`, 1], { key: `j${neighbour}` })).worker !== home) neighbour++;
+        const running = pool.run('visit', ['k', 2_000], { key: 'k' });
+        const waiting = pool.run('visit', ['k', 1], { key: 'k' });
+        await new Promise((resolve) => setTimeout(resolve, 0));
+        assert.equal(pool.stats().queued, 1, 'the second call of k waits for its key, owned by the worker about to exit');
+        await assert.rejects(pool.run('crashSoon', [50], { key: `j${neighbour}` }), { code: 'ERR_OFFLOAD_WORKER_EXITED' });
+        await assert.rejects(running, { code: 'ERR_OFFLOAD_WORKER_EXITED' });
+        const moved = await waiting;
+        assert.notEqual(moved.worker, home, 'the waiting call ran on a live worker, not the one that exited');
+        assert.equal((await pool.run('visit', ['k', 1], { key: 'k' })).worker, moved.worker, 'and the key stays there');
+      } finally {
+        await pool.close();
+      }
+    });
+
     test('maxQueue, deadlines and cancellation apply to calls waiting for their key', async () => {
       const pool = poolFor<typeof Scheduling>('scheduling.ts', executor, { size: 1, maxQueue: 3 });
       try {

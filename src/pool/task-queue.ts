@@ -5,10 +5,18 @@
  *
  * Keyed calls that must wait for their key (see `scheduling/key-affinity.ts`) are set aside in a
  * lane per key, in call order; they still count in `length`, so admission, `stats().queued` and
- * shutdown see them.
+ * shutdown see them. Each lane records the worker that owned its key when it was set aside, and
+ * lanes are indexed by that owner, so a dispatch looks only at the keys of workers with room.
  */
 import { Queue } from './queue.js';
 import { TaskState, type Task } from './task.js';
+import type { WorkerSlot } from './worker-slot.js';
+
+/** A key's waiting calls and the worker that owns the key (none while no worker is live). */
+interface Lane {
+  tasks: Queue<Task>;
+  owner: WorkerSlot | undefined;
+}
 
 interface Bucket {
   priority: number;
@@ -19,7 +27,9 @@ export class TaskQueue {
   /** Sorted by priority, highest first; almost always a single bucket at priority 0. */
   #buckets: Bucket[] = [{ priority: 0, tasks: new Queue<Task>() }];
   #live = 0;
-  readonly #lanes = new Map<string, Queue<Task>>();
+  readonly #lanes = new Map<string, Lane>();
+  /** Keys with a lane, by owner, in the order their lanes were opened. */
+  readonly #laneKeysByOwner = new Map<WorkerSlot | undefined, Set<string>>();
 
   get length(): number {
     return this.#live;
@@ -75,29 +85,44 @@ export class TaskQueue {
     return Math.min(count, this.#live);
   }
 
-  /** Sets a keyed task, just shifted, aside until its key may go. */
-  park(task: Task & { key: string }): void {
+  /**
+   * Sets a keyed task, just shifted, aside until its key may go. `owner` (the key's worker now)
+   * is read only when the key has no lane yet.
+   */
+  park(task: Task & { key: string }, owner: WorkerSlot | undefined): void {
     let lane = this.#lanes.get(task.key);
-    if (lane === undefined) this.#lanes.set(task.key, (lane = new Queue<Task>()));
-    lane.push(task);
+    if (lane === undefined) {
+      this.#lanes.set(task.key, (lane = { tasks: new Queue<Task>(), owner }));
+      this.#keysOf(owner).add(task.key);
+    }
+    lane.tasks.push(task);
     this.#live++;
   }
 
-  /** Keys with tasks set aside. */
-  parkedKeys(): IterableIterator<string> {
-    return this.#lanes.keys();
+  /** Keys set aside for `owner`, in order (a live view: unparking while iterating is safe). */
+  parkedKeysOf(owner: WorkerSlot): Iterable<string> {
+    return this.#laneKeysByOwner.get(owner) ?? [];
+  }
+
+  /** The live workers changed: every lane's key gets its owner anew, keeping lane order. */
+  rehome(ownerOf: (key: string) => WorkerSlot | undefined): void {
+    this.#laneKeysByOwner.clear();
+    for (const [key, lane] of this.#lanes) {
+      lane.owner = ownerOf(key);
+      this.#keysOf(lane.owner).add(key);
+    }
   }
 
   /** The next live task set aside for `key`; drops settled ones and forgets an empty lane. */
   peekParked(key: string): Task | undefined {
     const lane = this.#lanes.get(key);
     if (lane === undefined) return undefined;
-    let task = lane.peek();
+    let task = lane.tasks.peek();
     while (task !== undefined && task.state !== TaskState.Queued) {
-      lane.shift();
-      task = lane.peek();
+      lane.tasks.shift();
+      task = lane.tasks.peek();
     }
-    if (task === undefined) this.#lanes.delete(key);
+    if (task === undefined) this.#closeLane(key, lane);
     return task;
   }
 
@@ -105,8 +130,11 @@ export class TaskQueue {
   unpark(key: string): Task | undefined {
     const task = this.peekParked(key);
     if (task === undefined) return undefined;
-    this.#lanes.get(key)!.shift();
+    const lane = this.#lanes.get(key)!;
+    lane.tasks.shift();
     this.#live--;
+    // Forget the lane now, so the index never holds a key with nothing waiting.
+    this.peekParked(key);
     return task;
   }
 
@@ -121,11 +149,25 @@ export class TaskQueue {
       for (const task of bucket.tasks.drain()) if (task.state === TaskState.Queued) live.push(task);
     }
     for (const lane of this.#lanes.values()) {
-      for (const task of lane.drain()) if (task.state === TaskState.Queued) live.push(task);
+      for (const task of lane.tasks.drain()) if (task.state === TaskState.Queued) live.push(task);
     }
     this.#lanes.clear();
+    this.#laneKeysByOwner.clear();
     this.#live = 0;
     return live;
+  }
+
+  #keysOf(owner: WorkerSlot | undefined): Set<string> {
+    let keys = this.#laneKeysByOwner.get(owner);
+    if (keys === undefined) this.#laneKeysByOwner.set(owner, (keys = new Set<string>()));
+    return keys;
+  }
+
+  #closeLane(key: string, lane: Lane): void {
+    this.#lanes.delete(key);
+    const keys = this.#laneKeysByOwner.get(lane.owner);
+    keys?.delete(key);
+    if (keys?.size === 0) this.#laneKeysByOwner.delete(lane.owner);
   }
 
   #bucket(priority: number): Bucket {

@@ -126,10 +126,17 @@ export class Dispatcher {
       else if (batches.has(slot)) batches.get(slot)!.push(task);
       else batches.set(slot, [task]);
     };
-    for (const key of [...queue.parkedKeys()]) {
-      if (affinity.isBusy(key) || queue.peekParked(key) === undefined) continue;
-      const owner = affinity.owner(key, workers);
-      if (hasRoom(owner)) give(owner, queue.unpark(key)!);
+    if (affinity.liveChanged(workers)) queue.rehome((key) => affinity.owner(key, workers));
+    // Only keys whose owner has room now, so a dispatch costs what it hands out plus the keys
+    // skipped as busy (at most the calls in flight), not the number of keys waiting.
+    for (const slot of workers) {
+      if (!hasRoom(slot)) continue;
+      for (const key of queue.parkedKeysOf(slot)) {
+        if (affinity.isBusy(key)) continue;
+        const task = queue.unpark(key);
+        if (task !== undefined) give(slot, task);
+        if (!hasRoom(slot)) break;
+      }
     }
     for (let task = queue.peek(); task !== undefined; task = queue.peek()) {
       const key = task.key;
@@ -143,9 +150,11 @@ export class Dispatcher {
         continue;
       }
       queue.shift();
-      const owner = affinity.isBusy(key) || queue.peekParked(key) !== undefined ? undefined : affinity.owner(key, workers);
-      if (hasRoom(owner)) give(owner, task);
-      else queue.park(task as Task & { key: string });
+      // A key with calls set aside keeps their order (and its lane's owner): this call joins them.
+      const isWaiting = queue.peekParked(key) !== undefined;
+      const owner = isWaiting ? undefined : affinity.owner(key, workers);
+      if (!isWaiting && !affinity.isBusy(key) && hasRoom(owner)) give(owner, task);
+      else queue.park(task as Task & { key: string }, owner);
     }
     for (const [slot, tasks] of batches) this.#post(slot, tasks);
   }
