@@ -15,6 +15,7 @@ import { AbortError } from '../errors.js';
 import { decodeError, encodeError } from '../protocol/error-codec.js';
 import { FromWorker, Status, ToWorker, type MainMessage, type WorkerInit } from '../protocol/messages.js';
 import { encodeArgs, Reply, replyList, type JobData, type ReplyEntry } from '../remote/codec.js';
+import { atMost } from '../remote/at-most.js';
 import { RemoteLink, type JobListener } from '../remote/link.js';
 import { splitAddress } from '../tracing/restore.js';
 import type { ResolvedRemoteOptions } from '../remote/options.js';
@@ -109,20 +110,22 @@ export class RemoteExecutor implements Executor {
     this.#slots--;
     if (this.#slots > 0) return Promise.resolve();
     clearTimeout(this.#linger);
-    return this.#closeLink();
+    // No slot is left, so nothing can wait for a job any more: close even with jobs still
+    // awaited (their abandoning gave up on an unresponsive Redis), or the reply loop lives on.
+    return this.#closeLink(true);
   }
 
-  #closeLink(): Promise<void> {
+  #closeLink(ending = false): Promise<void> {
     if (this.#opening !== undefined) {
       // Still opening: close it once open, unless work arrived meanwhile.
       this.#linkClosing = this.#opening.then(
-        () => (this.#busySlots === 0 ? this.#closeLink() : undefined),
+        () => (ending || this.#busySlots === 0 ? this.#closeLink(ending) : undefined),
         () => undefined,
       );
       return this.#linkClosing;
     }
     const link = this.#link;
-    if (link === undefined || link.hasAwaitedJobs) return this.#linkClosing;
+    if (link === undefined || (!ending && link.hasAwaitedJobs)) return this.#linkClosing;
     this.#link = undefined;
     this.#linkClosing = link.close();
     return this.#linkClosing;
@@ -295,13 +298,6 @@ class RemoteSlot implements WorkerHandle {
       // Best effort: the job may still run; its result is ignored.
     }
   }
-}
-
-/** Resolves when `work` does or after `ms`, whichever comes first. */
-function atMost(work: Promise<void>, ms: number): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  const elapsed = new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)));
-  return Promise.race([work, elapsed]).finally(() => clearTimeout(timer));
 }
 
 function detach(buffer: ArrayBuffer): void {

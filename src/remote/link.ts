@@ -17,6 +17,10 @@ import type { Redis, RedisOptions } from 'ioredis';
 import { ConnectionError } from '../errors.js';
 import { cancelChannel, creditChannel, decodeEntry, decodeGenerators, generatorsKey, Reply, type JobData, type ReplyEntry } from './codec.js';
 import type { ResolvedRemoteOptions } from './options.js';
+import { atMost } from './at-most.js';
+
+/** Longest `close()` waits for Redis to tidy up before it ends the connections anyway. */
+const CLOSE_WAIT_MS = 1000;
 
 /** What a slot hears about the job it waits for. */
 export interface JobListener {
@@ -197,10 +201,16 @@ export class RemoteLink {
     clearInterval(this.#checkTimer);
     this.#reader.disconnect(); // ends a blocked read at once
     await this.#reading;
-    if (this.#queue !== undefined) {
-      // Replies of calls abandoned (cancelled or timed out) while their jobs ran.
-      await this.#commands.del(this.#replyList).catch(() => {});
-      await this.#queue.close().catch(() => {});
+    const queue = this.#queue;
+    if (queue !== undefined) {
+      // Replies of calls abandoned (cancelled or timed out) while their jobs ran. Bounded: a
+      // frozen Redis never answers, and the connections are ended below whatever happened.
+      const tidy = async (): Promise<void> => {
+        await this.#commands.del(this.#replyList).catch(() => {});
+        await queue.close().catch(() => {});
+      };
+      await atMost(tidy(), CLOSE_WAIT_MS);
+      await queue.disconnect().catch(() => {});
     }
     this.#commands.disconnect();
   }
