@@ -1,8 +1,11 @@
 /**
  * The hand-out of queued tasks to ready workers. A call becomes a `Task` in the pool's queue; at
  * the end of the tick every ready worker with room receives a share of the queue in one message.
- * A worker runs its tasks one at a time, in order, so each worker's in-flight tasks form a FIFO
- * and results are matched to tasks without any lookup.
+ * Three paths: by default a worker runs its tasks one at a time, in order (its in-flight tasks
+ * form a FIFO, answered in order), and a busy thread may get its next slow task ahead
+ * (hand-ahead.ts); with `concurrentTasksPerWorker` > 1 each worker takes up to that many at once,
+ * answered as they settle; once a call names a `key`, every pass goes task by task so keyed calls
+ * reach their key's worker (key-affinity.ts).
  */
 import type { TransferListItem } from 'node:worker_threads';
 import { NotCloneableError, OffloadError } from '../../errors.js';
