@@ -3,16 +3,26 @@
  * `offload`. Every worker whose task module imports `offload` (for `transfer()`, `isCancelled()`...)
  * loads it too, and a thread pool should not pay at start-up for `child_process`, `crypto`, `net`
  * or `v8`, each several milliseconds to load, when only the process or remote executor uses them;
- * nor a worker for `fs` and `os` when it has no `niceIncrement` to apply.
+ * nor a worker for `fs` and `os` when it has no `niceIncrement` to apply. `fs` and `os` come from
+ * here for the pool too: see `loader`.
  */
 import { createRequire } from 'node:module';
 
-let require: NodeJS.Require | undefined;
+let require: ((id: string) => unknown) | undefined;
+
+/**
+ * Node ≥ 20.16 hands out a built-in as is, in a fraction of a millisecond. `createRequire` (older
+ * 20.x) costs a couple of ms, and an ESM `import` of `node:fs` more: it reads every export, whose
+ * lazy getters load streams and `net`.
+ */
+function loader(): (id: string) => unknown {
+  const getBuiltinModule = (process as { getBuiltinModule?: (id: string) => unknown }).getBuiltinModule;
+  return getBuiltinModule === undefined ? createRequire(import.meta.url) : (id) => getBuiltinModule.call(process, id);
+}
 
 function onFirstUse<T>(id: string): () => T {
   let loaded: T | undefined;
-  // `createRequire` itself costs about a millisecond: only when a built-in is first needed.
-  return () => (loaded ??= (require ??= createRequire(import.meta.url))(id) as T);
+  return () => (loaded ??= (require ??= loader())(id) as T);
 }
 
 export const childProcess = onFirstUse<typeof import('node:child_process')>('node:child_process');

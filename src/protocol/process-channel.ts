@@ -7,7 +7,6 @@
  * transferred buffers are detached on the sending side after their bytes are copied, so code
  * behaves the same on threads and processes.
  */
-import { Blob } from 'node:buffer';
 import { MessagePort, type TransferListItem } from 'node:worker_threads';
 import { crypto, net } from '../builtins.js';
 import { NotCloneableError } from '../errors.js';
