@@ -1,6 +1,7 @@
 /**
  * What a pool loads before its first result, with the compiled package as users run it: each
- * worker entry is one file, a task module's own `offload` agrees with the worker's task loop, and
+ * worker entry (and `offload/task`) is one file, a task module's own copy of offload's worker-side
+ * code (through `offload` or `offload/task`) agrees with the worker's task loop, and
  * neither the pool nor its workers load what they do not use (OpenTelemetry before something is
  * registered with it; the built-ins only other executors need).
  */
@@ -20,9 +21,9 @@ async function inFreshProcess(script: string): Promise<unknown> {
   return JSON.parse(stdout.trim().split('\n').at(-1)!);
 }
 
-test('each worker entry is one file: it imports only Node built-ins', () => {
-  for (const entry of ['thread-entry', 'process-entry']) {
-    const code = readFileSync(new URL(`dist/worker/${entry}.js`, root), 'utf8');
+test('each worker entry, and offload/task, is one file: it imports only Node built-ins', () => {
+  for (const entry of ['worker/thread-entry', 'worker/process-entry', 'task']) {
+    const code = readFileSync(new URL(`dist/${entry}.js`, root), 'utf8');
     const imported = [...code.matchAll(/^\s*(?:import|export)\b[^'"]*?\bfrom\s*['"]([^'"]+)['"]|^\s*import\s*['"]([^'"]+)['"]/gm)].map(
       (match) => match[1] ?? match[2],
     );
@@ -31,30 +32,35 @@ test('each worker entry is one file: it imports only Node built-ins', () => {
   }
 });
 
+/** A task module per entry of offload's that task code may import, each running the same tasks. */
+const TASK_MODULES = { offload: 'startup-tasks-offload.mjs', 'offload/task': 'startup-tasks-task.mjs' };
+
 for (const executor of localExecutors()) {
-  test(`a task module's own offload agrees with the worker's task loop: state, progress, transfer, context (${executor})`, async () => {
-    const result = await inFreshProcess(`
-      import { AsyncLocalStorage } from 'node:async_hooks';
-      import { createPool } from 'offload';
-      const requests = new AsyncLocalStorage();
-      const pool = createPool(new URL('./test/fixtures/startup-tasks.mjs', import.meta.url), {
-        executor: '${executor}', size: 1, captureContext: () => requests.getStore(),
+  for (const [entry, file] of Object.entries(TASK_MODULES)) {
+    test(`a task module's own ${entry} agrees with the worker's task loop: state, progress, transfer, context (${executor})`, async () => {
+      const result = await inFreshProcess(`
+        import { AsyncLocalStorage } from 'node:async_hooks';
+        import { createPool } from 'offload';
+        const requests = new AsyncLocalStorage();
+        const pool = createPool(new URL('./test/fixtures/${file}', import.meta.url), {
+          executor: '${executor}', size: 1, captureContext: () => requests.getStore(),
+        });
+        const described = await requests.run('r-1', () => pool.run('describe', []));
+        const reports = [];
+        const bytes = await pool.run('bytes', [1024], { onProgress: (value) => reports.push(value) });
+        const moved = await pool.run('sentWasMoved', []);
+        await pool.close();
+        console.log(JSON.stringify({ described, reports, length: bytes.byteLength, first: bytes[0], moved }));
+      `);
+      assert.deepEqual(result, {
+        described: { isWorker: true, workerId: 1, context: 'r-1' },
+        reports: ['filled'],
+        length: 1024,
+        first: 7,
+        moved: true,
       });
-      const described = await requests.run('r-1', () => pool.run('describe', []));
-      const reports = [];
-      const bytes = await pool.run('bytes', [1024], { onProgress: (value) => reports.push(value) });
-      const moved = await pool.run('sentWasMoved', []);
-      await pool.close();
-      console.log(JSON.stringify({ described, reports, length: bytes.byteLength, first: bytes[0], moved }));
-    `);
-    assert.deepEqual(result, {
-      described: { isWorker: true, workerId: 1, context: 'r-1' },
-      reports: ['filled'],
-      length: 1024,
-      first: 7,
-      moved: true,
     });
-  });
+  }
 
   test(`a pool loads @opentelemetry/api only once something is registered with it, and traces from then on (${executor})`, async () => {
     const result = await inFreshProcess(`
