@@ -486,6 +486,27 @@ whenAvailable(redisServer, 'remote executor: options, behaviour and faults', () 
       }
     });
 
+    test('a reply list nobody reads expires: the worker that creates it sets its expiry', async () => {
+      const { queue, worker } = setup();
+      const workers = worker({ size: 1 });
+      // A producer that adds a job and is gone before it reads the reply.
+      const jobs = new Queue(queue, { connection: { url: sharedRedis().url }, prefix: 'offload' });
+      const redis = new Redis(sharedRedis().url);
+      try {
+        await workers.ready;
+        const producer = randomUUID();
+        const list = replyList('offload', queue, producer);
+        await jobs.add('tagged', { v: PROTOCOL_VERSION, args: serialize(['gone']).toString('base64') }, { jobId: `${producer}-1`, removeOnComplete: true });
+        await until(async () => (await redis.llen(list)) === 1);
+        const ttl = await redis.pttl(list);
+        assert.ok(ttl > 0 && ttl <= 60_000, `expires in ${ttl} ms`);
+      } finally {
+        redis.disconnect();
+        await jobs.close();
+        await workers.stop();
+      }
+    });
+
     test('two producers and three workers: every result reaches the caller that asked', async () => {
       const { pool, worker } = setup();
       const workers = [worker({ size: 2 }), worker({ size: 2 }), worker({ size: 2 })];

@@ -11,7 +11,9 @@ const tasksUrl = new URL('../tasks/remote.mjs', import.meta.url);
 
 function bullmqClient() {
   const jobs = new Queue(queue, { connection: { url } });
-  const events = new QueueEvents(queue, { connection: { url } });
+  // From the stream's start, not '$': QueueEvents is "ready" once connected, before its first
+  // read, and a job finished in between would never be heard of (the warm-up hung on it).
+  const events = new QueueEvents(queue, { connection: { url }, lastEventId: '0-0' });
   // A queue that keeps every job grows forever; removing jobs at once races waitUntilFinished
   // ("Missing key for job"), so the last 1,000 are kept, as BullMQ's guide suggests.
   const options = { removeOnComplete: { count: 1000 }, removeOnFail: { count: 1000 } };
