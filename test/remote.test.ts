@@ -507,6 +507,31 @@ whenAvailable(redisServer, 'remote executor: options, behaviour and faults', () 
       }
     });
 
+    test('past one Redis: pools on two Redis servers, composed as the README shows, spread the calls over both', async () => {
+      const second = startRedisServer();
+      const shardsSetup = [setup(), setup(second.url)];
+      const workers = shardsSetup.map((shard) => shard.worker({ size: 2 }));
+      const shards = shardsSetup.map((shard) => shard.pool({ maxInFlight: 8 }));
+      // The README's router: least loaded first (calls waiting in the pool, then jobs in flight).
+      const load = (pool: (typeof shards)[number]) => {
+        const { queued, busy } = pool.stats();
+        return queued * 1e6 + busy;
+      };
+      const pick = () => shards.reduce((a, b) => (load(b) < load(a) ? b : a));
+      try {
+        await Promise.all(workers.map((w) => w.ready));
+        const results = await Promise.all(Array.from({ length: 200 }, (_, i) => pick().tasks.tagged(i)));
+        assert.deepEqual(results.map((result) => result.value), Array.from({ length: 200 }, (_, i) => i));
+        assert.equal(new Set(results.map((result) => result.pid)).size, 2, 'both Redis servers served calls');
+        const completed = shards.map((pool) => pool.stats().completed);
+        assert.ok(completed.every((n) => n >= 50), `calls per Redis: ${completed.join(', ')}`);
+      } finally {
+        await Promise.all(shards.map((pool) => pool.close()));
+        await Promise.all(workers.map((w) => w.stop()));
+        await second.stop();
+      }
+    });
+
     test('two producers and three workers: every result reaches the caller that asked', async () => {
       const { pool, worker } = setup();
       const workers = [worker({ size: 2 }), worker({ size: 2 }), worker({ size: 2 })];

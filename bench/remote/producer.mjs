@@ -1,12 +1,12 @@
-// One producer process of the remote bench: plain BullMQ (`Queue.add` + `waitUntilFinished`)
-// or an offload remote pool, making the same calls. It warms up, prints "ready", waits for
+// One producer process of the remote bench: plain BullMQ (`Queue.add` + `waitUntilFinished`),
+// an offload remote pool, or offload pools on several Redis servers (`urls`), making the same calls. It warms up, prints "ready", waits for
 // "go" on stdin (so that several producers start together), runs, and prints its timings.
 //   node bench/remote/producer.mjs '<json: kind, url, queue, mode, count, window>'
 import { createInterface } from 'node:readline';
 import { Queue, QueueEvents } from 'bullmq';
 import { createPool } from '../../dist/index.js';
 
-const { kind, url, queue, mode, count, window, size } = JSON.parse(process.argv[2]);
+const { kind, url, urls, queue, mode, count, window, size } = JSON.parse(process.argv[2]);
 const tasksUrl = new URL('../tasks/remote.mjs', import.meta.url);
 
 function bullmqClient() {
@@ -29,7 +29,22 @@ function offloadClient() {
   return { ready: () => pool.warmup(), call: (name, args) => pool.run(name, args), close: () => pool.close() };
 }
 
-const client = kind === 'bullmq' ? bullmqClient() : offloadClient();
+/** Past one Redis, as the README composes it: one pool per Redis, each call to the least loaded. */
+function shardedClient() {
+  const shards = urls.map((connection) => createPool(tasksUrl, { executor: 'remote', connection, queue, maxInFlight: window }));
+  const load = (pool) => {
+    const { queued, busy } = pool.stats();
+    return queued * 1e6 + busy;
+  };
+  const pick = () => shards.reduce((a, b) => (load(b) < load(a) ? b : a));
+  return {
+    ready: () => Promise.all(shards.map((pool) => pool.warmup())),
+    call: (name, args) => pick().run(name, args),
+    close: () => Promise.all(shards.map((pool) => pool.close())),
+  };
+}
+
+const client = kind === 'bullmq' ? bullmqClient() : urls !== undefined ? shardedClient() : offloadClient();
 await client.ready();
 let n = 0;
 const add = () => client.call('add', [n++, 1]);
