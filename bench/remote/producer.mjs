@@ -17,6 +17,8 @@ function bullmqClient() {
   // A queue that keeps every job grows forever; removing jobs at once races waitUntilFinished
   // ("Missing key for job"), so the last 1,000 are kept, as BullMQ's guide suggests.
   const options = { removeOnComplete: { count: 1000 }, removeOnFail: { count: 1000 } };
+  // waitUntilFinished listens for the queue's closing once per call in flight.
+  jobs.setMaxListeners(window + 10);
   return {
     ready: () => Promise.all([jobs.waitUntilReady(), events.waitUntilReady()]),
     call: async (name, args) => (await jobs.add(name, { args }, options)).waitUntilFinished(events),
