@@ -214,7 +214,7 @@ try {
   const offloadResult = await measure('offload', url, redis);
   const b = bullmqResult.out;
   const o = offloadResult.out;
-  const row = (label: string, bull: string, off: string, ratio: string): void => console.log(`${label.padEnd(44)}${bull.padStart(14)}${off.padStart(14)}${ratio.padStart(12)}`);
+  const row = (label: string, bull: string, off: string, ratio: string): void => console.log(`${label.padEnd(44)}${bull.padStart(14)}${off.padStart(14)}${ratio.padStart(16)}`);
   const rate = (value: number): string => Math.round(value).toLocaleString('en-US');
   row('', 'plain BullMQ', 'offload', 'offload/BullMQ');
   row('round trip p50 (ms), 1 worker process', b.p50!.toFixed(2), o.p50!.toFixed(2), `${(o.p50! - b.p50!).toFixed(2)} ms`);
@@ -223,7 +223,7 @@ try {
   row('  2 worker processes / 1', `${(b.perSecond2! / b.perSecond1!).toFixed(2)}×`, `${(o.perSecond2! / o.perSecond1!).toFixed(2)}×`, '');
   row(`calls/s, ${PRODUCERS} producers together, 2 workers`, rate(b.producersPerSecond!), rate(o.producersPerSecond!), `${(o.producersPerSecond! / b.producersPerSecond!).toFixed(2)}×`);
   row(`  ${PRODUCERS} producers / 1`, `${(b.producersPerSecond! / b.perSecond2!).toFixed(2)}×`, `${(o.producersPerSecond! / o.perSecond2!).toFixed(2)}×`, '');
-  row('calls/s, 2 Redis servers × 1 worker, pools composed', '', rate(o.shardsPerSecond!), '');
+  row('calls/s, 2 Redis × 1 worker, pools composed', '', rate(o.shardsPerSecond!), '');
   row('  against 2 worker processes on one Redis', '', `${(o.shardsPerSecond! / o.perSecond2!).toFixed(2)}×`, '');
   row(`Redis memory 2 s after ${BLOBS} × 256 KiB (MiB)`, `+${b.memoryMiB!.toFixed(1)}`, `+${o.memoryMiB!.toFixed(1)}`, '');
   const names = [...new Set([...Object.keys(bullmqResult.commands), ...Object.keys(offloadResult.commands)])].sort();
