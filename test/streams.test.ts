@@ -208,6 +208,32 @@ for (const executor of executors) {
       }
     });
 
+    test('an async onProgress callback that rejects fails its own call with that rejection and stops the task; nothing goes unhandled', async () => {
+      const unhandled: unknown[] = [];
+      const listener = (reason: unknown): void => void unhandled.push(reason);
+      process.on('unhandledRejection', listener);
+      try {
+        const marker = scratchFile();
+        const broken = new Error('the async progress bar broke');
+        let seen = 0;
+        const error = await rejection(
+          pool.run('progressUntilCancelled', [marker], {
+            onProgress: async () => {
+              if (++seen === 2) throw broken;
+            },
+          }),
+        );
+        assert.equal(error, broken);
+        for (let i = 0; i < 200 && readMarker(marker) === ''; i++) await new Promise((resolve) => setTimeout(resolve, 10));
+        assert.match(readMarker(marker), /^cancelled after \d+$/);
+        assert.equal(await pool.tasks.plain(), 1);
+        await new Promise((resolve) => setImmediate(resolve));
+        assert.deepEqual(unhandled, []);
+      } finally {
+        process.off('unhandledRejection', listener);
+      }
+    });
+
     test('misuse is refused clearly: running a generator task, or streaming a plain one', async () => {
       const error = await rejection(pool.run('count' as 'plain', []));
       assert.ok(error instanceof TypeError);

@@ -597,7 +597,10 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
         if (task !== undefined && task.state !== TaskState.Settled) task.trace?.progressReceived();
         if (task !== undefined && task.state !== TaskState.Settled && task.onProgress !== undefined) {
           try {
-            task.onProgress(message[2]);
+            // Typed as returning nothing, yet an async callback returns a promise: its rejection
+            // is the same fault as a throw, and left alone would be an unhandled rejection.
+            const returned: unknown = task.onProgress(message[2]);
+            if (isThenable(returned)) Promise.resolve(returned).catch((thrown: unknown) => this.#expire(task, thrown));
           } catch (thrown) {
             // The caller's own callback broke: its call fails with that error and the task is
             // stopped, instead of an uncaught exception ending the process.
@@ -878,4 +881,8 @@ function deferred(): [Promise<unknown>, (outcome: unknown) => void] {
   let settle!: (outcome: unknown) => void;
   const promise = new Promise<unknown>((resolve) => (settle = resolve));
   return [promise, settle];
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return value !== null && (typeof value === 'object' || typeof value === 'function') && typeof (value as PromiseLike<unknown>).then === 'function';
 }
