@@ -1,7 +1,12 @@
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import type * as Faults from './fixtures/faults.js';
-import { capabilities, executors, poolFor, rejection } from './helpers.js';
+import { capabilities, executors, fixture, poolFor, poolOptions, rejection } from './helpers.js';
+
+const run = promisify(execFile);
 
 for (const executor of executors) {
   describe(`observability (${executor})`, () => {
@@ -29,6 +34,18 @@ for (const executor of executors) {
         // that), and ends when the pool closes.
         capabilities[executor].ownsWorkers ? 'exited 1 crash' : 'exited 1 expected',
       ]);
+    });
+
+    test('a listener that throws surfaces as an uncaught exception and leaves the pool whole: every call settles, no worker stays busy', async () => {
+      // In a process of its own: the test runner takes any uncaught exception as a failure.
+      const options = poolOptions('faults.ts', executor, { size: 2 });
+      const { stdout } = await run(process.execPath, ['--import', 'tsx', fileURLToPath(fixture('throwing-listeners.ts')), JSON.stringify(options)], { timeout: 30_000 });
+      const report = JSON.parse(stdout) as { outcomes: unknown[]; busy: number; crashes: number; after: number; uncaught: string[] };
+      assert.deepEqual(report.outcomes, Array.from({ length: 12 }, (_, i) => (i % 4 === 3 ? `no ${i}` : i)));
+      assert.equal(report.busy, 0);
+      assert.equal(report.crashes, 0);
+      assert.equal(report.after, 99);
+      assert.deepEqual(report.uncaught, ['taskFailed', 'taskFinished', 'taskStarted', 'workerSpawned'].map((event) => `${event} listener broke`));
     });
 
     test('stats() has wait and run time percentiles, outcomes by code and per-worker utilisation', async () => {

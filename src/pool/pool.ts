@@ -16,7 +16,7 @@ import { createClaimCell } from '../protocol/claim-cell.js';
 import { decodeError, type EncodedError } from '../protocol/error-codec.js';
 import { FromWorker, Status, ToWorker, type WorkerMessage } from '../protocol/messages.js';
 import { takeMarked } from '../transfer.js';
-import { callBack } from '../styles/callback.js';
+import { callBack, invokeUserCode } from '../styles/callback.js';
 import { createHandles, type TaskHandles } from '../styles/handle.js';
 import type { CallTaskName, StreamItem, StreamTaskName, TaskArgs, TaskCallback, TaskResult, UntypedTasks } from '../types.js';
 import { armDeadline } from './deadline.js';
@@ -166,6 +166,15 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
     untyped.on('removeListener', () => {
       this.#isObserved = [...OBSERVED_EVENTS].some((event) => untyped.listenerCount(event) > 0);
     });
+  }
+
+  /**
+   * Emits one of the pool's events. A listener runs in the middle of the pool's bookkeeping:
+   * what it throws surfaces as an uncaught exception, as any Node callback's would, and never
+   * unwinds the pool half-way (a call left unsettled, a worker left counted busy).
+   */
+  #announce<E extends keyof PoolEvents>(event: E, ...payload: PoolEvents[E]): void {
+    invokeUserCode(() => void (this as EventEmitter<PoolEvents>).emit(event, ...(payload as never)));
   }
 
   /** Runs a task by name: `await pool.run('resize', [image, 200], { timeout: 2000 })`. */
@@ -521,7 +530,7 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
     const waitTime = now - task.enqueuedAt;
     this.#stats.waitTime.record(waitTime);
     if (task.trace !== undefined) task.trace.dispatched(slot.id, now);
-    if (this.#isObserved) this.emit('taskStarted', { id: task.id, name: task.name, workerId: slot.id, waitTime });
+    if (this.#isObserved) this.#announce('taskStarted', { id: task.id, name: task.name, workerId: slot.id, waitTime });
   }
 
   /** Starts workers for the backlog, up to `maxSize`, after a pause if workers keep crashing. */
@@ -573,7 +582,7 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
       return;
     }
     this.#workers.push(slot);
-    this.emit('workerSpawned', { workerId: slot.id });
+    this.#announce('workerSpawned', { workerId: slot.id });
   }
 
   // --- worker events ---------------------------------------------------------------------
@@ -657,7 +666,7 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
         this.#stats.completed++;
         this.#crashStreak = 0;
         task.finish(message[i + 2]);
-        if (this.#isObserved) this.emit('taskFinished', { id: task.id, name: task.name, workerId: slot.id, runTime });
+        if (this.#isObserved) this.#announce('taskFinished', { id: task.id, name: task.name, workerId: slot.id, runTime });
       } else {
         this.#fail(task, undefined, message[i + 2] as EncodedError);
       }
@@ -743,7 +752,7 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
       else this.#queue.requeue(requeued);
     }
     if (!slot.isReady && !expected) this.#onLoadFailed(slot, exit.error ?? new WorkerExitedError(exit));
-    this.emit('workerExited', { workerId: slot.id, exitCode: exit.exitCode, signal: exit.signal, expected, reason: exit.reason });
+    this.#announce('workerExited', { workerId: slot.id, exitCode: exit.exitCode, signal: exit.signal, expected, reason: exit.reason });
     if (this.#queue.length > 0) this.#dispatcher.dispatch();
     if (this.#workers.length > 0 && this.#state !== 'open') this.#closeIdleWorkers();
     this.#notifyIfEmpty();
@@ -767,7 +776,7 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
     if (!task.finish(failure)) return false;
     const code = failure.code;
     this.#stats.fail(code);
-    if (this.#isObserved) this.emit('taskFailed', { id: task.id, name: task.name, code, error: failure.toError() });
+    if (this.#isObserved) this.#announce('taskFailed', { id: task.id, name: task.name, code, error: failure.toError() });
     return true;
   }
 
