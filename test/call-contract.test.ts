@@ -24,6 +24,7 @@ interface Call {
   timeout: number | undefined;
   abort: 'none' | 'before' | number;
   priority: number;
+  key: string | undefined;
   ms: number;
 }
 
@@ -32,9 +33,11 @@ type Ending = 'close' | 'closeTimeout' | 'destroy';
 const callArbitrary: fc.Arbitrary<Call> = fc.record({
   kind: fc.constantFrom<Kind>('add', 'add', 'nap', 'sleep', 'throws', 'hostileThrow', 'hostileArg', 'unsendable', 'unknown', 'exit', 'stream'),
   via: fc.constantFrom<'run' | 'submit'>('run', 'submit'),
-  timeout: fc.option(fc.constantFrom(5, 30, 200, Infinity, 2 ** 31), { nil: undefined }),
-  abort: fc.oneof(fc.constant<'none'>('none'), fc.constant<'before'>('before'), fc.integer({ min: 0, max: 40 })),
+  // Deadlines and aborts of 0 to 2 ms land in the same turns as the dispatch they race.
+  timeout: fc.option(fc.constantFrom(1, 2, 5, 30, 200, Infinity, 2 ** 31), { nil: undefined }),
+  abort: fc.oneof(fc.constant<'none'>('none'), fc.constant<'before'>('before'), fc.integer({ min: 0, max: 2 }), fc.integer({ min: 0, max: 40 })),
   priority: fc.integer({ min: -2, max: 2 }),
+  key: fc.option(fc.constantFrom('a', 'b'), { nil: undefined }),
   ms: fc.integer({ min: 0, max: 30 }),
 });
 
@@ -43,13 +46,22 @@ const programArbitrary = fc.record({
   /** How many of the calls are made before the pool starts to end; the rest come after. */
   endAfter: fc.nat(),
   ending: fc.constantFrom<Ending>('close', 'closeTimeout', 'destroy'),
+  /** Tasks a worker holds at once: above 1, a worker's exit fails the others it held too. */
+  concurrency: fc.constantFrom(1, 2),
+  /** Calls made from inside the pool's own events (a task starting, finishing), as listeners may. */
+  reentrant: fc.boolean(),
 });
+
+type Program = { calls: Call[]; endAfter: number; ending: Ending; concurrency: number; reentrant: boolean };
 
 type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
 
 /** Codes any call may end with, given how it was made. */
-function circumstantialCodes(call: Call, ending: Ending): Set<string> {
+function circumstantialCodes(call: Call, program: Program): Set<string> {
+  const { ending } = program;
   const codes = new Set<string>();
+  // A worker holding several tasks takes them all down when one of them exits it.
+  if (program.concurrency > 1 && program.calls.some((other) => other.kind === 'exit')) codes.add('ERR_OFFLOAD_WORKER_EXITED');
   if (call.timeout !== undefined && call.timeout !== Infinity && call.timeout < 2 ** 31) codes.add('ERR_OFFLOAD_TIMEOUT');
   if (call.abort !== 'none') codes.add('ERR_OFFLOAD_ABORTED');
   if (ending !== 'close') codes.add('ERR_OFFLOAD_CLOSED');
@@ -57,10 +69,10 @@ function circumstantialCodes(call: Call, ending: Ending): Set<string> {
 }
 
 /** Whether `outcome` is one that a call of this kind may have. */
-function allowed(call: Call, ending: Ending, outcome: Outcome, afterEnd: boolean): boolean {
+function allowed(call: Call, program: Program, outcome: Outcome, afterEnd: boolean): boolean {
   const code = outcome.ok ? undefined : (outcome.error as { code?: unknown } | null)?.code;
   if (afterEnd) return code === 'ERR_OFFLOAD_CLOSED';
-  if (!outcome.ok && typeof code === 'string' && circumstantialCodes(call, ending).has(code)) return true;
+  if (!outcome.ok && typeof code === 'string' && circumstantialCodes(call, program).has(code)) return true;
   switch (call.kind) {
     case 'add':
       return outcome.ok && outcome.value === call.ms + 1;
@@ -113,7 +125,7 @@ function makeCall(pool: ReturnType<typeof poolFor<typeof Hostile>>, call: Call, 
   const controller = new AbortController();
   if (call.abort === 'before') controller.abort(new Error('aborted before'));
   else if (typeof call.abort === 'number') setTimeout(() => controller.abort(new Error('aborted later')), call.abort);
-  const options = { timeout: call.timeout, priority: call.priority, signal: call.abort === 'none' ? undefined : controller.signal };
+  const options = { timeout: call.timeout, priority: call.priority, key: call.key, signal: call.abort === 'none' ? undefined : controller.signal };
   const { name, args } = taskOf(call);
   const untyped = pool as unknown as {
     run(name: string, args: unknown[], options: object): Promise<unknown>;
@@ -147,11 +159,27 @@ function makeCall(pool: ReturnType<typeof poolFor<typeof Hostile>>, call: Call, 
   );
 }
 
-async function runProgram(executor: ExecutorName, program: { calls: Call[]; endAfter: number; ending: Ending }): Promise<void> {
-  const pool = poolFor<typeof Hostile>('hostile.ts', executor, { size: 2, cancelGracePeriod: 50 });
+async function runProgram(executor: ExecutorName, program: Program): Promise<void> {
+  const pool = poolFor<typeof Hostile>('hostile.ts', executor, { size: 2, cancelGracePeriod: 50, concurrentTasksPerWorker: program.concurrency });
   const endAfter = program.endAfter % (program.calls.length + 1);
   const settlements = program.calls.map(() => 0);
   const outcomes: Array<Promise<Outcome>> = [];
+  // Made from inside the pool's events: each settles once, with its value or, the pool ended, ERR_OFFLOAD_CLOSED.
+  const reentered: Array<Promise<unknown>> = [];
+  if (program.reentrant) {
+    let budget = 4;
+    const reenter = ({ id }: { id: number }): void => {
+      if (budget-- <= 0) return;
+      reentered.push(
+        pool.run('add', [id, 1], { priority: id % 3, key: id % 2 === 0 ? 'a' : undefined }).then(
+          (value) => assert.equal(value, id + 1),
+          (error: unknown) => assert.equal((error as { code?: unknown }).code, 'ERR_OFFLOAD_CLOSED', String(error)),
+        ),
+      );
+    };
+    pool.on('taskStarted', reenter);
+    pool.on('taskFinished', reenter);
+  }
   for (let i = 0; i < endAfter; i++) outcomes.push(makeCall(pool, program.calls[i]!, settlements, i));
   const ended =
     program.ending === 'destroy' ? pool.destroy() : pool.close(program.ending === 'closeTimeout' ? { timeout: 20 } : {});
@@ -163,9 +191,14 @@ async function runProgram(executor: ExecutorName, program: { calls: Call[]; endA
   try {
     const settled = await Promise.race([Promise.all(outcomes), watchdog]);
     await Promise.race([ended, watchdog]);
+    // Calls made from events may start others, up to the budget.
+    for (let seen = -1; seen !== reentered.length; ) {
+      seen = reentered.length;
+      await Promise.race([Promise.all(reentered), watchdog]);
+    }
     settled.forEach((outcome, i) => {
       const call = program.calls[i]!;
-      assert.ok(allowed(call, program.ending, outcome, i >= endAfter), `call ${i} (${JSON.stringify(call)}) ended with ${show(outcome)}`);
+      assert.ok(allowed(call, program, outcome, i >= endAfter), `call ${i} (${JSON.stringify(call)}) ended with ${show(outcome)}`);
     });
   } finally {
     clearTimeout(hung);
