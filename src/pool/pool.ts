@@ -490,11 +490,7 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
     if (slot.inflight.peek() === task) return true;
     const concurrency = this.options.concurrentTasksPerWorker;
     if (concurrency === 1) return false;
-    let position = 0;
-    for (const held of slot.inflight) {
-      if (held === task) return true;
-      if (++position >= concurrency) return false;
-    }
+    for (let position = 0; position < concurrency; position++) if (slot.inflight.at(position) === task) return true;
     return false;
   }
 

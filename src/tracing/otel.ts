@@ -76,6 +76,23 @@ export function openTelemetry(): OtelApi | undefined {
   return loaded.api;
 }
 
+/**
+ * Where API 1.x (the peer range offload supports) keeps its registrations, shared by every copy
+ * of the API in the process. Read directly only to learn cheaply that no context manager is
+ * registered; everything else is asked of the API itself.
+ */
+const API_1_REGISTRY = Symbol.for('opentelemetry.js.api.1');
+
+/**
+ * `false` when no span can be active: no context manager is registered, so `context.active()`
+ * can only answer the root context. Saves the API's version checks on every call of an
+ * application that has the API installed (often as someone else's dependency) but no SDK set up.
+ */
+export function mayHaveActiveSpan(): boolean {
+  const registry = (globalThis as Record<symbol, { context?: unknown } | undefined>)[API_1_REGISTRY];
+  return registry?.context !== undefined;
+}
+
 /** A module by name, or `undefined` when it cannot be found or fails to load. */
 export function load<T>(specifier: string): T | undefined {
   try {
