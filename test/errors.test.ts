@@ -169,6 +169,21 @@ for (const executor of executors) {
       }
     });
 
+    if (capabilities[executor].ownsWorkers)
+    test('a task module that does not exist is ERR_OFFLOAD_TASK_MODULE naming the path the user gave, nothing of ours', async () => {
+      const missing = poolFor<{ never(): void }>('no-such-module.ts', executor, { size: 1 });
+      try {
+        const error = await rejection(missing.tasks.never());
+        assert.ok(error instanceof TaskModuleError);
+        const cause = error.cause as Error & { code?: string };
+        assert.equal(cause.code, 'ERR_MODULE_NOT_FOUND');
+        assert.match(cause.message, /no-such-module\.ts/);
+        assert.doesNotMatch(`${error.message}\n${cause.message}\n${cause.stack ?? ''}`, /data:/);
+      } finally {
+        await missing.close();
+      }
+    });
+
     test('ERR_OFFLOAD_CLOSED after close() and for tasks pending at destroy()', async () => {
       const closing = poolFor<typeof Basic>('basic.ts', executor, { size: 1 });
       const pending = closing.tasks.window(100);

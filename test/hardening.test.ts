@@ -72,7 +72,11 @@ for (const executor of localExecutors()) {
         for (const options of [{ transfer: 'x' }, { highWaterMark: 0 }, { stallTimeout: -1 }, { timeout: 0 }, null]) {
           await rejection(pool.run('add', [1, 2], options as never));
         }
+        const notMovable = await rejection(pool.run('add', [1, 2], { transfer: [new ArrayBuffer(8), 1] } as never));
+        assert.ok(notMovable instanceof TypeError);
+        assert.match(notMovable.message, /options\.transfer\[1\] must be a transferable object/);
         assert.equal(pool.stats().queued, 0);
+        assert.equal(pool.stats().failed, 0, 'refused at admission: never counted as a failed call');
         assert.deepEqual(unhandled.seen, []);
       } finally {
         unhandled.stop();

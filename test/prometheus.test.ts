@@ -119,3 +119,44 @@ test('metrics: pools share a registry, one `pool` label each; a name registered 
     await Promise.all([reports.close(), images.close()]);
   }
 });
+
+test('metrics: tasks each worker holds, and workers replaced by cause', async () => {
+  const registry = new Registry();
+  const pool = createPool<HttpTasks>(fixture('http-tasks.ts'), { name: 'recycled', size: 1, maxTasksPerWorker: 2 });
+  const metrics = registerPoolMetrics(pool, { registry });
+  const labels = { pool: 'recycled' };
+  try {
+    const first = await scrape(registry);
+    assert.equal(first.types.get('offload_tasks_running'), 'gauge');
+    assert.equal(first.types.get('offload_worker_inflight'), 'gauge');
+    assert.equal(first.types.get('offload_workers_replaced_total'), 'counter');
+    assert.equal(valueOf(first.samples, 'offload_workers_replaced_total', { ...labels, cause: 'tasks' }), 0);
+    assert.equal(valueOf(first.samples, 'offload_workers_replaced_total', { ...labels, cause: 'memory' }), 0);
+
+    const controller = new AbortController();
+    const started = once(pool, 'taskStarted');
+    const held = rejection(pool.tasks.waitForCancel.with({ signal: controller.signal })('held'));
+    await started;
+    const busy = await scrape(registry);
+    const [worker] = pool.stats().workers;
+    assert.ok(worker);
+    assert.equal(valueOf(busy.samples, 'offload_tasks_running', labels), 1);
+    assert.equal(valueOf(busy.samples, 'offload_worker_inflight', { ...labels, worker: String(worker.id) }), 1);
+    controller.abort();
+    await held;
+    await pool.tasks.echo(1); // the second task of the first worker: it is replaced after it
+
+    const replacedOnce = await scrape(registry);
+    assert.equal(valueOf(replacedOnce.samples, 'offload_workers_replaced_total', { ...labels, cause: 'tasks' }), 1);
+    await pool.tasks.echo(2);
+    const { samples } = await scrape(registry);
+    const live = pool.stats().workers.map((slot) => String(slot.id));
+    const series = samples.filter((sample) => sample.name === 'offload_worker_inflight').map((sample) => sample.labels.worker);
+    assert.deepEqual(series, live, 'only live workers have a series: the replaced one is gone');
+    assert.ok(!series.includes(String(worker.id)));
+    assert.equal(valueOf(samples, 'offload_tasks_running', labels), 0);
+  } finally {
+    metrics.unregister();
+    await pool.close();
+  }
+});

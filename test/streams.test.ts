@@ -180,6 +180,34 @@ for (const executor of executors) {
       assert.deepEqual(steps, [...steps].sort((a, b) => a - b));
     });
 
+    test('an onProgress callback that throws fails its own call with that error and stops the task; nothing goes uncaught', async () => {
+      const uncaught: unknown[] = [];
+      const listener = (error: unknown): void => void uncaught.push(error);
+      process.on('uncaughtException', listener);
+      try {
+        const marker = scratchFile();
+        const broken = new Error('the progress bar broke');
+        const seen: unknown[] = [];
+        const error = await rejection(
+          pool.run('progressUntilCancelled', [marker], {
+            onProgress: (value) => {
+              seen.push(value);
+              if (seen.length === 3) throw broken;
+            },
+          }),
+        );
+        assert.equal(error, broken);
+        assert.equal(seen.length, 3, 'no progress reaches a call that has failed');
+        // The worker saw the cancellation and the pool goes on.
+        for (let i = 0; i < 200 && readMarker(marker) === ''; i++) await new Promise((resolve) => setTimeout(resolve, 10));
+        assert.match(readMarker(marker), /^cancelled after \d+$/);
+        assert.equal(await pool.tasks.plain(), 1);
+        assert.deepEqual(uncaught, []);
+      } finally {
+        process.off('uncaughtException', listener);
+      }
+    });
+
     test('misuse is refused clearly: running a generator task, or streaming a plain one', async () => {
       const error = await rejection(pool.run('count' as 'plain', []));
       assert.ok(error instanceof TypeError);

@@ -43,10 +43,13 @@ class PoolCollector {
   readonly queueDepth: Gauge<'pool'>;
   readonly workers: Gauge<'pool'>;
   readonly busyWorkers: Gauge<'pool'>;
+  readonly running: Gauge<'pool'>;
+  readonly workerInflight: Gauge<'pool' | 'worker'>;
   readonly waitTime: Histogram<'pool'>;
   readonly runTime: Histogram<'pool'>;
   readonly tasks: Counter<'pool' | 'outcome'>;
   readonly crashes: Counter<'pool'>;
+  readonly replaced: Counter<'pool' | 'cause'>;
   readonly eventLoopDelay: Histogram;
   readonly #stopSampling: () => void;
   readonly #registry: Registry;
@@ -90,6 +93,34 @@ class PoolCollector {
         each((source) => this.set({ pool: source.pool.options.name }, source.pool.stats().busy));
       },
     });
+    this.running = new Gauge({
+      name: named('tasks_running'),
+      help: 'Tasks held by workers: running, or sent ahead to a busy worker',
+      labelNames: ['pool'],
+      registers,
+      collect() {
+        each((source) => {
+          let inflight = 0;
+          for (const worker of source.pool.stats().workers) inflight += worker.inflight;
+          this.set({ pool: source.pool.options.name }, inflight);
+        });
+      },
+    });
+    this.workerInflight = new Gauge({
+      name: named('worker_inflight'),
+      help: 'Tasks each live worker holds (up to concurrentTasksPerWorker run at once)',
+      labelNames: ['pool', 'worker'],
+      registers,
+      collect() {
+        // Workers come and go: start from nothing so a replaced worker's series disappears.
+        this.reset();
+        each((source) => {
+          for (const worker of source.pool.stats().workers) {
+            this.set({ pool: source.pool.options.name, worker: String(worker.id) }, worker.inflight);
+          }
+        });
+      },
+    });
     this.waitTime = new Histogram({
       name: named('task_wait_seconds'),
       help: 'Time from admission until a worker took the task',
@@ -114,7 +145,7 @@ class PoolCollector {
           const stats = source.pool.stats();
           const outcomes: Array<[string, number]> = [['completed', stats.completed], ['ERR_OFFLOAD_QUEUE_FULL', stats.shed]];
           for (const [code, count] of Object.entries(stats.failures)) outcomes.push([code === 'task' ? 'task_error' : code, count]);
-          for (const [outcome, count] of outcomes) addNew(this, source, { pool: source.pool.options.name, outcome }, count);
+          for (const [outcome, count] of outcomes) addNew(this, source, `tasks:${outcome}`, { pool: source.pool.options.name, outcome }, count);
         });
       },
     });
@@ -124,7 +155,21 @@ class PoolCollector {
       labelNames: ['pool'],
       registers,
       collect() {
-        each((source) => addNew(this, source, { pool: source.pool.options.name }, source.pool.stats().crashes));
+        each((source) => addNew(this, source, 'crashes', { pool: source.pool.options.name }, source.pool.stats().crashes));
+      },
+    });
+    this.replaced = new Counter({
+      name: named('workers_replaced_total'),
+      help: 'Workers replaced on purpose, by cause: tasks (maxTasksPerWorker reached) or memory (maxWorkerMemoryMb exceeded)',
+      labelNames: ['pool', 'cause'],
+      registers,
+      collect() {
+        each((source) => {
+          const { replaced } = source.pool.stats();
+          for (const cause of ['tasks', 'memory'] as const) {
+            addNew(this, source, `replaced:${cause}`, { pool: source.pool.options.name, cause }, replaced[cause]);
+          }
+        });
       },
     });
     this.eventLoopDelay = new Histogram({
@@ -175,12 +220,13 @@ class PoolCollector {
     source.stop();
     const name = source.pool.options.name;
     this.sources.delete(name);
-    for (const gauge of [this.queueDepth, this.workers, this.busyWorkers]) gauge.remove({ pool: name });
+    for (const gauge of [this.queueDepth, this.workers, this.busyWorkers, this.running]) gauge.remove({ pool: name });
     for (const histogram of [this.waitTime, this.runTime]) histogram.remove({ pool: name });
     this.crashes.remove({ pool: name });
     for (const series of source.reported.keys()) {
       if (series.startsWith('tasks:')) this.tasks.remove({ pool: name, outcome: series.slice('tasks:'.length) });
     }
+    for (const cause of ['tasks', 'memory']) this.replaced.remove({ pool: name, cause });
   }
 
   dispose(): void {
@@ -190,9 +236,7 @@ class PoolCollector {
 }
 
 /** Counters from `stats()` totals: add what grew since the last scrape. */
-function addNew<T extends string>(counter: Counter<T>, source: Source, labels: Partial<Record<T, string>>, total: number): void {
-  const outcome = (labels as { outcome?: string }).outcome;
-  const series = outcome === undefined ? 'crashes' : `tasks:${outcome}`;
+function addNew<T extends string>(counter: Counter<T>, source: Source, series: string, labels: Partial<Record<T, string>>, total: number): void {
   const reported = source.reported.get(series);
   // A series shows from its first scrape, at 0, so rate() and increase() have a starting point.
   if (reported === undefined || total > reported) counter.inc(labels, total - (reported ?? 0));

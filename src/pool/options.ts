@@ -208,7 +208,16 @@ export function checkRunOptions(options: RunOptionsInput): void {
     throw new TypeError(`options.priority must be an integer (got ${String(priority)})`);
   }
   if (onProgress !== undefined && typeof onProgress !== 'function') throw new TypeError('options.onProgress must be a function');
-  if (transfer !== undefined && !Array.isArray(transfer)) throw new TypeError('options.transfer must be an array');
+  if (transfer !== undefined) {
+    if (!Array.isArray(transfer)) throw new TypeError('options.transfer must be an array');
+    // Only objects can move (ArrayBuffer, MessagePort...); anything else would fail at dispatch.
+    for (let i = 0; i < transfer.length; i++) {
+      const item: unknown = transfer[i];
+      if (item === null || (typeof item !== 'object' && typeof item !== 'function')) {
+        throw new TypeError(`options.transfer[${i}] must be a transferable object such as an ArrayBuffer or a MessagePort (got ${item === null ? 'null' : typeof item})`);
+      }
+    }
+  }
   if (highWaterMark !== undefined && !(Number.isInteger(highWaterMark) && highWaterMark >= 1)) {
     throw new RangeError(`options.highWaterMark must be a positive integer (got ${String(highWaterMark)})`);
   }

@@ -16,7 +16,7 @@ import { createClaimCell } from '../protocol/claim-cell.js';
 import { decodeError, type EncodedError } from '../protocol/error-codec.js';
 import { FromWorker, Status, ToWorker, type WorkerMessage } from '../protocol/messages.js';
 import { takeMarked } from '../transfer.js';
-import { callBack, invokeUserCode } from '../styles/callback.js';
+import { callBack } from '../styles/callback.js';
 import { createHandles, type TaskHandles } from '../styles/handle.js';
 import type { CallTaskName, StreamItem, StreamTaskName, TaskArgs, TaskCallback, TaskResult, UntypedTasks } from '../types.js';
 import { armDeadline } from './deadline.js';
@@ -453,7 +453,7 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
   // --- cancellation ----------------------------------------------------------------------
 
   /** A deadline passed or a signal fired: settle now, then stop the work wherever it is. */
-  readonly #expire = (task: Task, error: Error): void => {
+  readonly #expire = (task: Task, error: unknown): void => {
     const wasQueued = task.state === TaskState.Queued;
     if (!this.#fail(task, error)) return;
     if (wasQueued) {
@@ -592,8 +592,13 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
         const task = slot.find(message[1]);
         if (task !== undefined && task.state !== TaskState.Settled) task.trace?.progressReceived();
         if (task !== undefined && task.state !== TaskState.Settled && task.onProgress !== undefined) {
-          const onProgress = task.onProgress;
-          invokeUserCode(() => onProgress(message[2]));
+          try {
+            task.onProgress(message[2]);
+          } catch (thrown) {
+            // The caller's own callback broke: its call fails with that error and the task is
+            // stopped, instead of an uncaught exception ending the process.
+            this.#expire(task, thrown);
+          }
         }
         break;
       }

@@ -520,7 +520,18 @@ class TaskLoop {
  */
 async function importModule(moduleUrl: string): Promise<{ module: Record<string, unknown> }> {
   const wrapper = `export * as module from ${JSON.stringify(moduleUrl)};`;
-  return (await import(`data:text/javascript,${encodeURIComponent(wrapper)}`)) as { module: Record<string, unknown> };
+  const wrapperUrl = `data:text/javascript,${encodeURIComponent(wrapper)}`;
+  try {
+    return (await import(wrapperUrl)) as { module: Record<string, unknown> };
+  } catch (error) {
+    // The wrapper is an implementation detail: a missing module is reported as the user's own path.
+    if (error instanceof Error) {
+      const importer = ` imported from ${wrapperUrl}`;
+      error.message = error.message.replace(importer, '');
+      if (typeof error.stack === 'string') error.stack = error.stack.replace(importer, '');
+    }
+    throw error;
+  }
 }
 
 /** The `@blocking` method `name` of `cls`'s instances, read from its prototypes without running a getter. */
