@@ -127,6 +127,8 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
   readonly #depth: PipelineDepth;
   readonly #dispatcher: Dispatcher;
   #isObserved = false;
+  /** Depth of the pool's handling of worker messages and exits: calls made meanwhile wait for the end of the tick. */
+  #handling = 0;
   #state: 'open' | 'closing' | 'closed' = 'open';
   #closed: Promise<CloseReport> | undefined;
   #whenEmpty: Array<() => void> = [];
@@ -309,7 +311,10 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
     // Outside the promise: what `captureContext` throws must reach the caller as a refusal, not as a rejection nobody handles.
     const task = this.#createTask(name, args, transfer, options, settle);
     this.#queue.push(task);
-    this.#dispatcher.schedule();
+    // Inside the pool's handling of a worker's message or exit (a listener or `onProgress`
+    // making a call), the handling finishes first: the call waits for the end of the tick.
+    if (this.#handling === 0) this.#dispatcher.queued();
+    else this.#dispatcher.schedule();
     return outcome;
   }
 
@@ -575,6 +580,15 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
   // --- worker events ---------------------------------------------------------------------
 
   #onMessage(slot: WorkerSlot, message: WorkerMessage): void {
+    this.#handling++;
+    try {
+      this.#handleMessage(slot, message);
+    } finally {
+      this.#handling--;
+    }
+  }
+
+  #handleMessage(slot: WorkerSlot, message: WorkerMessage): void {
     switch (message[0]) {
       case FromWorker.Results:
         this.#onResults(slot, message);
@@ -713,6 +727,15 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
   }
 
   #onExit(slot: WorkerSlot, exit: WorkerExit): void {
+    this.#handling++;
+    try {
+      this.#handleExit(slot, exit);
+    } finally {
+      this.#handling--;
+    }
+  }
+
+  #handleExit(slot: WorkerSlot, exit: WorkerExit): void {
     this.#workers.splice(this.#workers.indexOf(slot), 1);
     clearTimeout(slot.killTimer);
     const expected = slot.isRetiring;

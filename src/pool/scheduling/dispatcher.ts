@@ -45,11 +45,28 @@ export interface DispatchHost {
 
 export class Dispatcher {
   #isScheduled = false;
+  #isDispatching = false;
   readonly #dispatchQueued = (): void => this.dispatch();
   /** Created by the first keyed call: a pool that never uses keys keeps the batched path. */
   #affinity: KeyAffinity | undefined;
 
   constructor(private readonly host: DispatchHost) {}
+
+  /**
+   * A call was queued. With nothing else waiting and a worker idle, it is handed out now: a lone
+   * call (a sequential caller's, or the first of a burst) costs no wait for the end of the tick.
+   * Otherwise dispatch waits for the end of the tick, so a burst of calls shares messages. Never
+   * from inside a dispatch (a `taskStarted` listener making a call): that one is scheduled.
+   */
+  queued(): void {
+    if (!this.#isDispatching && this.#affinity === undefined && this.host.queue.length === 1 && this.#hasIdleWorker()) this.dispatch();
+    else this.schedule();
+  }
+
+  #hasIdleWorker(): boolean {
+    for (const slot of this.host.workers) if (canTake(slot, 1, true, this.host.maxTasksPerWorker)) return true;
+    return false;
+  }
 
   /** Dispatch waits for the end of the current tick, so a burst of calls shares messages. */
   schedule(): void {
@@ -73,6 +90,21 @@ export class Dispatcher {
 
   dispatch(): void {
     this.#isScheduled = false;
+    if (this.#isDispatching) {
+      // Reached again from inside a pass (a listener it called made a call): the pass running
+      // now must finish its own bookkeeping first.
+      this.schedule();
+      return;
+    }
+    this.#isDispatching = true;
+    try {
+      this.#dispatch();
+    } finally {
+      this.#isDispatching = false;
+    }
+  }
+
+  #dispatch(): void {
     const { queue, workers, depth: pipeline } = this.host;
     if (queue.length === 0) return;
     if (this.#affinity !== undefined) {
