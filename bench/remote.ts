@@ -8,6 +8,8 @@
  *   - 4 producer processes together against 1, with the same total of calls
  *   - Redis `used_memory` 2 s after 1,000 calls returning 256 KiB each settled
  *   - Redis commands per call, from `INFO commandstats`
+ *   - past one Redis: offload pools on 2 Redis servers (1 worker process each) composed as the
+ *     README shows, against 2 worker processes on one Redis
  *
  * and prints offload/BullMQ ratios. Plain BullMQ is `Queue.add` + `job.waitUntilFinished()`
  * with one `QueueEvents` per producer, jobs removed once done.
@@ -82,6 +84,8 @@ async function stop(children: ChildProcess[]): Promise<void> {
 interface Run {
   kind: Kind;
   url: string;
+  /** Several Redis servers, one pool each (offload only). */
+  urls?: string[];
   queue: string;
   mode: 'latency' | 'throughput' | 'blob';
   count: number;
@@ -160,6 +164,19 @@ async function measure(kind: Kind, url: string, redis: Redis) {
       await stop(workers);
     }
   }
+  if (kind === 'offload') {
+    // Past one Redis: a second redis-server, one worker process on each, one pool per Redis.
+    const second = await startRedis();
+    const queue = `bench-${kind}-${++queues}`;
+    const workers = (await Promise.all([url, second.url].map((at) => startWorkers(kind, at, queue, 1)))).flat();
+    try {
+      const { wallMs } = await produce({ kind, url, urls: [url, second.url], queue, mode: 'throughput', count: CALLS, window: IN_FLIGHT }, 1);
+      out.shardsPerSecond = CALLS / (wallMs / 1000);
+    } finally {
+      await stop(workers);
+      second.stop();
+    }
+  }
   // Redis memory: 1,000 results of 256 KiB, read 2 s after the last call settled.
   const queue = `bench-${kind}-${++queues}`;
   const workers = await startWorkers(kind, url, queue, 1);
@@ -176,10 +193,15 @@ async function measure(kind: Kind, url: string, redis: Redis) {
   return { out, commands };
 }
 
-const port = await freePort();
-const server = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
-await new Promise((resolve) => setTimeout(resolve, 300));
-const url = `redis://127.0.0.1:${port}`;
+async function startRedis(): Promise<{ url: string; stop(): void }> {
+  const port = await freePort();
+  const server = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  return { url: `redis://127.0.0.1:${port}`, stop: () => server.kill('SIGKILL') };
+}
+
+const server = await startRedis();
+const url = server.url;
 const redis = new Redis(url);
 try {
   const version = ((await redis.info('server')).match(/redis_version:(\S+)/) ?? [])[1];
@@ -192,7 +214,7 @@ try {
   const offloadResult = await measure('offload', url, redis);
   const b = bullmqResult.out;
   const o = offloadResult.out;
-  const row = (label: string, bull: string, off: string, ratio: string): void => console.log(`${label.padEnd(44)}${bull.padStart(14)}${off.padStart(14)}${ratio.padStart(12)}`);
+  const row = (label: string, bull: string, off: string, ratio: string): void => console.log(`${label.padEnd(44)}${bull.padStart(14)}${off.padStart(14)}${ratio.padStart(16)}`);
   const rate = (value: number): string => Math.round(value).toLocaleString('en-US');
   row('', 'plain BullMQ', 'offload', 'offload/BullMQ');
   row('round trip p50 (ms), 1 worker process', b.p50!.toFixed(2), o.p50!.toFixed(2), `${(o.p50! - b.p50!).toFixed(2)} ms`);
@@ -201,6 +223,8 @@ try {
   row('  2 worker processes / 1', `${(b.perSecond2! / b.perSecond1!).toFixed(2)}×`, `${(o.perSecond2! / o.perSecond1!).toFixed(2)}×`, '');
   row(`calls/s, ${PRODUCERS} producers together, 2 workers`, rate(b.producersPerSecond!), rate(o.producersPerSecond!), `${(o.producersPerSecond! / b.producersPerSecond!).toFixed(2)}×`);
   row(`  ${PRODUCERS} producers / 1`, `${(b.producersPerSecond! / b.perSecond2!).toFixed(2)}×`, `${(o.producersPerSecond! / o.perSecond2!).toFixed(2)}×`, '');
+  row('calls/s, 2 Redis × 1 worker, pools composed', '', rate(o.shardsPerSecond!), '');
+  row('  against 2 worker processes on one Redis', '', `${(o.shardsPerSecond! / o.perSecond2!).toFixed(2)}×`, '');
   row(`Redis memory 2 s after ${BLOBS} × 256 KiB (MiB)`, `+${b.memoryMiB!.toFixed(1)}`, `+${o.memoryMiB!.toFixed(1)}`, '');
   const names = [...new Set([...Object.keys(bullmqResult.commands), ...Object.keys(offloadResult.commands)])].sort();
   const total = (commands: Record<string, number>): number => Object.values(commands).reduce((sum, n) => sum + n, 0);
@@ -208,5 +232,5 @@ try {
   for (const name of names) row(`  ${name}`, (bullmqResult.commands[name] ?? 0).toFixed(2), (offloadResult.commands[name] ?? 0).toFixed(2), '');
 } finally {
   redis.disconnect();
-  server.kill('SIGKILL');
+  server.stop();
 }

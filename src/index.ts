@@ -8,22 +8,6 @@ export type { PoolOptions } from './pool/options.js';
 export type { CallTaskName, StreamItem, StreamTaskName, TaskArgs, TaskCallback, TaskName, TaskResult, UntypedTasks } from './types.js';
 export { blocking } from './styles/decorator.js';
 export type { BlockingOptions } from './styles/decorator.js';
-export { transfer } from './transfer.js';
-export { isCancelled, isWorker, progress, taskSignal, throwIfCancelled, workerId } from './worker/context.js';
-export { callContext } from './tracing/restore.js';
+// What task code uses, also exported alone by `offload/task`.
+export * from './task.js';
 export { registerErrorClass } from './protocol/error-codec.js';
-export {
-  OffloadError,
-  QueueFullError,
-  TimeoutError,
-  AbortError,
-  WorkerExitedError,
-  UnknownTaskError,
-  NotCloneableError,
-  TaskModuleError,
-  ClosedError,
-  PayloadTooLargeError,
-  ConnectionError,
-  StreamStalledError,
-} from './errors.js';
-export type { OffloadErrorCode } from './errors.js';

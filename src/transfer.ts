@@ -2,13 +2,22 @@
  * `transfer(value)` marks a buffer to be moved rather than copied. The mark is a WeakSet entry,
  * so marking costs nothing to carry and the call site keeps its static type. The pool looks for
  * marks only while some are outstanding, so code that never transfers pays nothing.
+ *
+ * The marks live on a global symbol: a worker's task loop is bundled on its own (so a worker
+ * loads one file), and task code marks through the copy in `offload`'s public entry.
  */
 import type { MessagePort, TransferListItem } from 'node:worker_threads';
 
 type Transferable = ArrayBuffer | ArrayBufferView | MessagePort;
 
-const marked = new WeakSet<object>();
-let outstanding = 0;
+interface Marks {
+  readonly marked: WeakSet<object>;
+  outstanding: number;
+}
+
+const marksKey = Symbol.for('offload.transferMarks');
+const marks = ((globalThis as Record<symbol, unknown>)[marksKey] ??= { marked: new WeakSet<object>(), outstanding: 0 }) as Marks;
+const marked = marks.marked;
 
 /** Marks an `ArrayBuffer`, a typed array / DataView (its buffer moves) or a `MessagePort`. */
 export function transfer<T extends Transferable>(value: T): T {
@@ -17,7 +26,7 @@ export function transfer<T extends Transferable>(value: T): T {
   }
   if (!marked.has(value)) {
     marked.add(value);
-    outstanding++;
+    marks.outstanding++;
   }
   return value;
 }
@@ -36,7 +45,7 @@ export function takeMarked(
   values: readonly unknown[],
   into?: TransferListItem[],
 ): TransferListItem[] | undefined {
-  if (outstanding === 0) return into;
+  if (marks.outstanding === 0) return into;
   for (const value of values) {
     if (value === null || typeof value !== 'object') continue;
     if (marked.has(value)) {
@@ -54,7 +63,7 @@ export function takeMarked(
 
 function collect(value: object, into: TransferListItem[] | undefined): TransferListItem[] | undefined {
   marked.delete(value);
-  outstanding--;
+  marks.outstanding--;
   const movable = (ArrayBuffer.isView(value) ? value.buffer : value) as TransferListItem;
   // A SharedArrayBuffer is shared, never moved; listing it would make the send throw.
   if (movable instanceof SharedArrayBuffer) return into;

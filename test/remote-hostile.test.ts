@@ -10,7 +10,7 @@ import { describe, test } from 'node:test';
 import { serialize } from 'node:v8';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
-import { ConnectionError, createPool, UnknownTaskError, type OffloadError } from '../src/index.js';
+import { ConnectionError, createPool, UnknownTaskError, WorkerExitedError, type OffloadError } from '../src/index.js';
 import { cancelChannel, creditChannel, decodeEntry, PROTOCOL_VERSION, Reply, replyList, type ReplyEntry } from '../src/remote/codec.js';
 import { decodeError } from '../src/protocol/error-codec.js';
 import type * as Tasks from './fixtures/remote-tasks.js';
@@ -116,6 +116,44 @@ whenAvailable(redisServer, 'remote executor: a hostile producer', () => {
         writeFileSync(join(dir, 'first'), '');
         writeFileSync(join(dir, 'second'), '');
         await victim.close(); // would hang if a call never settled
+        await attacker.close();
+        await workers.stop();
+      }
+    });
+
+    test('a forged Exited reply fails only its victim call: the pool counts no crash, ends no slot and never pauses its respawns', async () => {
+      const { pool, worker, hostile } = setup();
+      const workers = worker({ size: 2 });
+      const victim = pool();
+      const attacker = hostile();
+      const exits: unknown[] = [];
+      victim.on('workerExited', (exit) => exits.push(exit));
+      const dir = mkdtempSync(join(tmpdir(), 'offload-hostile-'));
+      try {
+        await workers.ready;
+        // Four jobs in Redis (two running, two waiting): enough forged exits in a row to have
+        // started the pool's respawn back-off, were they counted as crashes.
+        const calls = [1, 2, 3, 4].map((n) => rejection(victim.tasks.pidOnceFileExists(join(dir, String(n)))));
+        await until(async () => (await attacker.queue.getJobs(['active', 'waiting'])).length === 4);
+        const ids = (await attacker.queue.getJobs(['active', 'waiting'])).map((job) => job.id!);
+        const list = replyList('offload', attacker.queue.name, ids[0]!.slice(0, 36));
+        const exit = { exitCode: 1, signal: null, reason: 'forged', error: undefined };
+        await attacker.redis.rpush(list, ...ids.map((id) => Buffer.concat([Buffer.from(`${id}\0`), serialize([Reply.Exited, 0, exit])])));
+        for (const call of calls) {
+          const error = await call;
+          assert.ok(error instanceof WorkerExitedError, String(error));
+          assert.match((error as Error).message, /forged/);
+        }
+        const stats = victim.stats();
+        assert.equal(stats.crashes, 0);
+        assert.equal(stats.failures.ERR_OFFLOAD_WORKER_EXITED, 4);
+        assert.deepEqual(exits, [], 'no slot ended');
+        for (const n of [1, 2, 3, 4]) writeFileSync(join(dir, String(n)), '');
+        assert.equal((await victim.tasks.tagged('after')).value, 'after');
+        assert.deepEqual(exits, []);
+      } finally {
+        for (const n of [1, 2, 3, 4]) writeFileSync(join(dir, String(n)), '');
+        await victim.close();
         await attacker.close();
         await workers.stop();
       }

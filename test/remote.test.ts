@@ -409,7 +409,8 @@ whenAvailable(redisServer, 'remote executor: options, behaviour and faults', () 
         assert.ok(error instanceof WorkerExitedError);
         assert.equal(error.code, 'ERR_OFFLOAD_WORKER_EXITED');
         assert.match(error.message, /stalled/);
-        assert.equal(calls.stats().crashes, 1);
+        assert.equal(calls.stats().crashes, 0, 'news from Redis counts no crash of this pool');
+        assert.equal(calls.stats().failures.ERR_OFFLOAD_WORKER_EXITED, 1);
         assert.equal(typeof (await calls.tasks.countRuns()), 'number', 'the pool goes on');
       } finally {
         await raw.close();
@@ -482,6 +483,52 @@ whenAvailable(redisServer, 'remote executor: options, behaviour and faults', () 
         await Promise.all([calls.close(), idle.close()]);
         await workers.stop();
         await redis.stop();
+      }
+    });
+
+    test('a reply list nobody reads expires: the worker that creates it sets its expiry', async () => {
+      const { queue, worker } = setup();
+      const workers = worker({ size: 1 });
+      // A producer that adds a job and is gone before it reads the reply.
+      const jobs = new Queue(queue, { connection: { url: sharedRedis().url }, prefix: 'offload' });
+      const redis = new Redis(sharedRedis().url);
+      try {
+        await workers.ready;
+        const producer = randomUUID();
+        const list = replyList('offload', queue, producer);
+        await jobs.add('tagged', { v: PROTOCOL_VERSION, args: serialize(['gone']).toString('base64') }, { jobId: `${producer}-1`, removeOnComplete: true });
+        await until(async () => (await redis.llen(list)) === 1);
+        const ttl = await redis.pttl(list);
+        assert.ok(ttl > 0 && ttl <= 60_000, `expires in ${ttl} ms`);
+      } finally {
+        redis.disconnect();
+        await jobs.close();
+        await workers.stop();
+      }
+    });
+
+    test('past one Redis: pools on two Redis servers, composed as the README shows, spread the calls over both', async () => {
+      const second = startRedisServer();
+      const shardsSetup = [setup(), setup(second.url)];
+      const workers = shardsSetup.map((shard) => shard.worker({ size: 2 }));
+      const shards = shardsSetup.map((shard) => shard.pool({ maxInFlight: 8 }));
+      // The README's router: least loaded first (calls waiting in the pool, then jobs in flight).
+      const load = (pool: (typeof shards)[number]) => {
+        const { queued, busy } = pool.stats();
+        return queued * 1e6 + busy;
+      };
+      const pick = () => shards.reduce((a, b) => (load(b) < load(a) ? b : a));
+      try {
+        await Promise.all(workers.map((w) => w.ready));
+        const results = await Promise.all(Array.from({ length: 200 }, (_, i) => pick().tasks.tagged(i)));
+        assert.deepEqual(results.map((result) => result.value), Array.from({ length: 200 }, (_, i) => i));
+        assert.equal(new Set(results.map((result) => result.pid)).size, 2, 'both Redis servers served calls');
+        const completed = shards.map((pool) => pool.stats().completed);
+        assert.ok(completed.every((n) => n >= 50), `calls per Redis: ${completed.join(', ')}`);
+      } finally {
+        await Promise.all(shards.map((pool) => pool.close()));
+        await Promise.all(workers.map((w) => w.stop()));
+        await second.stop();
       }
     });
 

@@ -9,6 +9,7 @@ import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
+import { buildSync } from 'esbuild';
 import { promisify } from 'node:util';
 import { executors } from './helpers.js';
 
@@ -20,6 +21,15 @@ after(() => rmSync(app, { recursive: true, force: true }));
 const installed = join(app, 'node_modules', 'offload');
 cpSync(join(root, 'dist'), join(installed, 'dist'), { recursive: true });
 cpSync(join(root, 'package.json'), join(installed, 'package.json'));
+buildSync({
+  entryPoints: [join(root, 'src/tracing/restore.ts')],
+  bundle: true,
+  format: 'esm',
+  platform: 'node',
+  target: 'node20',
+  outfile: join(app, 'restore.mjs'),
+  logLevel: 'warning',
+});
 writeFileSync(
   join(app, 'tasks.mjs'),
   `import { callContext } from 'offload';
@@ -43,17 +53,17 @@ for (const executor of executors.filter((name) => name !== 'remote')) {
       const carried = await requests.run('r-1', () => pool.run('whoAsks', []));
       // A trace context arriving where the API is missing (a remote worker without it) is ignored.
       // Only a remote job can bring one to a worker, so the worker's own restore step is called
-      // directly: dist/ is bundled, so it is found in the chunk that defines it.
-      const { readdirSync, readFileSync } = await import('node:fs');
-      const chunks = new URL('./node_modules/offload/dist/chunks/', import.meta.url);
-      const chunk = readdirSync(chunks).find((file) => file.endsWith('.js') && readFileSync(new URL(file, chunks), 'utf8').includes('function runCarried('));
-      const { runCarried, callContext } = await import(new URL(chunk, chunks).href);
+      // directly, bundled here as the worker's entry bundles it: with nothing registered, and
+      // with a registration the API's package cannot be loaded for.
+      const { runCarried, callContext } = await import('./restore.mjs');
       const traceparent = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
       const ignored = runCarried({ trace: { traceparent }, request: 'r-2' }, () => callContext());
-      console.log(JSON.stringify({ absent, plain, carried, ignored }));
+      globalThis[Symbol.for('opentelemetry.js.api.1')] = { version: '1.9.1' };
+      const ignoredRegistered = runCarried({ trace: { traceparent }, request: 'r-3' }, () => callContext());
+      console.log(JSON.stringify({ absent, plain, carried, ignored, ignoredRegistered }));
       await pool.close();
     `;
     const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script], { cwd: app, timeout: 30_000 });
-    assert.deepEqual(JSON.parse(stdout), { absent: true, plain: null, carried: 'r-1', ignored: 'r-2' });
+    assert.deepEqual(JSON.parse(stdout), { absent: true, plain: null, carried: 'r-1', ignored: 'r-2', ignoredRegistered: 'r-3' });
   });
 }

@@ -1,20 +1,24 @@
-// One producer process of the remote bench: plain BullMQ (`Queue.add` + `waitUntilFinished`)
-// or an offload remote pool, making the same calls. It warms up, prints "ready", waits for
+// One producer process of the remote bench: plain BullMQ (`Queue.add` + `waitUntilFinished`),
+// an offload remote pool, or offload pools on several Redis servers (`urls`), making the same calls. It warms up, prints "ready", waits for
 // "go" on stdin (so that several producers start together), runs, and prints its timings.
 //   node bench/remote/producer.mjs '<json: kind, url, queue, mode, count, window>'
 import { createInterface } from 'node:readline';
 import { Queue, QueueEvents } from 'bullmq';
 import { createPool } from '../../dist/index.js';
 
-const { kind, url, queue, mode, count, window, size } = JSON.parse(process.argv[2]);
+const { kind, url, urls, queue, mode, count, window, size } = JSON.parse(process.argv[2]);
 const tasksUrl = new URL('../tasks/remote.mjs', import.meta.url);
 
 function bullmqClient() {
   const jobs = new Queue(queue, { connection: { url } });
-  const events = new QueueEvents(queue, { connection: { url } });
+  // From the stream's start, not '$': QueueEvents is "ready" once connected, before its first
+  // read, and a job finished in between would never be heard of (the warm-up hung on it).
+  const events = new QueueEvents(queue, { connection: { url }, lastEventId: '0-0' });
   // A queue that keeps every job grows forever; removing jobs at once races waitUntilFinished
   // ("Missing key for job"), so the last 1,000 are kept, as BullMQ's guide suggests.
   const options = { removeOnComplete: { count: 1000 }, removeOnFail: { count: 1000 } };
+  // waitUntilFinished listens for the queue's closing once per call in flight.
+  jobs.setMaxListeners(window + 10);
   return {
     ready: () => Promise.all([jobs.waitUntilReady(), events.waitUntilReady()]),
     call: async (name, args) => (await jobs.add(name, { args }, options)).waitUntilFinished(events),
@@ -27,7 +31,22 @@ function offloadClient() {
   return { ready: () => pool.warmup(), call: (name, args) => pool.run(name, args), close: () => pool.close() };
 }
 
-const client = kind === 'bullmq' ? bullmqClient() : offloadClient();
+/** Past one Redis, as the README composes it: one pool per Redis, each call to the least loaded. */
+function shardedClient() {
+  const shards = urls.map((connection) => createPool(tasksUrl, { executor: 'remote', connection, queue, maxInFlight: window }));
+  const load = (pool) => {
+    const { queued, busy } = pool.stats();
+    return queued * 1e6 + busy;
+  };
+  const pick = () => shards.reduce((a, b) => (load(b) < load(a) ? b : a));
+  return {
+    ready: () => Promise.all(shards.map((pool) => pool.warmup())),
+    call: (name, args) => pick().run(name, args),
+    close: () => Promise.all(shards.map((pool) => pool.close())),
+  };
+}
+
+const client = kind === 'bullmq' ? bullmqClient() : urls !== undefined ? shardedClient() : offloadClient();
 await client.ready();
 let n = 0;
 const add = () => client.call('add', [n++, 1]);

@@ -1,5 +1,5 @@
 /** offload's convention: the module's named exports are the tasks, called with spread arguments. */
-import { transfer } from 'offload';
+import { transfer } from 'offload/task';
 
 export { noop, spin, length, sleep } from './tasks.js';
 

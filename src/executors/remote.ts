@@ -7,11 +7,13 @@
  * A slot speaks the same messages as a thread: `Run` adds a job, `Stream` adds a generator job
  * carrying its credit, `Pull` grants it more, `Cancel` removes it or stops it where it runs;
  * items come back as `Items`, the job's end as `Results`. When the worker thread that ran a job
- * exits mid-task, the slot exits the same way, so crash accounting and respawn backoff see it.
+ * exits mid-task, the call fails with `ERR_OFFLOAD_WORKER_EXITED` but the slot lives on: that
+ * news comes from Redis, where anyone who can write may forge it, so it must not count a crash
+ * or pause the pool's respawns (the worker's own pool does both for the thread it lost).
  */
 import type { TransferListItem } from 'node:worker_threads';
 import { crypto } from '../builtins.js';
-import { AbortError } from '../errors.js';
+import { AbortError, WorkerExitedError } from '../errors.js';
 import { decodeError, encodeError } from '../protocol/error-codec.js';
 import { FromWorker, Status, ToWorker, type MainMessage, type WorkerInit } from '../protocol/messages.js';
 import { encodeArgs, Reply, replyList, type JobData, type ReplyEntry } from '../remote/codec.js';
@@ -226,8 +228,8 @@ class RemoteSlot implements WorkerHandle {
       if (job.granted > 0) this.#events.message([FromWorker.Items, job.taskId, ...entry[1]]);
     } else if (entry[0] === Reply.Exited) {
       const { exitCode, signal, reason, error } = entry[2];
-      this.#job = undefined;
-      this.#end({ exitCode, signal, reason, error: error === undefined ? undefined : decodeError(error) });
+      const exited = new WorkerExitedError({ exitCode, signal, reason }, error === undefined ? undefined : decodeError(error));
+      this.#reply(job, entry[1], Status.Failed, encodeError(exited));
     } else {
       this.#reply(job, entry[1], entry[0] === Reply.Ok ? Status.Ok : Status.Failed, entry[2]);
     }

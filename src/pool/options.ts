@@ -2,8 +2,7 @@
  * Pool options: one type, defaults in one place, validated when the pool is created so a typo
  * fails at start-up with the option's name, never later inside a task.
  */
-import { statSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
+import { fs, os } from '../builtins.js';
 import type { ResourceLimits } from 'node:worker_threads';
 import { resolveRemoteOptions, type RemotePoolOptions, type ResolvedRemoteOptions } from '../remote/options.js';
 
@@ -107,7 +106,7 @@ export function resolveOptions(options: PoolOptions = {}): ResolvedOptions {
   if (options.size !== undefined && options.maxSize !== undefined && options.size !== options.maxSize) {
     throw new RangeError(`options.size and options.maxSize disagree (${options.size} and ${options.maxSize}); give one`);
   }
-  const maxSize = remote?.maxInFlight ?? integer('maxSize', options.maxSize ?? integer('size', options.size ?? availableParallelism(), 1), 1);
+  const maxSize = remote?.maxInFlight ?? integer('maxSize', options.maxSize ?? integer('size', options.size ?? os().availableParallelism(), 1), 1);
   const minSize = integer('minSize', options.minSize ?? 0, 0);
   if (minSize > maxSize) throw new RangeError(`options.minSize (${minSize}) exceeds the pool's size (${maxSize})`);
   return {
@@ -270,7 +269,7 @@ function flags(value: unknown): string[] {
 /** Checked now: a missing directory would otherwise surface only when the first worker starts. */
 function directory(value: unknown): string {
   const path = text('cwd', value);
-  if (!statSync(path, { throwIfNoEntry: false })?.isDirectory()) {
+  if (!fs().statSync(path, { throwIfNoEntry: false })?.isDirectory()) {
     throw new RangeError(`options.cwd must be an existing directory (got ${path})`);
   }
   return path;

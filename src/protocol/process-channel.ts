@@ -7,7 +7,6 @@
  * transferred buffers are detached on the sending side after their bytes are copied, so code
  * behaves the same on threads and processes.
  */
-import { Blob } from 'node:buffer';
 import { MessagePort, type TransferListItem } from 'node:worker_threads';
 import { crypto, net } from '../builtins.js';
 import { NotCloneableError } from '../errors.js';
@@ -29,9 +28,6 @@ export const CONTROL_FD = 4;
  */
 export const FATAL = 'offload:fatal';
 
-/** Web Crypto's key class: a global in Node 20, though not in its type declarations. */
-const CryptoKeyClass = (globalThis as { CryptoKey?: Function }).CryptoKey;
-
 /**
  * Node's objects that structured clone copies whole between threads, but that the IPC channel's
  * serializer turns into `{}` (it keeps only own enumerable properties of such objects).
@@ -45,8 +41,18 @@ function platformCloneablesList(): ReadonlyArray<readonly [Function, string]> {
     [crypto().KeyObject, 'a KeyObject'],
     [net().BlockList, 'a BlockList'],
     [net().SocketAddress, 'a SocketAddress'],
-    ...(CryptoKeyClass === undefined ? [] : [[CryptoKeyClass, 'a CryptoKey'] as const]),
+    ...cryptoKeyEntry(),
   ]);
+}
+
+/**
+ * Web Crypto's key class: a global in Node 20, though not in its type declarations. Read here,
+ * not when this file loads: the global is a getter that loads Web Crypto (several ms), and this
+ * file loads with `offload` in every pool, and in every worker whose task module imports it.
+ */
+function cryptoKeyEntry(): Array<readonly [Function, string]> {
+  const cryptoKey = (globalThis as { CryptoKey?: Function }).CryptoKey;
+  return cryptoKey === undefined ? [] : [[cryptoKey, 'a CryptoKey']];
 }
 
 /** Why a value cannot reach another process, or `undefined` when it can as far as this check goes. */

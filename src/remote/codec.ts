@@ -201,7 +201,14 @@ export function producerOf(jobId: string | undefined): string | undefined {
   return jobId === undefined ? undefined : JOB_ID.exec(jobId)?.[1];
 }
 
-/** The list a producer reads its replies from; workers write it, and it expires if nobody does. */
+/**
+ * A reply list expires this long after it was created or last renewed: workers set it on a list
+ * they create, and its producer renews it while it reads, so only a list whose producer is gone
+ * (a live one empties it within milliseconds) is left to expire.
+ */
+export const REPLY_TTL_MS = 60_000;
+
+/** The list a producer reads its replies from; workers write it, and it expires if nobody reads it. */
 export function replyList(prefix: string, queue: string, producer: string): string {
   return `${prefix}:${queue}:offload:replies:${producer}`;
 }

@@ -15,7 +15,7 @@
 import type { Queue } from 'bullmq';
 import type { Redis, RedisOptions } from 'ioredis';
 import { ConnectionError } from '../errors.js';
-import { cancelChannel, creditChannel, decodeEntry, decodeGenerators, generatorsKey, Reply, type JobData, type ReplyEntry } from './codec.js';
+import { cancelChannel, creditChannel, REPLY_TTL_MS, decodeEntry, decodeGenerators, generatorsKey, Reply, type JobData, type ReplyEntry } from './codec.js';
 import type { ResolvedRemoteOptions } from './options.js';
 import { atMost } from './at-most.js';
 
@@ -70,6 +70,7 @@ export class RemoteLink {
   #lastError: unknown;
   #waitingTimer: NodeJS.Timeout | undefined;
   readonly #checkTimer: NodeJS.Timeout;
+  readonly #renewTimer: NodeJS.Timeout;
   #isChecking = false;
   #isClosed = false;
   readonly #drivers: Drivers;
@@ -96,8 +97,10 @@ export class RemoteLink {
       });
       return redis;
     };
-    // Calls made in the same tick share one write to Redis.
-    this.#commands = client({ enableAutoPipelining: true });
+    // No auto-pipelining: each flush would build an ioredis pipeline, which copies every Lua
+    // script BullMQ defined on the connection (dozens), costing more than the writes it saves;
+    // under load the socket coalesces writes by itself.
+    this.#commands = client({});
     this.#reader = client({});
     this.#commands.on('ready', () => {
       if (this.#hasBeenReady) void this.#check(true);
@@ -113,6 +116,11 @@ export class RemoteLink {
     );
     this.#firstConnection.catch(() => {}); // Observed by the calls that need it.
     this.#checkTimer = setInterval(() => void this.#check(false), CHECK_MS).unref();
+    // Workers set the expiry only on a list they create: one that never empties (replies come
+    // faster than they are read) would otherwise expire under a live reader.
+    this.#renewTimer = setInterval(() => {
+      if (this.#commands.status === 'ready') this.#commands.pexpire(this.#replyList, REPLY_TTL_MS).catch(() => {});
+    }, REPLY_TTL_MS / 4).unref();
     if (countWaiting) this.#countWaiting();
   }
 
@@ -199,6 +207,7 @@ export class RemoteLink {
     this.#isClosed = true;
     clearTimeout(this.#waitingTimer);
     clearInterval(this.#checkTimer);
+    clearInterval(this.#renewTimer);
     this.#reader.disconnect(); // ends a blocked read at once
     await this.#reading;
     const queue = this.#queue;

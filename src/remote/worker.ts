@@ -17,7 +17,7 @@ import { AbortError, PayloadTooLargeError, WorkerExitedError } from '../errors.j
 import { createPool, streamTaskNames, type Pool } from '../pool/pool.js';
 import type { PoolStats } from '../pool/stats.js';
 import { encodeError } from '../protocol/error-codec.js';
-import { cancelChannel, creditChannel, decodeArgs, decodeCarried, decodeStreamCredit, encodeEntry, generatorsKey, producerOf, Reply, replyList, type ReplyMessage } from './codec.js';
+import { cancelChannel, creditChannel, REPLY_TTL_MS, decodeArgs, decodeCarried, decodeStreamCredit, encodeEntry, generatorsKey, producerOf, Reply, replyList, type ReplyMessage } from './codec.js';
 import { forwardStream, StreamCredits } from './stream-job.js';
 import { carriedContext } from '../tracing/call-trace.js';
 import { resolveConnection, resolvePayloadLimit, resolvePrefix, resolveQueueName, type RemoteConnection } from './options.js';
@@ -69,11 +69,6 @@ export interface RemoteWorker {
 const EARLY_CANCEL_MS = 60_000;
 /** Most early cancellations kept: anyone can publish on the channel, so what it keeps is bounded. */
 const EARLY_CANCEL_MAX = 10_000;
-/**
- * A reply list outlives its last write by this long, then Redis drops it: the producer that
- * would have read it is gone (a live one empties it within milliseconds).
- */
-const REPLY_TTL_MS = 60_000;
 /** What `encodeArgs` writes into a job: anything else is not offload's. */
 const JOB_FIELDS = new Set(['v', 'args', 'ctx', 's']);
 /** A job's name is a task's name: anything longer is not one. */
@@ -114,16 +109,18 @@ export async function startRemoteWorker(options: RemoteWorkerOptions): Promise<R
     url === undefined ? new Redis({ ...rest, ...options }) : new Redis(url, { ...rest, ...options });
   const subscriber = client({ lazyConnect: true });
   subscriber.on('error', () => {}); // reconnects by itself; the BullMQ worker reports outages
-  // Replies of jobs ending in the same tick go out in one write.
-  const replies = client({ lazyConnect: true, enableAutoPipelining: true });
-  replies.on('error', () => {});
-  const send = (jobId: string | undefined, entry: Buffer): Promise<unknown> => {
+  // Replies go on the BullMQ worker's own connection, which completes the jobs: commands of one
+  // connection run in the order sent, so a job's reply is in Redis before the job leaves the
+  // queue without the job waiting for it. Known once the worker is created.
+  let replies: Redis | undefined;
+  const send = (jobId: string | undefined, entry: Buffer): void => {
     const producer = producerOf(jobId);
-    if (producer === undefined) return Promise.resolve();
+    if (producer === undefined) return;
     const list = replyList(prefix, queue, producer);
-    return Promise.all([replies.rpush(list, entry), replies.pexpire(list, REPLY_TTL_MS)]).catch((error: unknown) =>
-      onError(new Error(`cannot reply to job ${jobId}: ${error instanceof Error ? error.message : String(error)}`)),
-    );
+    const failed = (error: unknown): void => onError(new Error(`cannot reply to job ${jobId}: ${error instanceof Error ? error.message : String(error)}`));
+    // Not a pipeline: one on this connection would copy BullMQ's scripts each time. A list just
+    // created gets its expiry here; its producer renews it while it reads it.
+    replies!.rpush(list, entry).then((length) => (length === 1 ? replies!.pexpire(list, REPLY_TTL_MS) : undefined), failed).catch(failed);
   };
   const answer: Answer = (jobId, entry) => send(jobId, encodeEntry(jobId ?? '', entry, limit));
   const credits = new StreamCredits();
@@ -132,6 +129,7 @@ export async function startRemoteWorker(options: RemoteWorkerOptions): Promise<R
   const worker = new Worker(queue, (job: Job, _token?: string, signal?: AbortSignal) =>
     runJob(pool, job, signal, limit, { cancels, credits, answer, send, onError }), {
     connection: (url === undefined ? rest : { ...rest, url }) as ConnectionOptions,
+    autorun: false,
     prefix,
     concurrency: pool.options.maxSize * pool.options.concurrentTasksPerWorker,
     name: `${hostname()}:${process.pid}`,
@@ -146,7 +144,7 @@ export async function startRemoteWorker(options: RemoteWorkerOptions): Promise<R
     // is BullMQ's bookkeeping after our processor, which never throws, already replied.
     if (job === undefined || error.name !== 'UnrecoverableError') return;
     const reason = `remote worker lost: ${error.message}`;
-    void answer(job.id, [Reply.Exited, 0, { exitCode: null, signal: null, reason, error: undefined }]);
+    answer(job.id, [Reply.Exited, 0, { exitCode: null, signal: null, reason, error: undefined }]);
   });
   subscriber.on('message', (channel: string, message: string) => {
     if (channel === channels.credit) return credits.hear(message);
@@ -155,18 +153,19 @@ export async function startRemoteWorker(options: RemoteWorkerOptions): Promise<R
     if (!worker.cancelJob(jobId, 'the caller cancelled the task')) cancels.add(jobId);
   });
   try {
-    await Promise.all([subscriber.connect(), replies.connect()]);
+    await subscriber.connect();
     await subscriber.subscribe(channels.cancel, channels.credit);
+    replies = (await worker.getBackend().client) as unknown as Redis;
     // For producers' typed handles: which tasks stream, as the local pool learned at warm-up.
     await replies.set(generatorsKey(prefix, queue), JSON.stringify([...(pool[streamTaskNames] ?? [])]));
     await worker.waitUntilReady();
   } catch (error) {
     await Promise.allSettled([worker.close(), pool.destroy()]);
     subscriber.disconnect();
-    replies.disconnect();
     cancels.stop();
     throw error;
   }
+  worker.run().catch(onError);
 
   let closing: Promise<void> | undefined;
   return {
@@ -174,24 +173,23 @@ export async function startRemoteWorker(options: RemoteWorkerOptions): Promise<R
     stats: () => pool.stats(),
     close: () =>
       (closing ??= (async () => {
-        await worker.close(); // waits for the active jobs
+        await worker.close(); // waits for the active jobs, and for their replies: sent before their completion
         await pool.close();
         subscriber.disconnect();
-        await replies.quit().catch(() => replies.disconnect()); // after the last replies went out
         cancels.stop();
       })()),
   };
 }
 
-type Answer = (jobId: string | undefined, entry: ReplyMessage | [typeof Reply.Progress, unknown]) => Promise<unknown>;
+type Answer = (jobId: string | undefined, entry: ReplyMessage | [typeof Reply.Progress, unknown]) => void;
 
 /** What every job shares on this worker. */
 interface JobContext {
   cancels: EarlyCancels;
   credits: StreamCredits;
   answer: Answer;
-  /** Writes an encoded entry to the reply list of the job's producer. */
-  send: (jobId: string | undefined, entry: Buffer) => Promise<unknown>;
+  /** Writes an encoded entry to the reply list of the job's producer, ahead of anything the worker sends next. */
+  send: (jobId: string | undefined, entry: Buffer) => void;
   onError: (error: unknown) => void;
 }
 
@@ -214,11 +212,11 @@ async function runJob(
   const refusal = refuse(job, limit);
   if (refusal !== undefined) {
     onError(new Error(`refused job ${job.id}: ${refusal.message}`));
-    await answer(job.id, [Reply.Failed, 0, encodeError(refusal)]);
+    answer(job.id, [Reply.Failed, 0, encodeError(refusal)]);
     return;
   }
   if (cancels.take(job.id!)) {
-    await answer(job.id, [Reply.Failed, 0, encodeError(new AbortError('cancelled before it started'))]);
+    answer(job.id, [Reply.Failed, 0, encodeError(new AbortError('cancelled before it started'))]);
     return;
   }
   let args: unknown[];
@@ -227,20 +225,20 @@ async function runJob(
     args = decodeArgs(job.data, limit);
     highWaterMark = decodeStreamCredit(job.data);
   } catch (error) {
-    await answer(job.id, [Reply.Failed, 0, encodeError(error)]);
+    answer(job.id, [Reply.Failed, 0, encodeError(error)]);
     return;
   }
   if (highWaterMark !== undefined && (job.stalledCounter > 0 || job.attemptsStarted > 1)) {
     // BullMQ runs a stalled job again; a stream's consumer already has items from the first run,
     // which a second would repeat: its worker was lost, as a thread's would be.
     const reason = 'remote worker lost: the worker streaming this job stopped answering (a stream is not run again)';
-    await answer(job.id, [Reply.Exited, 0, { exitCode: null, signal: null, reason, error: undefined }]);
+    answer(job.id, [Reply.Exited, 0, { exitCode: null, signal: null, reason, error: undefined }]);
     return;
   }
   const began = performance.now();
   let reply: ReplyMessage;
   try {
-    const onProgress = (value: unknown): void => void answer(job.id, [Reply.Progress, value]);
+    const onProgress = (value: unknown): void => answer(job.id, [Reply.Progress, value]);
     // The caller's trace and request context go on to the local thread as they came.
     const carried = decodeCarried(job.data, limit);
     let value: unknown;
@@ -248,7 +246,7 @@ async function runJob(
       const options = { signal, onProgress, [carriedContext]: carried };
       value = await pool.run(job.name, args, options);
     } else {
-      const stream = { jobId: job.id!, task: job.name, args, highWaterMark, signal, onProgress, carried, limit, send: (entry: Buffer) => void send(job.id, entry) };
+      const stream = { jobId: job.id!, task: job.name, args, highWaterMark, signal, onProgress, carried, limit, send: (entry: Buffer) => send(job.id, entry) };
       await forwardStream(pool, credits, stream);
     }
     reply = [Reply.Ok, performance.now() - began, value];
@@ -261,7 +259,7 @@ async function runJob(
       reply = [Reply.Failed, busy, encodeError(withoutLocalCaller(error))];
     }
   }
-  await answer(job.id, reply);
+  answer(job.id, reply);
 }
 
 /**

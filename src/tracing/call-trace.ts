@@ -38,17 +38,15 @@ interface TracedTask {
 const TRACER_NAME = 'offload';
 
 export class CallTracing {
-  readonly #api: OtelApi | undefined;
   readonly #options: TracingOptions;
 
   constructor(options: TracingOptions) {
-    this.#api = openTelemetry();
     this.#options = options;
   }
 
   /** What the call carries and its span, or `undefined` when it carries nothing. */
   start(task: TracedTask, options: CarryingOptions | undefined): CallTrace | undefined {
-    const api = this.#api;
+    const api = openTelemetry();
     const capture = this.#options.captureContext;
     const brought = options?.[carriedContext];
     if (api === undefined && capture === undefined && brought === undefined) return undefined;

@@ -68,28 +68,36 @@ export interface OtelApi {
   SpanKind: { INTERNAL: number };
 }
 
+/**
+ * Where every copy of the API (of major version 1) keeps what the application registered with
+ * it: tracer provider, context manager, propagator. The API creates it at the first registration.
+ */
+const REGISTRY = Symbol.for('opentelemetry.js.api.1');
+
 let loaded: { api: OtelApi | undefined } | undefined;
 
-/** The API, or `undefined` when it is not installed; looked up once per thread. */
+/**
+ * The API, or `undefined` when it is not installed or nothing is registered with it yet; loaded
+ * once per thread. Until something is registered, no span can be active (the API's default
+ * context manager has none), so there is nothing to carry or restore, and loading the package
+ * (tens of ms) would only slow down the start of every pool and worker where it happens to be
+ * installed. Checked at each use, so an SDK registered after the pool was created is seen.
+ */
 export function openTelemetry(): OtelApi | undefined {
-  loaded ??= { api: load('@opentelemetry/api') };
+  if (loaded === undefined) {
+    if (!(REGISTRY in globalThis)) return undefined;
+    loaded = { api: load('@opentelemetry/api') };
+  }
   return loaded.api;
 }
 
 /**
- * Where API 1.x (the peer range offload supports) keeps its registrations, shared by every copy
- * of the API in the process. Read directly only to learn cheaply that no context manager is
- * registered; everything else is asked of the API itself.
- */
-const API_1_REGISTRY = Symbol.for('opentelemetry.js.api.1');
-
-/**
  * `false` when no span can be active: no context manager is registered, so `context.active()`
- * can only answer the root context. Saves the API's version checks on every call of an
- * application that has the API installed (often as someone else's dependency) but no SDK set up.
+ * can only answer the root context. Saves the API's version checks on every call where something
+ * else was registered (a tracer provider, a propagator) but no context manager.
  */
 export function mayHaveActiveSpan(): boolean {
-  const registry = (globalThis as Record<symbol, { context?: unknown } | undefined>)[API_1_REGISTRY];
+  const registry = (globalThis as Record<symbol, { context?: unknown } | undefined>)[REGISTRY];
   return registry?.context !== undefined;
 }
 

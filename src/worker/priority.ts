@@ -4,8 +4,8 @@
  * every request) a core first. Linux only: there `setpriority()` given a thread id affects that
  * thread alone, which is what lets a worker *thread* be niced without the rest of its process.
  */
-import { readlinkSync } from 'node:fs';
-import { getPriority, setPriority } from 'node:os';
+// Through `builtins`: a worker loads `fs` and `os` only when it has a priority to lower.
+import { fs, os } from '../builtins.js';
 
 /** Most a process may be niced on Linux. */
 const LOWEST_PRIORITY = 19;
@@ -16,11 +16,11 @@ export function lowerOwnPriority(increment: number): boolean {
   let threadId: number;
   try {
     // "<pid>/task/<tid>"
-    threadId = Number(readlinkSync('/proc/thread-self').split('/').pop());
+    threadId = Number(fs().readlinkSync('/proc/thread-self').split('/').pop());
   } catch {
     return false; // no /proc: run at the normal priority
   }
   // Lowering one's own priority needs no privilege, so unlike raising it this does not fail.
-  setPriority(threadId, Math.min(LOWEST_PRIORITY, getPriority(threadId) + increment));
+  os().setPriority(threadId, Math.min(LOWEST_PRIORITY, os().getPriority(threadId) + increment));
   return true;
 }

@@ -1,0 +1,109 @@
+/**
+ * What a pool loads before its first result, with the compiled package as users run it: each
+ * worker entry (and `offload/task`) is one file, a task module's own copy of offload's worker-side
+ * code (through `offload` or `offload/task`) agrees with the worker's task loop, and
+ * neither the pool nor its workers load what they do not use (OpenTelemetry before something is
+ * registered with it; the built-ins only other executors need).
+ */
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { test } from 'node:test';
+import { promisify } from 'node:util';
+import { localExecutors } from './helpers.js';
+
+const run = promisify(execFile);
+const root = new URL('..', import.meta.url);
+
+/** Runs `script` as an ES module in a fresh process at the repository root; returns its last line as JSON. */
+async function inFreshProcess(script: string): Promise<unknown> {
+  const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script], { cwd: root.pathname, timeout: 30_000 });
+  return JSON.parse(stdout.trim().split('\n').at(-1)!);
+}
+
+test('each worker entry, and offload/task, is one file: it imports only Node built-ins', () => {
+  for (const entry of ['worker/thread-entry', 'worker/process-entry', 'task']) {
+    const code = readFileSync(new URL(`dist/${entry}.js`, root), 'utf8');
+    const imported = [...code.matchAll(/^\s*(?:import|export)\b[^'"]*?\bfrom\s*['"]([^'"]+)['"]|^\s*import\s*['"]([^'"]+)['"]/gm)].map(
+      (match) => match[1] ?? match[2],
+    );
+    assert.ok(imported.length > 0, `${entry}: no imports found, so this check would prove nothing`);
+    assert.deepEqual(imported.filter((specifier) => !specifier!.startsWith('node:')), [], `${entry} loads other files`);
+  }
+});
+
+/** A task module per entry of offload's that task code may import, each running the same tasks. */
+const TASK_MODULES = { offload: 'startup-tasks-offload.mjs', 'offload/task': 'startup-tasks-task.mjs' };
+
+for (const executor of localExecutors()) {
+  for (const [entry, file] of Object.entries(TASK_MODULES)) {
+    test(`a task module's own ${entry} agrees with the worker's task loop: state, progress, transfer, context (${executor})`, async () => {
+      const result = await inFreshProcess(`
+        import { AsyncLocalStorage } from 'node:async_hooks';
+        import { createPool } from 'offload';
+        const requests = new AsyncLocalStorage();
+        const pool = createPool(new URL('./test/fixtures/${file}', import.meta.url), {
+          executor: '${executor}', size: 1, captureContext: () => requests.getStore(),
+        });
+        const described = await requests.run('r-1', () => pool.run('describe', []));
+        const reports = [];
+        const bytes = await pool.run('bytes', [1024], { onProgress: (value) => reports.push(value) });
+        const moved = await pool.run('sentWasMoved', []);
+        await pool.close();
+        console.log(JSON.stringify({ described, reports, length: bytes.byteLength, first: bytes[0], moved }));
+      `);
+      assert.deepEqual(result, {
+        described: { isWorker: true, workerId: 1, context: 'r-1' },
+        reports: ['filled'],
+        length: 1024,
+        first: 7,
+        moved: true,
+      });
+    });
+  }
+
+  test(`a pool loads @opentelemetry/api only once something is registered with it, and traces from then on (${executor})`, async () => {
+    const result = await inFreshProcess(`
+      import { createRequire } from 'node:module';
+      import { createPool } from 'offload';
+      const loaded = () => Object.keys(createRequire(import.meta.url).cache).some((file) => file.includes('@opentelemetry/api'));
+      const pool = createPool(new URL('./test/fixtures/basic-js.mjs', import.meta.url), { executor: '${executor}', size: 1 });
+      const before = { sum: await pool.run('add', [1, 2]), loaded: loaded() };
+      // The application sets up its SDK after creating the pool.
+      const { context, trace } = await import('@opentelemetry/api');
+      const { AsyncLocalStorageContextManager } = await import('@opentelemetry/context-async-hooks');
+      const { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } = await import('@opentelemetry/sdk-trace-base');
+      const exporter = new InMemorySpanExporter();
+      context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
+      trace.setGlobalTracerProvider(new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] }));
+      const sum = await trace.getTracer('app').startActiveSpan('request', async (span) => {
+        try { return await pool.run('add', [2, 3]); } finally { span.end(); }
+      });
+      await pool.close();
+      const spans = exporter.getFinishedSpans().map((span) => span.name).sort();
+      console.log(JSON.stringify({ before, after: { sum, loaded: loaded(), spans } }));
+    `);
+    assert.deepEqual(result, {
+      before: { sum: 3, loaded: false },
+      after: { sum: 5, loaded: true, spans: ['offload add', 'request'] },
+    });
+  });
+}
+
+test('a thread pool starts without the built-ins only other executors need, nor Web Crypto', async () => {
+  const result = await inFreshProcess(`
+    // (Not \`net\`: a worker thread's own stdio loads it, with or without offload.)
+    const unneeded = /^NativeModule (child_process|v8|internal\\/crypto\\/keys)$/;
+    const loaded = () => process.moduleLoadList.filter((name) => unneeded.test(name));
+    const atStart = loaded();
+    const { createPool, transfer } = await import('offload');
+    const pool = createPool(new URL('./test/fixtures/basic-js.mjs', import.meta.url), { size: 2 });
+    await Promise.all([pool.run('add', [1, 2]), pool.run('slowDouble', [transfer(new Uint8Array(8)).length])]);
+    await pool.close();
+    const afterCalls = loaded();
+    // The check itself must be able to fail: Web Crypto's key class is one thing it would catch.
+    globalThis.CryptoKey;
+    console.log(JSON.stringify({ atStart, afterCalls, witness: loaded().length > 0 }));
+  `);
+  assert.deepEqual(result, { atStart: [], afterCalls: [], witness: true });
+});
