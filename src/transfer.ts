@@ -33,7 +33,7 @@ export function transfer<T extends Transferable>(value: T): T {
 
 /** Whether any value is marked and not yet sent: when not, there is nothing to look for. */
 export function hasMarks(): boolean {
-  return outstanding > 0;
+  return marks.outstanding > 0;
 }
 
 /**

@@ -564,8 +564,8 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
           maxMemoryMb: Number.isFinite(this.options.maxWorkerMemoryMb) ? this.options.maxWorkerMemoryMb : undefined,
         },
         {
-          message: (message) => this.#onMessage(slot, message),
-          exit: (exit) => this.#onExit(slot, exit),
+          message: (message) => this.#onWorkerEvent(slot, message, undefined),
+          exit: (exit) => this.#onWorkerEvent(slot, undefined, exit),
         },
       );
     } catch (error) {
@@ -579,16 +579,18 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
 
   // --- worker events ---------------------------------------------------------------------
 
-  #onMessage(slot: WorkerSlot, message: WorkerMessage): void {
+  /** A worker's message, or its exit: calls made while the pool handles it wait for the end of the tick. */
+  #onWorkerEvent(slot: WorkerSlot, message: WorkerMessage | undefined, exit: WorkerExit | undefined): void {
     this.#handling++;
     try {
-      this.#handleMessage(slot, message);
+      if (message !== undefined) this.#onMessage(slot, message);
+      else this.#onExit(slot, exit!);
     } finally {
       this.#handling--;
     }
   }
 
-  #handleMessage(slot: WorkerSlot, message: WorkerMessage): void {
+  #onMessage(slot: WorkerSlot, message: WorkerMessage): void {
     switch (message[0]) {
       case FromWorker.Results:
         this.#onResults(slot, message);
@@ -727,15 +729,6 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
   }
 
   #onExit(slot: WorkerSlot, exit: WorkerExit): void {
-    this.#handling++;
-    try {
-      this.#handleExit(slot, exit);
-    } finally {
-      this.#handling--;
-    }
-  }
-
-  #handleExit(slot: WorkerSlot, exit: WorkerExit): void {
     this.#workers.splice(this.#workers.indexOf(slot), 1);
     clearTimeout(slot.killTimer);
     const expected = slot.isRetiring;
