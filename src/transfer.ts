@@ -31,6 +31,11 @@ export function transfer<T extends Transferable>(value: T): T {
   return value;
 }
 
+/** Whether any value is marked and not yet sent: when not, there is nothing to look for. */
+export function hasMarks(): boolean {
+  return marks.outstanding > 0;
+}
+
 /**
  * Collects the transferables marked among `values` (top level, and one level into arrays and
  * plain objects) into `into`, clearing their marks. Returns the list, or `into` unchanged

@@ -99,6 +99,18 @@ for (const executor of executors) {
       assert.deepEqual(order, ['high-1', 'high-2', 'low-1', 'low-2', 'lowest']);
     });
 
+    test('a call that finds the worker idle starts at once; the calls made after it wait in priority order', async () => {
+      await pool.tasks.ok(0); // the task kinds are known: calls go straight to the queue
+      const order: string[] = [];
+      const calls = [
+        pool.run('ok', [1], { priority: 0 }).then(() => order.push('first, low')),
+        pool.run('ok', [2], { priority: 0 }).then(() => order.push('low')),
+        pool.run('ok', [3], { priority: 5 }).then(() => order.push('high')),
+      ];
+      await Promise.all(calls);
+      assert.deepEqual(order, ['first, low', 'high', 'low']);
+    });
+
     test('bad call options are refused with the option named', async () => {
       await assert.rejects(pool.run('ok', [1], { timeout: -5 }), /options\.timeout/);
       await assert.rejects(pool.run('ok', [1], { priority: 1.5 }), /options\.priority/);

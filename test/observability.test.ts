@@ -48,6 +48,32 @@ for (const executor of executors) {
       assert.deepEqual(report.uncaught, ['taskFailed', 'taskFinished', 'taskStarted', 'workerSpawned'].map((event) => `${event} listener broke`));
     });
 
+    test("a call made from an event listener waits for the pool's own bookkeeping: the counts stay whole", async () => {
+      const pool = poolFor<typeof Faults>('faults.ts', executor, { size: 1 });
+      try {
+        await pool.warmup();
+        // Made as the worker's answer is handled (the worker looks idle already), then as a task
+        // is handed out: each waits for the end of the tick.
+        for (const event of ['taskFinished', 'taskStarted'] as const) {
+          let nested: Promise<number> | undefined;
+          const listener = (): void => {
+            nested ??= pool.tasks.ok(2);
+          };
+          pool.on(event, listener);
+          assert.equal(await pool.tasks.ok(1), 1);
+          pool.off(event, listener);
+          assert.equal(await nested, 2);
+          const stats = pool.stats();
+          assert.equal(stats.busy, 0, `no worker counted busy after a call made from ${event}`);
+          assert.equal(stats.idle, 1);
+        }
+        assert.equal(pool.stats().completed, 4);
+        assert.equal(await pool.tasks.ok(4), 4);
+      } finally {
+        await pool.close();
+      }
+    });
+
     test('stats() has wait and run time percentiles, outcomes by code and per-worker utilisation', async () => {
       const pool = poolFor<typeof Faults>('faults.ts', executor, { size: 2 });
       try {

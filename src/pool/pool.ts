@@ -127,6 +127,8 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
   readonly #depth: PipelineDepth;
   readonly #dispatcher: Dispatcher;
   #isObserved = false;
+  /** Depth of the pool's handling of worker messages and exits: calls made meanwhile wait for the end of the tick. */
+  #handling = 0;
   #state: 'open' | 'closing' | 'closed' = 'open';
   #closed: Promise<CloseReport> | undefined;
   #whenEmpty: Array<() => void> = [];
@@ -318,7 +320,10 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
     // Outside the promise: what `captureContext` throws must reach the caller as a refusal, not as a rejection nobody handles.
     const task = this.#createTask(name, args, transfer, options, settle);
     this.#queue.push(task);
-    this.#dispatcher.schedule();
+    // Inside the pool's handling of a worker's message or exit (a listener or `onProgress`
+    // making a call), the handling finishes first: the call waits for the end of the tick.
+    if (this.#handling === 0) this.#dispatcher.queued();
+    else this.#dispatcher.schedule();
     return outcome;
   }
 
@@ -499,11 +504,7 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
     if (slot.inflight.peek() === task) return true;
     const concurrency = this.options.concurrentTasksPerWorker;
     if (concurrency === 1) return false;
-    let position = 0;
-    for (const held of slot.inflight) {
-      if (held === task) return true;
-      if (++position >= concurrency) return false;
-    }
+    for (let position = 0; position < concurrency; position++) if (slot.inflight.at(position) === task) return true;
     return false;
   }
 
@@ -572,8 +573,8 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
           maxMemoryMb: Number.isFinite(this.options.maxWorkerMemoryMb) ? this.options.maxWorkerMemoryMb : undefined,
         },
         {
-          message: (message) => this.#onMessage(slot, message),
-          exit: (exit) => this.#onExit(slot, exit),
+          message: (message) => this.#onWorkerEvent(slot, message, undefined),
+          exit: (exit) => this.#onWorkerEvent(slot, undefined, exit),
         },
       );
     } catch (error) {
@@ -586,6 +587,17 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
   }
 
   // --- worker events ---------------------------------------------------------------------
+
+  /** A worker's message, or its exit: calls made while the pool handles it wait for the end of the tick. */
+  #onWorkerEvent(slot: WorkerSlot, message: WorkerMessage | undefined, exit: WorkerExit | undefined): void {
+    this.#handling++;
+    try {
+      if (message !== undefined) this.#onMessage(slot, message);
+      else this.#onExit(slot, exit!);
+    } finally {
+      this.#handling--;
+    }
+  }
 
   #onMessage(slot: WorkerSlot, message: WorkerMessage): void {
     switch (message[0]) {

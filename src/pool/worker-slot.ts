@@ -27,9 +27,11 @@ export class WorkerSlot {
   ahead: Task | undefined;
   /** The in-flight task `id`: the head when tasks run one at a time, anywhere when they overlap. */
   find(id: number): Task | undefined {
-    const head = this.inflight.peek();
-    if (head?.id === id) return head;
-    for (const task of this.inflight) if (task.id === id) return task;
+    const inflight = this.inflight;
+    for (let i = 0; i < inflight.length; i++) {
+      const task = inflight.at(i)!;
+      if (task.id === id) return task;
+    }
     return undefined;
   }
 

@@ -18,6 +18,8 @@ export function flagCancelled(flag: Int32Array, id: number): void {
 
 /** Reader side: whether task `id` (never 0) was cancelled recently. */
 export function isFlagged(flag: Int32Array, id: number): boolean {
+  // The count of cancellations: while none happened, one read answers.
+  if (Atomics.load(flag, 0) === 0) return false;
   for (let slot = 1; slot <= SLOTS; slot++) if (Atomics.load(flag, slot) === id) return true;
   return false;
 }

@@ -11,9 +11,18 @@ export function createClaimCell(): Int32Array {
   return new Int32Array(new SharedArrayBuffer(4));
 }
 
-/** Pool: whether the worker has settled the last task handed ahead (claimed it or skipped it). */
-export function isClear(cell: Int32Array): boolean {
-  return Atomics.load(cell, CELL) === 0;
+/**
+ * Pool: whether a task may be offered now. Yes once the worker has settled the last task handed
+ * ahead (claimed it or skipped it), and also while the cell still offers `startedId`: a task the
+ * pool already counts as started (the one before it was answered), which it will never revoke.
+ * The worker may not have claimed it yet — its answer to the previous task and its claim race —
+ * and a new offer may replace it: finding another id in the cell, the worker runs it as claimed.
+ * Waiting for the claim instead would leave the thread without its next task until some other
+ * dispatch, a round trip through the main thread.
+ */
+export function canOffer(cell: Int32Array, startedId: number | undefined): boolean {
+  const value = Atomics.load(cell, CELL);
+  return value === 0 || value === startedId;
 }
 
 /** Pool: task `id` is about to be sent ahead; call before posting it. */

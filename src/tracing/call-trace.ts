@@ -12,7 +12,7 @@
  */
 import { Failure } from '../pool/task.js';
 import { toW3C, type Carried } from './carried.js';
-import { openTelemetry, type OtelApi, type OtelContext, type OtelSpan } from './otel.js';
+import { mayHaveActiveSpan, openTelemetry, type OtelApi, type OtelContext, type OtelSpan } from './otel.js';
 
 /** Internal run option: a context a call brings from elsewhere (a remote job), passed on as is. */
 export const carriedContext = Symbol('offload.carriedContext');
@@ -54,7 +54,7 @@ export class CallTracing {
     const request = capture === undefined ? undefined : capture();
     let span: OtelSpan | undefined;
     let carried: Carried | undefined = brought as Carried | undefined;
-    if (api !== undefined && brought === undefined) {
+    if (api !== undefined && brought === undefined && mayHaveActiveSpan()) {
       const active = api.context.active();
       if (api.trace.getSpan(active) !== undefined) {
         span = startSpan(api, task, this.#options, active);

@@ -91,6 +91,16 @@ export function openTelemetry(): OtelApi | undefined {
   return loaded.api;
 }
 
+/**
+ * `false` when no span can be active: no context manager is registered, so `context.active()`
+ * can only answer the root context. Saves the API's version checks on every call where something
+ * else was registered (a tracer provider, a propagator) but no context manager.
+ */
+export function mayHaveActiveSpan(): boolean {
+  const registry = (globalThis as Record<symbol, { context?: unknown } | undefined>)[REGISTRY];
+  return registry?.context !== undefined;
+}
+
 /** A module by name, or `undefined` when it cannot be found or fails to load. */
 export function load<T>(specifier: string): T | undefined {
   try {

@@ -20,7 +20,7 @@ import {
   type WorkerInit,
   type WorkerMessage,
 } from '../protocol/messages.js';
-import { takeMarked } from '../transfer.js';
+import { hasMarks, takeMarked } from '../transfer.js';
 import { isFlagged } from '../protocol/cancel-flag.js';
 import { claim, isHandedAhead } from '../protocol/claim-cell.js';
 import { runCarried, splitAddress } from '../tracing/restore.js';
@@ -144,7 +144,10 @@ class TaskLoop {
       if (message[0] === ToWorker.Stream) this.#waiting.push({ stream: message });
       else for (let i = 1; i < message.length; i += 3) this.#waiting.push([message[i], message[i + 1], message[i + 2]]);
       this.#pump();
-    } else if (message[0] === ToWorker.Run || message[0] === ToWorker.Stream) {
+    } else if (message[0] === ToWorker.Run) {
+      if (this.#isRunning) this.#inbox.push(message);
+      else this.#runNow(message);
+    } else if (message[0] === ToWorker.Stream) {
       if (this.#isRunning) this.#inbox.push(message);
       else void this.#drain(message);
     } else if (message[0] === ToWorker.Pull) {
@@ -249,12 +252,29 @@ class TaskLoop {
     this.#pump();
   }
 
-  async #drain(first: unknown[]): Promise<void> {
+  /**
+   * Runs a batch that arrived while the worker was idle. Synchronous tasks (the common case)
+   * finish here without the promise and the await of `#drain`: the round trip's floor.
+   */
+  #runNow(batch: unknown[]): void {
     this.#isRunning = true;
-    let batch: unknown[] | undefined = first;
+    const pending = this.#runBatch(batch, 1);
+    if (pending !== undefined) {
+      void this.#drain(undefined, pending);
+      return;
+    }
+    this.#isRunning = false;
+    if (this.#isCloseRequested) void this.#close();
+  }
+
+  /** Runs `first` (or waits for `pending`, a batch already started), then what queued meanwhile. */
+  async #drain(first: unknown[] | undefined, pending?: Promise<void>): Promise<void> {
+    this.#isRunning = true;
+    if (pending !== undefined) await pending;
+    let batch: unknown[] | undefined = first ?? this.#inbox.shift();
     while (batch !== undefined) {
-      const pending = batch[0] === ToWorker.Stream ? this.#runStream(batch) : this.#runBatch(batch, 1);
-      if (pending !== undefined) await pending;
+      const running = batch[0] === ToWorker.Stream ? this.#runStream(batch) : this.#runBatch(batch, 1);
+      if (running !== undefined) await running;
       batch = this.#inbox.shift();
     }
     this.#isRunning = false;
@@ -283,7 +303,9 @@ class TaskLoop {
       state.taskId = id;
       state.cancelled = false;
       state.controller = undefined;
-      const [name, carried] = splitAddress(batch[i + 1]);
+      // Read in place rather than through `splitAddress`: no tuple per task.
+      const address = batch[i + 1];
+      const name = (typeof address === 'string' ? address : splitAddress(address)[0]) as string;
       let task: Resolved;
       try {
         task = this.#resolve(name);
@@ -294,7 +316,8 @@ class TaskLoop {
       let value: unknown;
       try {
         const args = batch[i + 2] as unknown[];
-        value = carried === undefined ? task.fn.apply(task.self, args) : runCarried(carried, () => task.fn.apply(task.self, args));
+        value =
+          typeof address === 'string' ? task.fn.apply(task.self, args) : runCarried(splitAddress(address)[1], () => task.fn.apply(task.self, args));
       } catch (error) {
         out.push(id, Status.Failed, encodeTaskError(error));
         continue;
@@ -391,7 +414,7 @@ class TaskLoop {
   #send(out: unknown[]): void {
     if (out.length === 2) return;
     if (this.#maxMemoryMb !== undefined && !this.#isOverMemory) this.#checkMemory(this.#maxMemoryMb);
-    const transfer = takeMarked(valuesOf(out));
+    const transfer = hasMarks() ? takeMarked(valuesOf(out)) : undefined;
     try {
       this.#port.post(out as WorkerMessage, transfer);
       return;

@@ -21,6 +21,7 @@ import type { PipelineDepth } from './pipeline-depth.js';
 import { canTake, shareOut } from './worker-choice.js';
 
 const NO_TRANSFER: readonly TransferListItem[] = [];
+const SETTLED = Promise.resolve();
 
 /** What the dispatcher needs from the pool, which keeps admission, faults and lifecycle. */
 export interface DispatchHost {
@@ -44,17 +45,36 @@ export interface DispatchHost {
 
 export class Dispatcher {
   #isScheduled = false;
+  #isDispatching = false;
   readonly #dispatchQueued = (): void => this.dispatch();
   /** Created by the first keyed call: a pool that never uses keys keeps the batched path. */
   #affinity: KeyAffinity | undefined;
 
   constructor(private readonly host: DispatchHost) {}
 
+  /**
+   * A call was queued. With nothing else waiting and a worker idle, it is handed out now: a lone
+   * call (a sequential caller's, or the first of a burst) costs no wait for the end of the tick.
+   * Otherwise dispatch waits for the end of the tick, so a burst of calls shares messages. Never
+   * from inside a dispatch (a `taskStarted` listener making a call): that one is scheduled.
+   */
+  queued(): void {
+    if (!this.#isDispatching && this.#affinity === undefined && this.host.queue.length === 1 && this.#hasIdleWorker()) this.dispatch();
+    else this.schedule();
+  }
+
+  #hasIdleWorker(): boolean {
+    for (const slot of this.host.workers) if (canTake(slot, 1, true, this.host.maxTasksPerWorker)) return true;
+    return false;
+  }
+
   /** Dispatch waits for the end of the current tick, so a burst of calls shares messages. */
   schedule(): void {
     if (!this.#isScheduled) {
       this.#isScheduled = true;
-      queueMicrotask(this.#dispatchQueued);
+      // A reaction on a settled promise, not `queueMicrotask`: Node wraps each of those in an
+      // async resource, which costs a call's round trip more than the rest of its dispatch.
+      void SETTLED.then(this.#dispatchQueued);
     }
   }
 
@@ -70,6 +90,21 @@ export class Dispatcher {
 
   dispatch(): void {
     this.#isScheduled = false;
+    if (this.#isDispatching) {
+      // Reached again from inside a pass (a listener it called made a call): the pass running
+      // now must finish its own bookkeeping first.
+      this.schedule();
+      return;
+    }
+    this.#isDispatching = true;
+    try {
+      this.#dispatch();
+    } finally {
+      this.#isDispatching = false;
+    }
+  }
+
+  #dispatch(): void {
     const { queue, workers, depth: pipeline } = this.host;
     if (queue.length === 0) return;
     if (this.#affinity !== undefined) {
@@ -220,11 +255,19 @@ export class Dispatcher {
       this.#sendStream(slot, tasks[0]!);
       return;
     }
-    const message: unknown[] = [ToWorker.Run];
+    let message: unknown[];
     let transfer: TransferListItem[] | undefined;
-    for (const task of tasks) {
-      message.push(task.id, task.trace?.address ?? task.name, task.args);
-      if (task.transfer !== undefined) (transfer ??= []).push(...task.transfer);
+    if (tasks.length === 1) {
+      // One task (every call of a sequential caller): the message in one literal, no growth.
+      const task = tasks[0]!;
+      message = [ToWorker.Run, task.id, task.trace?.address ?? task.name, task.args];
+      transfer = task.transfer;
+    } else {
+      message = [ToWorker.Run];
+      for (const task of tasks) {
+        message.push(task.id, task.trace?.address ?? task.name, task.args);
+        if (task.transfer !== undefined) (transfer ??= []).push(...task.transfer);
+      }
     }
     try {
       slot.handle.post(message as [typeof ToWorker.Run], transfer ?? NO_TRANSFER);

@@ -6,11 +6,11 @@
  * until the thread starts it the pool can take it back through the slot's claim cell — when it
  * is cancelled, or when a call of higher priority arrives and should run first.
  */
-import { isClear, revoke } from '../../protocol/claim-cell.js';
+import { canOffer, revoke } from '../../protocol/claim-cell.js';
 import type { Task } from '../task.js';
 import type { WorkerSlot } from '../worker-slot.js';
 
-/** Whether `slot` may take a task ahead now: busy with one task, its last hand-ahead settled. */
+/** Whether `slot` may take a task ahead now: busy with one task, no other task waiting ahead. */
 export function canTakeAhead(slot: WorkerSlot, maxTasks: number): boolean {
   return (
     slot.claimCell !== undefined &&
@@ -20,7 +20,7 @@ export function canTakeAhead(slot: WorkerSlot, maxTasks: number): boolean {
     !slot.isOverMemory &&
     slot.inflight.length === 1 &&
     slot.assigned < maxTasks &&
-    isClear(slot.claimCell)
+    canOffer(slot.claimCell, slot.inflight.peek()?.id)
   );
 }
 
