@@ -220,6 +220,32 @@ for (const executor of localExecutors()) {
       assert.equal(pool.stats().crashes, crashesBefore);
     });
 
+    test('9c. a returned value that throws when inspected (revoked proxy, then getter, iterator return) fails that task alone: alone, in a batch, or beside another', async () => {
+      const hostile = [
+        ['returnRevokedProxy', /revoked/],
+        ['returnThenGetterThatThrows', /then getter/],
+        ['returnIteratorWhoseReturnThrows', /is a generator task/],
+      ] as const;
+      const side = poolFor<typeof Hostile>('hostile.ts', executor, { size: 1, concurrentTasksPerWorker: 2 });
+      try {
+        for (const target of [pool, side]) {
+          const crashesBefore = target.stats().crashes;
+          for (const [name, message] of hostile) {
+            assert.match(((await rejection(target.run(name, []))) as Error).message, message);
+            // Sent together, they reach the worker as one batch: the neighbours are answered.
+            const [before, failed, after] = await Promise.allSettled([target.run('add', [1, 1]), target.run(name, []), target.run('add', [2, 2])]);
+            assert.deepEqual(before, { status: 'fulfilled', value: 2 });
+            assert.equal(failed!.status, 'rejected');
+            assert.match(((failed as PromiseRejectedResult).reason as Error).message, message);
+            assert.deepEqual(after, { status: 'fulfilled', value: 4 });
+          }
+          assert.equal(target.stats().crashes, crashesBefore, 'no worker died');
+        }
+      } finally {
+        await side.close();
+      }
+    });
+
     test('9b. only exported functions and @blocking methods of exported classes are tasks', async () => {
       const unreachable = [
         'teardown',

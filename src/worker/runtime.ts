@@ -222,17 +222,23 @@ class TaskLoop {
       out.push(id, Status.Failed, encodeTaskError(error));
       return;
     }
-    if (value !== null && typeof value === 'object' && typeof (value as PromiseLike<unknown>).then === 'function') {
-      this.#running.set(id, context);
-      (value as PromiseLike<unknown>).then(
-        (result) => this.#settled(id, began, Status.Ok, result),
-        (error: unknown) => this.#settled(id, began, Status.Failed, encodeTaskError(error)),
-      );
+    let kind: ReturnKind;
+    try {
+      kind = returnKind(value);
+      if (kind === ReturnKind.Thenable) {
+        (value as PromiseLike<unknown>).then(
+          (result) => this.#settled(id, began, Status.Ok, result),
+          (error: unknown) => this.#settled(id, began, Status.Failed, encodeTaskError(error)),
+        );
+        this.#running.set(id, context);
+        return;
+      }
+    } catch (error) {
+      out.push(id, Status.Failed, encodeTaskError(error));
       return;
     }
-    if (isIterator(value) && !Array.isArray(value)) {
-      out.push(id, Status.Failed, encodeError(new TypeError(`"${name}" is a generator task: iterate it (for await ... of pool.tasks.x()) or use pool.stream()`)));
-      (value as Iterator<unknown>).return?.(undefined);
+    if (kind === ReturnKind.Iterator) {
+      out.push(id, Status.Failed, notACallTask(name, value));
       return;
     }
     out.push(id, Status.Ok, value);
@@ -322,16 +328,22 @@ class TaskLoop {
         out.push(id, Status.Failed, encodeTaskError(error));
         continue;
       }
-      if (value !== null && typeof value === 'object' && typeof (value as PromiseLike<unknown>).then === 'function') {
+      let kind: ReturnKind;
+      try {
+        kind = returnKind(value);
+      } catch (error) {
+        out.push(id, Status.Failed, encodeTaskError(error));
+        continue;
+      }
+      if (kind === ReturnKind.Thenable) {
         out[1] = performance.now() - began;
         this.#progress.flush();
         this.#unsent = undefined;
         this.#send(out);
         return this.#finishAsync(batch, i, value as PromiseLike<unknown>);
       }
-      if (isIterator(value) && !Array.isArray(value)) {
-        out.push(id, Status.Failed, encodeError(new TypeError(`"${name}" is a generator task: iterate it (for await ... of pool.tasks.x()) or use pool.stream()`)));
-        (value as Iterator<unknown>).return?.(undefined);
+      if (kind === ReturnKind.Iterator) {
+        out.push(id, Status.Failed, notACallTask(name, value));
         continue;
       }
       out.push(id, Status.Ok, value);
@@ -550,4 +562,27 @@ function valuesOf(out: unknown[]): unknown[] {
   const values: unknown[] = [];
   for (let i = 4; i < out.length; i += 3) values.push(out[i]);
   return values;
+}
+
+const ReturnKind = { Value: 0, Thenable: 1, Iterator: 2 } as const;
+type ReturnKind = (typeof ReturnKind)[keyof typeof ReturnKind];
+
+/**
+ * How a task's return value is answered. Reading it may run the task's own code (a `then`
+ * getter, a revoked proxy) and throw: callers fail that task with it, never the worker.
+ */
+function returnKind(value: unknown): ReturnKind {
+  if (value === null || typeof value !== 'object') return ReturnKind.Value;
+  if (typeof (value as PromiseLike<unknown>).then === 'function') return ReturnKind.Thenable;
+  return isIterator(value) && !Array.isArray(value) ? ReturnKind.Iterator : ReturnKind.Value;
+}
+
+/** A generator task called with `run()`: its generator is closed (its `finally` runs) and the call refused. */
+function notACallTask(name: string, iterator: unknown): EncodedError {
+  try {
+    (iterator as Iterator<unknown>).return?.(undefined);
+  } catch {
+    // Its own cleanup failed; the call is refused all the same.
+  }
+  return encodeError(new TypeError(`"${name}" is a generator task: iterate it (for await ... of pool.tasks.x()) or use pool.stream()`));
 }
