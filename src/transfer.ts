@@ -52,7 +52,14 @@ export function takeMarked(
       into = collect(value, into);
       continue;
     }
-    const inner = Array.isArray(value) ? value : isPlainObject(value) ? Object.values(value) : undefined;
+    let inner: readonly unknown[] | undefined;
+    try {
+      inner = Array.isArray(value) ? value : isPlainObject(value) ? Object.values(value) : undefined;
+    } catch {
+      // A getter or a revoked Proxy threw: sending it fails the same way, and the call's error
+      // then names it (ERR_OFFLOAD_NOT_CLONEABLE with its path), marks outstanding or not.
+      continue;
+    }
     if (inner === undefined) continue;
     for (const item of inner) {
       if (item !== null && typeof item === 'object' && marked.has(item)) into = collect(item, into);

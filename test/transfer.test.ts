@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
-import { transfer } from '../src/index.js';
+import { NotCloneableError, transfer } from '../src/index.js';
 import type * as Basic from './fixtures/basic.js';
 import { executors, poolFor } from './helpers.js';
 
@@ -34,6 +34,19 @@ for (const executor of executors) {
       assert.equal(result.byteLength, 1 << 20);
       assert.equal(result[12345], 7);
       assert.equal(await pool.tasks.lastFillDetached(), true);
+    });
+
+    test('with marks outstanding (a buffer marked and never sent), an unreadable argument or result still fails its call alone with ERR_OFFLOAD_NOT_CLONEABLE naming it', async () => {
+      transfer(new Uint8Array(4)); // never sent: its mark stays outstanding in this process
+      const { proxy, revoke } = Proxy.revocable({}, {});
+      revoke();
+      const unreadable = [[{ get x(): never { throw new Error('getter'); } }, 'args[0].x'], [proxy, 'args[0]']] as const;
+      for (const [argument, path] of unreadable) {
+        await assert.rejects(pool.run('echo', [argument]), (error: unknown) => error instanceof NotCloneableError && error.path === path);
+      }
+      await assert.rejects(pool.run('markThenReturnUnreadable', []), (error: unknown) => error instanceof NotCloneableError && error.path === 'result.bad');
+      assert.equal(pool.stats().crashes, 0);
+      assert.equal(await pool.tasks.echo(5), 5);
     });
   });
 }
