@@ -35,6 +35,28 @@ for (const executor of executors) {
       assert.equal(await pool.tasks.countRuns(), runs + 1);
     });
 
+    test('one signal shared by many calls (a request fanning out) holds one listener, warns of no leak, and aborts every call still waiting', async () => {
+      const warnings: Error[] = [];
+      const onWarning = (warning: Error): void => void warnings.push(warning);
+      process.on('warning', onWarning);
+      try {
+        const controller = new AbortController();
+        const { signal } = controller;
+        const done = await Promise.all(Array.from({ length: 30 }, (_, i) => pool.run('ok', [i], { signal })));
+        assert.deepEqual(done, Array.from({ length: 30 }, (_, i) => i));
+        const blocker = pool.tasks.sleep(100);
+        const waiting = Array.from({ length: 30 }, () => rejection(pool.run('countRuns', [], { signal })));
+        controller.abort(new Error('client went away'));
+        for (const error of await Promise.all(waiting)) assert.ok(error instanceof AbortError);
+        await blocker;
+        await new Promise((resolve) => setImmediate(resolve));
+        assert.deepEqual(warnings.filter((warning) => warning.name === 'MaxListenersExceededWarning'), []);
+        assert.equal(pool.stats().queued, 0);
+      } finally {
+        process.off('warning', onWarning);
+      }
+    });
+
     test('an already aborted signal is refused at once', async () => {
       const error = await rejection(pool.run('ok', [1], { signal: AbortSignal.abort('late') }));
       assert.equal((error as AbortError).code, 'ERR_OFFLOAD_ABORTED');

@@ -1,6 +1,7 @@
 /**
  * Wires a call's `timeout` and `signal` to its task. Costs nothing for calls that have
- * neither; for the others, one timer and one listener, both removed when the task settles.
+ * neither; for the others, one timer, and a place among its signal's watchers, both removed
+ * when the task settles.
  */
 import { AbortError, TimeoutError } from '../errors.js';
 import { setLongTimeout } from './long-timeout.js';
@@ -20,10 +21,46 @@ export function armDeadline(
   }
   if (signal !== undefined) {
     onAbort = () => expire(task, new AbortError(signal.reason));
-    signal.addEventListener('abort', onAbort, { once: true });
+    watch(signal, onAbort);
   }
   task.disarm = () => {
     if (clearTimer !== undefined) clearTimer();
-    if (onAbort !== undefined) signal!.removeEventListener('abort', onAbort);
+    if (onAbort !== undefined) unwatch(signal!, onAbort);
   };
+}
+
+/**
+ * The calls in flight on each signal, behind ONE listener per signal: a request's signal passed
+ * to each of its many calls would otherwise carry a listener per call, and Node warns of a
+ * listener leak past ten. Weakly held, and dropped with the signal's last call.
+ */
+interface Watchers {
+  readonly callbacks: Set<() => void>;
+  readonly fire: () => void;
+}
+
+const watched = new WeakMap<AbortSignal, Watchers>();
+
+function watch(signal: AbortSignal, onAbort: () => void): void {
+  let watchers = watched.get(signal);
+  if (watchers === undefined) {
+    const callbacks = new Set<() => void>();
+    const fire = (): void => {
+      watched.delete(signal);
+      // A callback settles its call, which unwatches it: deleting the current entry of a Set
+      // while iterating it is safe.
+      for (const callback of callbacks) callback();
+    };
+    watchers = { callbacks, fire };
+    watched.set(signal, watchers);
+    signal.addEventListener('abort', fire, { once: true });
+  }
+  watchers.callbacks.add(onAbort);
+}
+
+function unwatch(signal: AbortSignal, onAbort: () => void): void {
+  const watchers = watched.get(signal);
+  if (watchers === undefined || !watchers.callbacks.delete(onAbort) || watchers.callbacks.size > 0) return;
+  watched.delete(signal);
+  signal.removeEventListener('abort', watchers.fire);
 }
