@@ -40,11 +40,13 @@ for (const executor of executors) {
       // In a process of its own: the test runner takes any uncaught exception as a failure.
       const options = poolOptions('faults.ts', executor, { size: 2 });
       const { stdout } = await run(process.execPath, ['--import', 'tsx', fileURLToPath(fixture('throwing-listeners.ts')), JSON.stringify(options)], { timeout: 30_000 });
-      const report = JSON.parse(stdout) as { outcomes: unknown[]; busy: number; crashes: number; after: number; uncaught: string[] };
+      const report = JSON.parse(stdout) as { outcomes: unknown[]; busy: number; crashes: number; after: number; heard: Record<string, number>; uncaught: string[] };
       assert.deepEqual(report.outcomes, Array.from({ length: 12 }, (_, i) => (i % 4 === 3 ? `no ${i}` : i)));
       assert.equal(report.busy, 0);
       assert.equal(report.crashes, 0);
       assert.equal(report.after, 99);
+      // The listeners after a throwing one hear every event: 13 calls started, 10 finished, 3 failed.
+      assert.deepEqual({ ...report.heard, workerSpawned: report.heard.workerSpawned! > 0 }, { workerSpawned: true, taskStarted: 13, taskFinished: 10, taskFailed: 3 });
       assert.deepEqual(report.uncaught, ['taskFailed', 'taskFinished', 'taskStarted', 'workerSpawned'].map((event) => `${event} listener broke`));
     });
 

@@ -173,10 +173,12 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
   /**
    * Emits one of the pool's events. A listener runs in the middle of the pool's bookkeeping:
    * what it throws surfaces as an uncaught exception, as any Node callback's would, and never
-   * unwinds the pool half-way (a call left unsettled, a worker left counted busy).
+   * unwinds the pool half-way (a call left unsettled, a worker left counted busy), nor keeps
+   * the listeners after it (the metrics adapter's among them) from hearing the event.
    */
   #announce<E extends keyof PoolEvents>(event: E, ...payload: PoolEvents[E]): void {
-    invokeUserCode(() => void (this as EventEmitter<PoolEvents>).emit(event, ...(payload as never)));
+    // Raw listeners: a `once` wrapper removes itself when called.
+    for (const listener of (this as EventEmitter).rawListeners(event)) invokeUserCode(() => listener.apply(this, payload));
   }
 
   /** Runs a task by name: `await pool.run('resize', [image, 200], { timeout: 2000 })`. */
