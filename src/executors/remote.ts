@@ -13,7 +13,7 @@
  */
 import type { TransferListItem } from 'node:worker_threads';
 import { crypto } from '../builtins.js';
-import { AbortError, WorkerExitedError } from '../errors.js';
+import { AbortError, ConnectionError, WorkerExitedError } from '../errors.js';
 import { decodeError, encodeError } from '../protocol/error-codec.js';
 import { FromWorker, Status, ToWorker, type MainMessage, type WorkerInit } from '../protocol/messages.js';
 import { encodeArgs, Reply, replyList, type JobData, type ReplyEntry } from '../remote/codec.js';
@@ -80,6 +80,9 @@ export class RemoteExecutor implements Executor {
   /** The shared link, opened on demand (after the previous one, if any, finished closing). */
   async link(): Promise<RemoteLink> {
     await this.#linkClosing;
+    // A link opened once the last slot has ended (a late cancel, an abandon that outlived its
+    // wait) would never be closed, and its connections would keep the process alive.
+    if (this.#slots === 0) throw new ConnectionError('The pool has closed its connection to Redis');
     if (this.#link !== undefined) return this.#link;
     this.#opening ??= RemoteLink.open(this.#options, replyList(this.#options.prefix, this.#options.queue, this.#producerId), this.#countWaiting).then(
       (link) => {
