@@ -104,10 +104,13 @@ for (const executor of executors) {
         const hotWorker = (await pool.run('whoAmI', [], { key: 'hot' }))!;
         let cold = '';
         for (let i = 0; !cold; i++) if ((await pool.run('whoAmI', [], { key: `cold-${i}` })) === hotWorker) cold = `cold-${i}`;
-        const hot = Array.from({ length: 6 }, () => pool.run('visit', ['hot', 40], { key: 'hot' }));
-        const coldVisit = await pool.run('visit', [cold, 1], { key: cold });
-        const anywhere = await pool.run('visit', ['unkeyed', 1]);
-        const hotVisits = await Promise.all(hot);
+        // Hot visits long enough that the margins below are a whole visit, not scheduling noise.
+        const hot = Array.from({ length: 6 }, () => pool.run('visit', ['hot', 100], { key: 'hot' }));
+        const [coldVisit, anywhere, hotVisits] = await Promise.all([
+          pool.run('visit', [cold, 1], { key: cold }),
+          pool.run('visit', ['unkeyed', 1]),
+          Promise.all(hot),
+        ]);
         assert.equal(coldVisit.worker, hotWorker);
         assert.notEqual(anywhere.worker, hotWorker, 'an unkeyed call goes to the worker with room');
         assert.ok(anywhere.end <= hotVisits[2]!.start, 'and does not wait for the hot key either');
