@@ -15,7 +15,7 @@ import { createCancelFlag, flagCancelled } from '../protocol/cancel-flag.js';
 import { createClaimCell } from '../protocol/claim-cell.js';
 import { decodeError, type EncodedError } from '../protocol/error-codec.js';
 import { FromWorker, Status, ToWorker, type WorkerMessage } from '../protocol/messages.js';
-import { takeMarked } from '../transfer.js';
+import { transferListOf } from '../transfer.js';
 import { callBack, invokeUserCode } from '../styles/callback.js';
 import { createHandles, type TaskHandles } from '../styles/handle.js';
 import type { CallTaskName, StreamItem, StreamTaskName, TaskArgs, TaskCallback, TaskResult, UntypedTasks } from '../types.js';
@@ -317,7 +317,7 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
   /** Queues a task; resolves with its value or a `Failure`. Throws when admission refuses. */
   #enqueue(name: string, args: unknown[], options: RunOptions | undefined): Promise<unknown> {
     this.#admit(name, args, options);
-    const transfer = takeMarked(args, options?.transfer ? [...options.transfer] : undefined);
+    const transfer = transferListOf(args, options?.transfer);
     const [outcome, settle] = deferred();
     // Outside the promise: what `captureContext` throws must reach the caller as a refusal, not as a rejection nobody handles.
     const task = this.#createTask(name, args, transfer, options, settle);
@@ -334,7 +334,7 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
     let task: Task;
     try {
       this.#admit(name, args, options);
-      task = this.#createTask(name, args, takeMarked(args), options, (outcome) => stream.end(outcome));
+      task = this.#createTask(name, args, transferListOf(args, undefined), options, (outcome) => stream.end(outcome));
     } catch (error) {
       stream.end(new Failure(undefined, error));
       return undefined;
@@ -373,7 +373,7 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
   [enqueuePending](name: string, args: unknown[], options: (RunOptions & StreamOptions) | undefined): PendingTask {
     this.#admit(name, args, options);
     const [outcome, settle] = deferred();
-    const task = this.#createTask(name, args, takeMarked(args, options?.transfer ? [...options.transfer] : undefined), options, settle);
+    const task = this.#createTask(name, args, transferListOf(args, options?.transfer), options, settle);
     this.#queue.push(task);
     this.#dispatcher.schedule();
     return {
