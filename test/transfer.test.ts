@@ -6,7 +6,7 @@ import type * as Basic from './fixtures/basic.js';
 import { capabilities, executors, poolFor } from './helpers.js';
 
 /** A view whose buffer was moved away (detached), as a second send of the same buffer finds it. */
-function detachedBytes(): Uint8Array {
+function detachedBytes(): Uint8Array<ArrayBuffer> {
   const bytes = new Uint8Array(8).fill(1);
   structuredClone(bytes.buffer, { transfer: [bytes.buffer] });
   return bytes;
@@ -93,10 +93,10 @@ for (const executor of executors) {
 
     test('a detached buffer among the arguments fails its call alone with ERR_OFFLOAD_NOT_CLONEABLE naming it, listed, marked or neither', SETTLES, async () => {
       const sends = [
-        (bytes: Uint8Array) => pool.run('sum', [bytes], { transfer: [bytes.buffer] }),
-        (bytes: Uint8Array) => pool.tasks.sum(transfer(bytes)),
-        (bytes: Uint8Array) => pool.run('echo', [{ nested: bytes }], { transfer: [bytes.buffer] }),
-        (bytes: Uint8Array) => pool.tasks.sum(bytes),
+        (bytes: Uint8Array<ArrayBuffer>) => pool.run('sum', [bytes], { transfer: [bytes.buffer] }),
+        (bytes: Uint8Array<ArrayBuffer>) => pool.tasks.sum(transfer(bytes)),
+        (bytes: Uint8Array<ArrayBuffer>) => pool.run('echo', [{ nested: bytes }], { transfer: [bytes.buffer] }),
+        (bytes: Uint8Array<ArrayBuffer>) => pool.tasks.sum(bytes),
       ];
       const paths = ['args[0]', 'args[0]', 'args[0].nested', 'args[0]'];
       for (const [i, send] of sends.entries()) {

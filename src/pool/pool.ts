@@ -31,6 +31,7 @@ import { waitingAhead, withdraw } from './scheduling/hand-ahead.js';
 import { MAX_DEPTH, PipelineDepth } from './scheduling/pipeline-depth.js';
 import { WorkerSlot } from './worker-slot.js';
 import { CallTracing, type CarryingOptions } from '../tracing/call-trace.js';
+import { quoted } from '../quoted.js';
 
 export interface RunOptions {
   /** Buffers to move rather than copy, besides those marked with `transfer()`. */
@@ -392,7 +393,7 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
   #admit(name: string, args: unknown[], options: RunOptions | StreamOptions | undefined): void {
     if (this.#state !== 'open') throw new ClosedError(this.#state === 'closing' ? 'The pool is closing' : undefined);
     if (typeof name !== 'string') throw new TypeError(`The task name must be a string (got ${typeof name})`);
-    if (!Array.isArray(args)) throw new TypeError(`The arguments of "${name}" must be an array`);
+    if (!Array.isArray(args)) throw new TypeError(`The arguments of ${quoted(name)} must be an array`);
     if (options !== undefined) {
       checkRunOptions(options);
       if ((options as RunOptions).key !== undefined && this.options.executor === 'remote') {
