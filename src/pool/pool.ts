@@ -325,7 +325,7 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
     this.#queue.push(task);
     // Inside the pool's handling of a worker's message or exit (a listener or `onProgress`
     // making a call), the handling finishes first: the call waits for the end of the tick.
-    if (this.#handling === 0) this.#dispatcher.queued();
+    if (this.#handling === 0) this.#dispatcher.queued(task);
     else this.#dispatcher.schedule();
     return outcome;
   }
