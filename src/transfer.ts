@@ -23,7 +23,7 @@ const marked = marks.marked;
 /** Marks an `ArrayBuffer`, a typed array / DataView (its buffer moves) or a `MessagePort`. */
 export function transfer<T extends Transferable>(value: T): T {
   // Refused here, where the mistake is, rather than by the send of the call that carries it.
-  if (!(isAnyArrayBuffer(value) || ArrayBuffer.isView(value) || value instanceof MessagePort)) {
+  if (!isMarkable(value)) {
     throw new TypeError(`transfer() takes an ArrayBuffer, a typed array, a DataView or a MessagePort (got ${describe(value)})`);
   }
   if (!marked.has(value)) {
@@ -31,6 +31,14 @@ export function transfer<T extends Transferable>(value: T): T {
     marks.outstanding++;
   }
   return value;
+}
+
+function isMarkable(value: unknown): boolean {
+  try {
+    return isAnyArrayBuffer(value) || ArrayBuffer.isView(value) || value instanceof MessagePort;
+  } catch {
+    return false; // a revoked Proxy, whose prototype `instanceof` cannot read
+  }
 }
 
 /** Whether any value is marked and not yet sent: when not, there is nothing to look for. */
@@ -44,9 +52,14 @@ export function hasMarks(): boolean {
  * a `TypeError` naming it before anything happens, not a failure of the send.
  */
 export function unlistable(item: unknown): string | undefined {
-  if (isArrayBuffer(item) || item instanceof MessagePort || isNodeTransferable(item)) return undefined;
+  if (isArrayBuffer(item)) return undefined;
   if (ArrayBuffer.isView(item)) return `${describe(item)}: list its .buffer, or mark the array itself with transfer()`;
   if (isAnyArrayBuffer(item)) return 'a SharedArrayBuffer, which is shared, never moved: pass it without listing it';
+  try {
+    if (item instanceof MessagePort || isNodeTransferable(item)) return undefined;
+  } catch {
+    // A revoked Proxy: `instanceof` cannot read its prototype. It cannot move either.
+  }
   return `${describe(item)}, which cannot be moved: list ArrayBuffers, MessagePorts, FileHandles or web streams`;
 }
 
@@ -141,16 +154,17 @@ function isDetached(item: unknown): boolean {
 }
 
 /** What a value is, for an error message, without echoing it. */
-export function describe(value: unknown): string {
+function describe(value: unknown): string {
   if (value === null) return 'null';
   if (typeof value === 'function') return 'a function';
   if (typeof value !== 'object') return typeof value === 'undefined' ? 'undefined' : `a ${typeof value}`;
-  if (Array.isArray(value)) return 'an array';
   try {
+    if (Array.isArray(value)) return 'an array';
     const prototype: unknown = Object.getPrototypeOf(value);
     if (prototype === Object.prototype || prototype === null) return 'a plain object';
     const name = (prototype as { constructor?: { name?: unknown } }).constructor?.name;
-    return typeof name === 'string' && /^[A-Za-z_$][\w$]{0,63}$/.test(name) ? `a ${name}` : 'an object';
+    if (typeof name !== 'string' || !/^[A-Za-z_$][\w$]{0,63}$/.test(name)) return 'an object';
+    return /^[AEIO]/.test(name) ? `an ${name}` : `a ${name}`; // "a Uint8Array", "an Int8Array"
   } catch {
     return 'an object'; // a revoked Proxy
   }

@@ -12,6 +12,12 @@ function detachedBytes(): Uint8Array<ArrayBuffer> {
   return bytes;
 }
 
+function revokedProxy(): object {
+  const { proxy, revoke } = Proxy.revocable({}, {});
+  revoke();
+  return proxy;
+}
+
 /** A call that never settles fails its test by this deadline instead of hanging the file. */
 const SETTLES = { timeout: 30_000 };
 
@@ -23,6 +29,7 @@ test('transfer() refuses, where it is called, what cannot move: a TypeError nami
     [() => 1, /got a function/],
     [7, /got a number/],
     [null, /got null/],
+    [revokedProxy(), /got an object/],
   ];
   for (const [value, message] of kinds) {
     assert.throws(() => transfer(value as ArrayBuffer), (error: unknown) => error instanceof TypeError && message.test(error.message));
@@ -74,6 +81,7 @@ for (const executor of executors) {
         [new SharedArrayBuffer(4), /^options\.transfer\[1\] is a SharedArrayBuffer, which is shared/],
         [() => 1, /^options\.transfer\[1\] is a function/],
         [new Map(), /^options\.transfer\[1\] is a Map, which cannot be moved/],
+        [revokedProxy(), /^options\.transfer\[1\] is an object, which cannot be moved/],
       ];
       for (const [item, message] of refused) {
         const bytes = new Uint8Array(4).fill(1);
