@@ -101,24 +101,23 @@ export function takeMarked(
   into?: TransferListItem[],
 ): TransferListItem[] | undefined {
   if (marks.outstanding === 0) return into;
-  for (const value of values) {
-    if (value === null || typeof value !== 'object') continue;
-    if (marked.has(value)) {
-      into = collect(value, into);
-      continue;
+  try {
+    for (const value of values) {
+      if (value === null || typeof value !== 'object') continue;
+      if (marked.has(value)) {
+        into = collect(value, into);
+        continue;
+      }
+      const inner = Array.isArray(value) ? value : isPlainObject(value) ? Object.values(value) : undefined;
+      if (inner === undefined) continue;
+      for (const item of inner) {
+        if (item !== null && typeof item === 'object' && marked.has(item)) into = collect(item, into);
+      }
     }
-    let inner: readonly unknown[] | undefined;
-    try {
-      inner = Array.isArray(value) ? value : isPlainObject(value) ? Object.values(value) : undefined;
-    } catch {
-      // A getter or a revoked Proxy threw: sending it fails the same way, and the call's error
-      // then names it (ERR_OFFLOAD_NOT_CLONEABLE with its path), marks outstanding or not.
-      continue;
-    }
-    if (inner === undefined) continue;
-    for (const item of inner) {
-      if (item !== null && typeof item === 'object' && marked.has(item)) into = collect(item, into);
-    }
+  } catch {
+    // A getter or a Proxy (the arguments themselves, or a value among them) threw: sending them
+    // fails the same way, and the call's error then names it (ERR_OFFLOAD_NOT_CLONEABLE with its
+    // path), marks outstanding or not. What was collected so far still moves.
   }
   return into;
 }
