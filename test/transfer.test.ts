@@ -165,5 +165,52 @@ for (const executor of executors) {
       assert.equal(pool.stats().crashes, 0);
       assert.equal(await pool.tasks.echo(5), 5);
     });
+
+    test('arguments that are themselves a throwing Proxy fail their call alone with ERR_OFFLOAD_NOT_CLONEABLE, marks outstanding or not', SETTLES, async () => {
+      const throwingArgs = (trap: PropertyKey): unknown[] =>
+        new Proxy([1], {
+          get(target, property) {
+            if (property === trap) throw new Error(`reading ${String(property)}`);
+            return Reflect.get(target, property) as unknown;
+          },
+        });
+      for (const trap of ['length', Symbol.iterator]) {
+        await assert.rejects(pool.run('echo', throwingArgs(trap) as [unknown]), (error: unknown) => error instanceof NotCloneableError && error.path === 'args');
+      }
+      const pending = transfer(new Uint8Array(4)); // outstanding while the next calls are made
+      for (const trap of ['length', Symbol.iterator]) {
+        await assert.rejects(pool.run('echo', throwingArgs(trap) as [unknown]), (error: unknown) => error instanceof NotCloneableError && error.path === 'args');
+      }
+      assert.equal(await pool.tasks.sum(pending), 0);
+      assert.equal(pool.stats().crashes, 0);
+    });
+
+    test('call options are read once: a getter that answers differently on a second read cannot slip past the checks', SETTLES, async () => {
+      const reads = new Map<string, number>();
+      /** Options whose `name` reads as `first` once, then as `later`. */
+      const twoFaced = (name: string, first: unknown, later: unknown): object => ({
+        get [name]() {
+          const count = (reads.get(name) ?? 0) + 1;
+          reads.set(name, count);
+          return count === 1 ? first : later;
+        },
+      });
+      const bytes = new Uint8Array(8).fill(1);
+      const cases: Array<[string, unknown, unknown]> = [
+        ['transfer', [bytes.buffer], [{}]],
+        ['timeout', undefined, -5],
+        ['signal', undefined, { aborted: true }],
+        ['priority', undefined, 'high'],
+        ['onProgress', undefined, 7],
+        ['key', undefined, 7],
+      ];
+      for (const [name, first, later] of cases) {
+        if (name === 'key' && executor === 'remote') continue; // keys are refused on remote pools
+        const total = await pool.run('sum', [bytes.byteLength === 0 ? new Uint8Array(8).fill(1) : bytes], twoFaced(name, first, later));
+        assert.equal(total, 8, name);
+        assert.equal(reads.get(name), 1, `options.${name} was read ${reads.get(name)} times`);
+      }
+      assert.equal(bytes.byteLength, 0, 'the buffer listed at the one read moved');
+    });
   });
 }

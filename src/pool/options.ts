@@ -5,6 +5,7 @@
 import { fs, os } from '../builtins.js';
 import type { ResourceLimits } from 'node:worker_threads';
 import { unlistable } from '../transfer.js';
+import { carriedContext, type CarryingOptions } from '../tracing/call-trace.js';
 import { resolveRemoteOptions, type RemotePoolOptions, type ResolvedRemoteOptions } from '../remote/options.js';
 
 export interface PoolOptions extends RemotePoolOptions {
@@ -196,23 +197,30 @@ export interface RunOptionsInput {
 
 /**
  * Checks a call's options, all of them before anything is armed or counted, so a refused call
- * leaves no timer, listener or queue slot behind. Runs on every call that passes some, so it
- * stays cheap.
+ * leaves no timer, listener or queue slot behind, and returns them read: each field read once
+ * into a plain object, the transfer list copied. The pool uses only what this returns, so a
+ * getter or a Proxy that answers differently on a second read cannot slip past the checks.
+ * Runs on every call that passes some, so it stays cheap.
  */
-export function checkRunOptions(options: RunOptionsInput): void {
+export function checkRunOptions(options: RunOptionsInput): RunOptionsInput {
   if (options === null || typeof options !== 'object') throw new TypeError('The call options must be an object');
   const { signal, timeout, priority, onProgress, transfer, highWaterMark, stallTimeout, key } = options;
+  const carried = (options as CarryingOptions)[carriedContext];
   if (signal !== undefined && !(signal instanceof AbortSignal)) throw new TypeError('options.signal must be an AbortSignal');
   if (timeout !== undefined) milliseconds('timeout', timeout);
   if (priority !== undefined && !Number.isInteger(priority)) {
     throw new TypeError(`options.priority must be an integer (got ${String(priority)})`);
   }
   if (onProgress !== undefined && typeof onProgress !== 'function') throw new TypeError('options.onProgress must be a function');
+  let listed: unknown[] | undefined;
   if (transfer !== undefined) {
     if (!Array.isArray(transfer)) throw new TypeError('options.transfer must be an array');
-    for (let i = 0; i < transfer.length; i++) {
-      const refusal = unlistable(transfer[i]);
+    listed = [];
+    for (let i = 0, length = (transfer as unknown[]).length; i < length; i++) {
+      const item: unknown = transfer[i];
+      const refusal = unlistable(item);
       if (refusal !== undefined) throw new TypeError(`options.transfer[${i}] is ${refusal}`);
+      listed.push(item);
     }
   }
   if (highWaterMark !== undefined && !(Number.isInteger(highWaterMark) && highWaterMark >= 1)) {
@@ -220,6 +228,9 @@ export function checkRunOptions(options: RunOptionsInput): void {
   }
   if (stallTimeout !== undefined) milliseconds('stallTimeout', stallTimeout);
   if (key !== undefined && typeof key !== 'string') throw new TypeError(`options.key must be a string (got ${typeof key})`);
+  const read: RunOptionsInput & CarryingOptions = { signal, timeout, priority, onProgress, transfer: listed, highWaterMark, stallTimeout, key };
+  if (carried !== undefined) read[carriedContext] = carried;
+  return read;
 }
 
 const HEAP_LIMITS = ['maxOldGenerationSizeMb', 'maxYoungGenerationSizeMb', 'codeRangeSizeMb', 'stackSizeMb'];

@@ -193,9 +193,9 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
    * pull; `break` ends the generator in the worker (its `finally` blocks run).
    */
   stream<K extends StreamTaskName<M>>(name: K, args: TaskArgs<M, K>, options: StreamOptions = {}): TaskStream<StreamItem<M, K>> {
-    checkRunOptions(options);
-    return new TaskStream<StreamItem<M, K>>(this.#streamLimits(options), (stream) =>
-      this.#startStream(name, args as unknown[], options, stream as TaskStream<unknown>),
+    const read = checkRunOptions(options) as StreamOptions;
+    return new TaskStream<StreamItem<M, K>>(this.#streamLimits(read), (stream) =>
+      this.#startStream(name, args as unknown[], read, stream as TaskStream<unknown>),
     );
   }
 
@@ -317,11 +317,11 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
 
   /** Queues a task; resolves with its value or a `Failure`. Throws when admission refuses. */
   #enqueue(name: string, args: unknown[], options: RunOptions | undefined): Promise<unknown> {
-    this.#admit(name, args, options);
-    const transfer = transferListOf(args, options?.transfer);
+    const read = this.#admit(name, args, options);
+    const transfer = transferListOf(args, read?.transfer);
     const [outcome, settle] = deferred();
     // Outside the promise: what `captureContext` throws must reach the caller as a refusal, not as a rejection nobody handles.
-    const task = this.#createTask(name, args, transfer, options, settle);
+    const task = this.#createTask(name, args, transfer, read, settle);
     this.#queue.push(task);
     // Inside the pool's handling of a worker's message or exit (a listener or `onProgress`
     // making a call), the handling finishes first: the call waits for the end of the tick.
@@ -334,8 +334,8 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
   #startStream(name: string, args: unknown[], options: StreamOptions, stream: TaskStream<unknown>): StreamControl | undefined {
     let task: Task;
     try {
-      this.#admit(name, args, options);
-      task = this.#createTask(name, args, transferListOf(args, undefined), options, (outcome) => stream.end(outcome));
+      const read = this.#admit(name, args, options);
+      task = this.#createTask(name, args, transferListOf(args, undefined), read, (outcome) => stream.end(outcome));
     } catch (error) {
       stream.end(new Failure(undefined, error));
       return undefined;
@@ -372,16 +372,16 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
    * as a plain call that may still become a stream until it is dispatched (end of this tick).
    */
   [enqueuePending](name: string, args: unknown[], options: (RunOptions & StreamOptions) | undefined): PendingTask {
-    this.#admit(name, args, options);
+    const read = this.#admit(name, args, options);
     const [outcome, settle] = deferred();
-    const task = this.#createTask(name, args, transferListOf(args, options?.transfer), options, settle);
+    const task = this.#createTask(name, args, transferListOf(args, read?.transfer), read, settle);
     this.#queue.push(task);
     this.#dispatcher.schedule();
     return {
       result: () => this.#settled(outcome),
       streamInstead: () => {
         if (task.state !== TaskState.Queued) return undefined;
-        const stream = new TaskStream<unknown>(this.#streamLimits(options), () => this.#streamControl(task));
+        const stream = new TaskStream<unknown>(this.#streamLimits(read), () => this.#streamControl(task));
         task.stream = stream;
         task.settle = (result) => stream.end(result);
         return stream;
@@ -389,26 +389,30 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
     };
   }
 
-  /** Admission: refuses (throws) a call the pool cannot take now. */
-  #admit(name: string, args: unknown[], options: RunOptions | StreamOptions | undefined): void {
+  /**
+   * Admission: refuses (throws) a call the pool cannot take now. Returns its options as read
+   * once and checked (see `checkRunOptions`): the call uses those, never `options` again.
+   */
+  #admit<O extends RunOptions | StreamOptions>(name: string, args: unknown[], options: O | undefined): O | undefined {
     if (this.#state !== 'open') throw new ClosedError(this.#state === 'closing' ? 'The pool is closing' : undefined);
     if (typeof name !== 'string') throw new TypeError(`The task name must be a string (got ${typeof name})`);
     if (!Array.isArray(args)) throw new TypeError(`The arguments of ${quoted(name)} must be an array`);
-    if (options !== undefined) {
-      checkRunOptions(options);
-      if ((options as RunOptions).key !== undefined && this.options.executor === 'remote') {
+    const read = options === undefined ? undefined : (checkRunOptions(options) as O);
+    if (read !== undefined) {
+      if ((read as RunOptions).key !== undefined && this.options.executor === 'remote') {
         throw new TypeError('options.key does not apply to the remote executor: its jobs go to whichever remote worker is free');
       }
-      if (options.signal?.aborted) throw new AbortError(options.signal.reason);
+      if (read.signal?.aborted) throw new AbortError(read.signal.reason);
     }
     if (this.#loadFailure !== undefined) this.#checkLoadFailure();
-    if (this.options.maxQueue === Infinity) return;
+    if (this.options.maxQueue === Infinity) return read;
     // Workers not started yet count as free: a first burst is not shed while they start.
     const waiting = this.#waiting() + (this.#executor.waiting?.() ?? 0);
     if (waiting >= this.options.maxQueue + this.#freeRoom()) {
       this.#stats.shed++;
       throw new QueueFullError(this.options.maxQueue, this.#retryAfter());
     }
+    return read;
   }
 
   /**
