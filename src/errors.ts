@@ -2,7 +2,7 @@
  * Every error offload itself raises. Users match on `code`, which never changes; messages may
  * improve. The README's error table is the contract for this file.
  */
-import { quoted } from './quoted.js';
+import { causeSuffix, quoted } from './quoted.js';
 
 export type OffloadErrorCode =
   | 'ERR_OFFLOAD_QUEUE_FULL'
@@ -112,8 +112,7 @@ export class NotCloneableError extends OffloadError {
   readonly path: string;
 
   constructor(path: string, cause?: unknown) {
-    const why = cause instanceof Error ? `: ${cause.message}` : '';
-    super('ERR_OFFLOAD_NOT_CLONEABLE', `${path} cannot be sent between workers${why}`, { cause });
+    super('ERR_OFFLOAD_NOT_CLONEABLE', `${path} cannot be sent between workers${causeSuffix(cause)}`, { cause });
     this.path = path;
   }
 }

@@ -8,14 +8,17 @@
 /** Characters of the text kept; the rest becomes an ellipsis. */
 export const ECHOED_CHARS = 80;
 
+/** Characters kept of a cause's message appended to an error's own (it may echo a caller's value). */
+export const ECHOED_CAUSE_CHARS = 200;
+
 /** `text` in double quotes, escaped, at most `ECHOED_CHARS` characters of it then `…`. */
 export function quoted(text: string): string {
   return `"${excerpt(text)}"`;
 }
 
-/** `text`, escaped, at most `ECHOED_CHARS` characters of it then `…`, without quotes. */
-export function excerpt(text: string): string {
-  let head = text.length > ECHOED_CHARS ? text.slice(0, ECHOED_CHARS) : text;
+/** `text`, escaped, at most `limit` characters of it then `…`, without quotes. */
+export function excerpt(text: string, limit = ECHOED_CHARS): string {
+  let head = text.length > limit ? text.slice(0, limit) : text;
   // Never half a surrogate pair: the cut would leave a character that is not one.
   if (head.length < text.length && /[\uD800-\uDBFF]$/.test(head)) head = head.slice(0, -1);
   const escaped = head.replace(/[\p{C}\p{Zl}\p{Zp}"\\]/gu, escape);
@@ -26,4 +29,17 @@ const SHORT: Record<string, string> = { '"': '\\"', '\\': '\\\\', '\n': '\\n', '
 
 function escape(character: string): string {
   return SHORT[character] ?? `\\u{${character.codePointAt(0)!.toString(16)}}`;
+}
+
+/**
+ * `: message` of `cause` when it is an Error, bounded and escaped, else `''`. Never throws: the
+ * cause may be the caller's (a getter's error whose `message` getter throws, a Proxy), and the
+ * error being built must still reach its call.
+ */
+export function causeSuffix(cause: unknown): string {
+  try {
+    return cause instanceof Error ? `: ${excerpt(String(cause.message), ECHOED_CAUSE_CHARS)}` : '';
+  } catch {
+    return ': [unreadable message: its getter threw]';
+  }
 }

@@ -123,6 +123,40 @@ for (const executor of executors) {
       assert.ok(uncloneable.path.length < 100 && uncloneable.message.length < 300, uncloneable.message);
     });
 
+    test("caller-controlled text in the reason a value cannot be sent is echoed bounded and escaped: a symbol's description, a getter's error", async () => {
+      const flood = `\n${'forged line\n'.repeat(10_000)}`;
+      const reasons = [Symbol(flood), { get x(): never { throw new Error(flood); } }];
+      for (const argument of reasons) {
+        const error = await rejection(pool.tasks.echo(argument));
+        assert.ok(error instanceof NotCloneableError);
+        assert.ok(!error.message.includes('\n') && error.message.length < 300, error.message.slice(0, 400));
+        assert.ok(error.message.endsWith('…'), error.message);
+        assert.ok(error.cause instanceof Error && error.cause.message.includes(flood), 'the cause keeps the whole text');
+      }
+    });
+
+    test('a getter that throws an error whose message cannot be read fails its call alone with ERR_OFFLOAD_NOT_CLONEABLE; the calls sent with it run', async () => {
+      const unreadable = {
+        get x(): never {
+          const error = new Error('hidden');
+          Object.defineProperty(error, 'message', {
+            get(): never {
+              throw new Error('message getter');
+            },
+          });
+          throw error;
+        },
+      };
+      // Made in one tick, the calls travel to the worker together; the bad one is sent alone after.
+      const [before, bad, after] = await Promise.allSettled([pool.tasks.add(1, 1), pool.tasks.echo(unreadable), pool.tasks.add(2, 2)]);
+      assert.deepEqual(before, { status: 'fulfilled', value: 2 });
+      assert.equal(bad.status, 'rejected');
+      const error = (bad as PromiseRejectedResult).reason as unknown;
+      assert.ok(error instanceof NotCloneableError && error.path === 'args[0].x', String(error));
+      assert.match(error.message, /unreadable message/);
+      assert.deepEqual(after, { status: 'fulfilled', value: 4 });
+    });
+
     test('ERR_OFFLOAD_NOT_CLONEABLE names the argument path, and the pool carries on', async () => {
       const error = await rejection(pool.tasks.echo({ db: { conn: () => 'socket' } }));
       assert.ok(error instanceof NotCloneableError);
