@@ -245,6 +245,25 @@ whenAvailable(redisServer, 'remote executor: a hostile producer', () => {
       }
     });
 
+    test("a pool never writes a job name a worker would refuse: a task name over 256 characters is refused at admission with a TypeError, and Redis holds no job", async () => {
+      const { pool, hostile } = setup();
+      const calls = pool();
+      const observer = hostile();
+      try {
+        const name = `add${'x'.repeat(10_000_000)}`;
+        const error = await rejection(calls.run(name as 'add', [1, 2]));
+        assert.ok(error instanceof TypeError, String(error));
+        assert.match(error.message, /longer than the 256 characters a remote job's name may have/);
+        assert.ok(error.message.length < 300, 'the name is echoed bounded');
+        const counts = await observer.queue.getJobCounts();
+        assert.deepEqual(Object.values(counts).filter((count) => count > 0), [], JSON.stringify(counts));
+        assert.equal(calls.stats().queued, 0);
+      } finally {
+        await calls.close();
+        await observer.close();
+      }
+    });
+
     test('the whole job is bounded: a job with fields offload does not write, an oversized one, or one naming no producer is refused unrun, and the worker says so in its log', async () => {
       const { worker, hostile, pool } = setup();
       const workers = worker({ size: 1 });

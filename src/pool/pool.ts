@@ -20,6 +20,7 @@ import { callBack, invokeUserCode } from '../styles/callback.js';
 import { createHandles, type TaskHandles } from '../styles/handle.js';
 import type { CallTaskName, StreamItem, StreamTaskName, TaskArgs, TaskCallback, TaskResult, UntypedTasks } from '../types.js';
 import { armDeadline } from './deadline.js';
+import { MAX_TASK_NAME } from '../remote/options.js';
 import { checkRunOptions, resolveOptions, type PoolOptions, type ResolvedOptions } from './options.js';
 import { StatsRecorder, type PoolStats } from './stats.js';
 import { Failure, Task, TaskState } from './task.js';
@@ -397,6 +398,10 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
     if (this.#state !== 'open') throw new ClosedError(this.#state === 'closing' ? 'The pool is closing' : undefined);
     if (typeof name !== 'string') throw new TypeError(`The task name must be a string (got ${typeof name})`);
     if (!Array.isArray(args)) throw new TypeError(`The arguments of ${quoted(name)} must be an array`);
+    // A remote job's name is bounded, as the rest of the job is: refused here, never written to Redis.
+    if (name.length > MAX_TASK_NAME && this.options.executor === 'remote') {
+      throw new TypeError(`The task name ${quoted(name)} is longer than the ${MAX_TASK_NAME} characters a remote job's name may have`);
+    }
     const read = options === undefined ? undefined : (checkRunOptions(options) as O);
     if (read !== undefined) {
       if ((read as RunOptions).key !== undefined && this.options.executor === 'remote') {

@@ -55,6 +55,8 @@ export interface ResolvedRemoteOptions {
 export const DEFAULT_PREFIX = 'offload';
 export const DEFAULT_MAX_PAYLOAD_BYTES = 8 * 1024 * 1024;
 export const DEFAULT_MAX_IN_FLIGHT = 256;
+/** A job's name is a task's name: a worker refuses anything longer, and a pool sends nothing longer. */
+export const MAX_TASK_NAME = 256;
 
 const REMOTE_ONLY = ['connection', 'queue', 'prefix', 'maxPayloadBytes', 'maxInFlight'] as const;
 /** Options a remote pool cannot honour: they belong to the worker processes, which are not its own. */

@@ -20,7 +20,7 @@ import { encodeError } from '../protocol/error-codec.js';
 import { cancelChannel, creditChannel, REPLY_TTL_MS, decodeArgs, decodeCarried, decodeStreamCredit, encodeEntry, generatorsKey, producerOf, Reply, replyList, type ReplyMessage } from './codec.js';
 import { forwardStream, StreamCredits } from './stream-job.js';
 import { carriedContext } from '../tracing/call-trace.js';
-import { resolveConnection, resolvePayloadLimit, resolvePrefix, resolveQueueName, type RemoteConnection } from './options.js';
+import { MAX_TASK_NAME, resolveConnection, resolvePayloadLimit, resolvePrefix, resolveQueueName, type RemoteConnection } from './options.js';
 import { quoted } from '../quoted.js';
 
 export interface RemoteWorkerOptions {
@@ -72,8 +72,6 @@ const EARLY_CANCEL_MS = 60_000;
 const EARLY_CANCEL_MAX = 10_000;
 /** What `encodeArgs` writes into a job: anything else is not offload's. */
 const JOB_FIELDS = new Set(['v', 'args', 'ctx', 's']);
-/** A job's name is a task's name: anything longer is not one. */
-const MAX_TASK_NAME = 256;
 const CALLER_FRAMES = '\n    at <offload: called from>';
 
 export async function startRemoteWorker(options: RemoteWorkerOptions): Promise<RemoteWorker> {
