@@ -124,6 +124,8 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
   #nextTaskId = 0;
   #nextWorkerId = 0;
   #busy = 0;
+  /** Workers spawned and not ready yet (nor ended). */
+  #starting = 0;
   readonly #depth: PipelineDepth;
   readonly #dispatcher: Dispatcher;
   #isObserved = false;
@@ -596,6 +598,7 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
       return undefined;
     }
     this.#workers.push(slot);
+    this.#starting++;
     this.#announce('workerSpawned', { workerId: slot.id });
     return slot;
   }
@@ -724,6 +727,24 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
       slot.killTimer = undefined;
     }
     if (slot.isOverMemory || slot.assigned >= this.options.maxTasksPerWorker) this.#recycle(slot);
+    else if (this.#starting > 0) this.#takeOverFromStarting();
+  }
+
+  /**
+   * A ready worker has nothing to do while a thread still starting holds the task it was handed
+   * with its spawn: that task goes back to the queue, for the ready worker (the caller's dispatch
+   * follows), as it would have been had it waited in the queue.
+   */
+  #takeOverFromStarting(): void {
+    if (this.#queue.length > 0) return;
+    for (const slot of this.#workers) {
+      if (slot.isReady) continue;
+      const handed = waitingAhead(slot);
+      if (handed !== undefined && withdraw(slot, handed)) {
+        if (handed.state !== TaskState.Settled) this.#queue.requeue([handed]);
+        return;
+      }
+    }
   }
 
   /** Replaces a worker that reached `maxTasksPerWorker` or `maxWorkerMemoryMb`, counted by cause. */
@@ -738,9 +759,11 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
     slot.isReady = true;
     slot.idleSince = performance.now();
     this.#loadRetryMs = LOAD_RETRY_MS;
+    this.#starting--;
     const first = slot.inflight.peek();
     if (first === undefined) {
       slot.handle.unref();
+      if (this.#starting > 0 && !slot.isRetiring) this.#takeOverFromStarting();
     } else {
       // The task handed with the spawn is the thread's now: it starts, or is about to.
       this.#busy++;
@@ -780,6 +803,7 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
     clearTimeout(slot.killTimer);
     const expected = slot.isRetiring;
     if (!expected) this.#stats.crashes++;
+    if (!slot.isReady) this.#starting--;
     this.#takeBackFromStarting(slot);
     if (slot.inflight.length > 0) {
       if (slot.isReady) this.#busy--;
