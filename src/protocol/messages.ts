@@ -23,7 +23,10 @@ export const ToWorker = {
 
 /** Worker → main. */
 export const FromWorker = {
-  /** `[Ready, generatorTasks]`: the task module loaded; which of its tasks are generators (`undefined`: not known yet). */
+  /**
+   * `[Ready, generatorTasks, hasTeardown]`: the task module loaded; which of its tasks are
+   * generators (`undefined`: not known yet); whether it exports `teardown` (`undefined`: not known).
+   */
   Ready: 0,
   /** `[LoadFailed, error]`: the task module threw or could not be found. */
   LoadFailed: 1,
@@ -57,7 +60,7 @@ export type LoadFailedMessage = [typeof FromWorker.LoadFailed, EncodedError];
 export type WorkerMessage =
   | ResultsMessage
   | LoadFailedMessage
-  | [typeof FromWorker.Ready, string[] | undefined]
+  | [typeof FromWorker.Ready, string[] | undefined, boolean?]
   | [typeof FromWorker.Closed]
   | [typeof FromWorker.Items, number, ...unknown[]]
   | [typeof FromWorker.Progress, number, unknown]
