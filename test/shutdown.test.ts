@@ -2,7 +2,6 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { ClosedError } from '../src/index.js';
 import type * as Faults from './fixtures/faults.js';
-import type * as FirstCall from './fixtures/first-call.js';
 import { executors, poolFor, rejection } from './helpers.js';
 
 for (const executor of executors) {
@@ -48,14 +47,3 @@ for (const executor of executors) {
     });
   });
 }
-
-test('close() ends an idle thread whose module has no teardown at once, without waiting on its event loop', async () => {
-  const pool = poolFor<typeof FirstCall>('first-call.ts', 'thread', { size: 1 });
-  const cell = new Int32Array(new SharedArrayBuffer(4));
-  await pool.tasks.blockAfterwards(cell, 30_000);
-  // The thread is idle for the pool, and blocked for 30 s: a request to run teardown would not be
-  // read before then. No teardown to run: the thread is ended where it stands.
-  const report = await pool.close();
-  assert.deepEqual(report, { timedOut: false, cancelled: { queued: 0, running: 0 } });
-  assert.equal(Atomics.load(cell, 0), 0, 'close() waited for the blocked thread');
-});
