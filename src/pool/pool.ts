@@ -650,7 +650,6 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
       case FromWorker.Ready:
         // Undefined when the worker cannot tell (a remote slot before any worker served the queue).
         if (message[1] !== undefined) this.#streamTasks ??= new Set(message[1]);
-        if (message[2] === false) slot.hasTeardown = false;
         this.#onReady(slot);
         break;
       case FromWorker.LoadFailed:
@@ -853,11 +852,11 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
     return true;
   }
 
-  /** Ends a worker on purpose: gracefully (teardown) when idle, at once when `now` or when it has no teardown. */
+  /** Ends a worker on purpose: gracefully (teardown) when idle, at once when `now`. */
   #retire(slot: WorkerSlot, now: boolean): void {
     if (slot.isRetiring && !now) return;
     slot.isRetiring = true;
-    if (now || !slot.hasTeardown) {
+    if (now) {
       // Referenced until its exit arrives: `destroy()` and `close()` wait for that exit, and an
       // unreferenced worker would let the event loop empty first, leaving them unsettled.
       slot.handle.ref();

@@ -18,11 +18,6 @@ export class WorkerSlot {
   idleSince = performance.now();
   /** Reported itself past `maxWorkerMemoryMb`: takes no new task, and is replaced once idle. */
   isOverMemory = false;
-  /**
-   * Whether ending it gracefully means asking it to run `teardown` first; a worker whose module
-   * has none (it says so when ready) is ended at once, without that round trip.
-   */
-  hasTeardown = true;
   /** Running a generator task: it holds the worker until the stream ends. */
   isStreaming = false;
   /** Pending end of a worker whose cancelled task overstays the grace period. */

@@ -23,10 +23,7 @@ export const ToWorker = {
 
 /** Worker → main. */
 export const FromWorker = {
-  /**
-   * `[Ready, generatorTasks, hasTeardown]`: the task module loaded; which of its tasks are
-   * generators (`undefined`: not known yet); whether it exports `teardown` (`undefined`: not known).
-   */
+  /** `[Ready, generatorTasks]`: the task module loaded; which of its tasks are generators (`undefined`: not known yet). */
   Ready: 0,
   /** `[LoadFailed, error]`: the task module threw or could not be found. */
   LoadFailed: 1,
@@ -60,7 +57,7 @@ export type LoadFailedMessage = [typeof FromWorker.LoadFailed, EncodedError];
 export type WorkerMessage =
   | ResultsMessage
   | LoadFailedMessage
-  | [typeof FromWorker.Ready, string[] | undefined, boolean?]
+  | [typeof FromWorker.Ready, string[] | undefined]
   | [typeof FromWorker.Closed]
   | [typeof FromWorker.Items, number, ...unknown[]]
   | [typeof FromWorker.Progress, number, unknown]

@@ -129,7 +129,7 @@ class TaskLoop {
     process.once('exit', () => {
       if (this.#unsent !== undefined) this.#send(this.#unsent);
     });
-    this.#port.post([FromWorker.Ready, this.#generatorTasks(), typeof this.#module.teardown === 'function']);
+    this.#port.post([FromWorker.Ready, this.#generatorTasks()]);
   }
 
   #generatorTasks(): string[] {
