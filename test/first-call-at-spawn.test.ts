@@ -71,6 +71,20 @@ test('while its thread starts, a first call waits in the queue as far as maxQueu
   }
 });
 
+test('a call of higher priority made while the thread starts runs before the first call it was handed', async () => {
+  const pool = poolFor<typeof FirstCall>('first-call.ts', 'thread', { size: 1 });
+  try {
+    const low = pool.run('order', ['low']);
+    await endOfTick();
+    assert.equal(pool.stats().size, 1, 'the thread is starting, holding the first call');
+    const high = pool.run('order', ['high'], { priority: 5 });
+    assert.deepEqual(await high, ['high']);
+    assert.deepEqual(await low, ['high', 'low']);
+  } finally {
+    await pool.close();
+  }
+});
+
 test('a thread ready sooner takes the call handed to a thread still loading its module', async () => {
   // Worker 2 loads for 20 s: the test can only finish in time if worker 1 runs both calls.
   process.env.FIRST_CALL_SLOW_LOAD_MS = '20000';
