@@ -2,7 +2,8 @@
  * A cold thread pool hands its first call to the thread it starts for it, with the spawn: the
  * call runs as soon as the thread's module has loaded, without waiting for the thread to report
  * ready and for the pool to answer. Until the thread starts it the call still waits, as far as
- * the pool is concerned: it can be cancelled without running, and a thread ready sooner takes it.
+ * the pool is concerned: it can be cancelled without running, a call of higher priority takes its
+ * place, and a thread ready sooner takes it.
  * (Threads only: the hand-off is revocable through shared memory, which a process does not have.)
  */
 import assert from 'node:assert/strict';
