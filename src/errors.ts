@@ -2,6 +2,7 @@
  * Every error offload itself raises. Users match on `code`, which never changes; messages may
  * improve. The README's error table is the contract for this file.
  */
+import { quoted } from './quoted.js';
 
 export type OffloadErrorCode =
   | 'ERR_OFFLOAD_QUEUE_FULL'
@@ -101,7 +102,7 @@ export class UnknownTaskError extends OffloadError {
 
   constructor(task: string, available: readonly string[]) {
     const list = available.length > 0 ? available.join(', ') : 'none';
-    super('ERR_OFFLOAD_UNKNOWN_TASK', `The task module exports no task named "${task}" (tasks: ${list})`);
+    super('ERR_OFFLOAD_UNKNOWN_TASK', `The task module exports no task named ${quoted(task)} (tasks: ${list})`);
     this.task = task;
   }
 }

@@ -6,7 +6,8 @@
  * The marks live on a global symbol: a worker's task loop is bundled on its own (so a worker
  * loads one file), and task code marks through the copy in `offload`'s public entry.
  */
-import type { MessagePort, TransferListItem } from 'node:worker_threads';
+import { isAnyArrayBuffer, isArrayBuffer } from 'node:util/types';
+import { MessagePort, type TransferListItem } from 'node:worker_threads';
 
 type Transferable = ArrayBuffer | ArrayBufferView | MessagePort;
 
@@ -21,8 +22,9 @@ const marked = marks.marked;
 
 /** Marks an `ArrayBuffer`, a typed array / DataView (its buffer moves) or a `MessagePort`. */
 export function transfer<T extends Transferable>(value: T): T {
-  if (value === null || typeof value !== 'object') {
-    throw new TypeError('transfer() takes an ArrayBuffer, a typed array, a DataView or a MessagePort');
+  // Refused here, where the mistake is, rather than by the send of the call that carries it.
+  if (!isMarkable(value)) {
+    throw new TypeError(`transfer() takes an ArrayBuffer, a typed array, a DataView or a MessagePort (got ${describe(value)})`);
   }
   if (!marked.has(value)) {
     marked.add(value);
@@ -31,9 +33,62 @@ export function transfer<T extends Transferable>(value: T): T {
   return value;
 }
 
+function isMarkable(value: unknown): boolean {
+  try {
+    return isAnyArrayBuffer(value) || ArrayBuffer.isView(value) || value instanceof MessagePort;
+  } catch {
+    return false; // a revoked Proxy, whose prototype `instanceof` cannot read
+  }
+}
+
 /** Whether any value is marked and not yet sent: when not, there is nothing to look for. */
 export function hasMarks(): boolean {
   return marks.outstanding > 0;
+}
+
+/**
+ * Why `item` cannot be listed in a call's `transfer` option, or `undefined` when it can: the kinds
+ * Node moves between threads (its `Transferable` type). Checked at admission, so a wrong item is
+ * a `TypeError` naming it before anything happens, not a failure of the send.
+ */
+export function unlistable(item: unknown): string | undefined {
+  if (isArrayBuffer(item)) return undefined;
+  if (ArrayBuffer.isView(item)) return `${describe(item)}: list its .buffer, or mark the array itself with transfer()`;
+  if (isAnyArrayBuffer(item)) return 'a SharedArrayBuffer, which is shared, never moved: pass it without listing it';
+  try {
+    if (item instanceof MessagePort || isNodeTransferable(item)) return undefined;
+  } catch {
+    // A revoked Proxy: `instanceof` cannot read its prototype. It cannot move either.
+  }
+  return `${describe(item)}, which cannot be moved: list ArrayBuffers, MessagePorts, FileHandles or web streams`;
+}
+
+/** Node's other transferables: web streams, `AbortSignal` and `FileHandle` (which it does not export). */
+function isNodeTransferable(item: unknown): boolean {
+  return (
+    item instanceof ReadableStream ||
+    item instanceof WritableStream ||
+    item instanceof TransformStream ||
+    item instanceof AbortSignal ||
+    (item !== null && typeof item === 'object' && Object.getPrototypeOf(item)?.constructor?.name === 'FileHandle')
+  );
+}
+
+/**
+ * A call's transfer list: the items of its `transfer` option (checked by `unlistable`) and what
+ * is marked among its arguments, each once. A buffer listed twice, or marked and listed, or two
+ * views of one buffer, move once (a thread's send would refuse the duplicate, a process's would
+ * not care). A buffer already detached has nothing left to move and is left out: listed, a
+ * thread's send would accept it and its worker fail to read the message; if the arguments hold
+ * it, their send now fails with `ERR_OFFLOAD_NOT_CLONEABLE` naming it, on every executor.
+ */
+export function transferListOf(values: readonly unknown[], listed: readonly TransferListItem[] | undefined): TransferListItem[] | undefined {
+  let into: TransferListItem[] | undefined;
+  if (listed !== undefined && listed.length > 0) {
+    into = [];
+    for (const item of new Set(listed)) if (!isDetached(item)) into.push(item);
+  }
+  return takeMarked(values, into);
 }
 
 /**
@@ -73,7 +128,7 @@ function collect(value: object, into: TransferListItem[] | undefined): TransferL
   marks.outstanding--;
   const movable = (ArrayBuffer.isView(value) ? value.buffer : value) as TransferListItem;
   // A SharedArrayBuffer is shared, never moved; listing it would make the send throw.
-  if (movable instanceof SharedArrayBuffer) return into;
+  if (movable instanceof SharedArrayBuffer || isDetached(movable)) return into;
   into ??= [];
   if (!into.includes(movable)) into.push(movable);
   return into;
@@ -82,4 +137,35 @@ function collect(value: object, into: TransferListItem[] | undefined): TransferL
 function isPlainObject(value: object): boolean {
   const proto = Object.getPrototypeOf(value);
   return proto === Object.prototype || proto === null;
+}
+
+/**
+ * Whether `item` is an ArrayBuffer that was transferred away (Node 20 has no `detached` getter).
+ * Only an empty buffer can be one, and cloning an empty buffer costs nothing.
+ */
+function isDetached(item: unknown): boolean {
+  if (!isArrayBuffer(item) || item.byteLength !== 0) return false;
+  try {
+    structuredClone(item);
+    return false;
+  } catch {
+    return true;
+  }
+}
+
+/** What a value is, for an error message, without echoing it. */
+function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (typeof value === 'function') return 'a function';
+  if (typeof value !== 'object') return typeof value === 'undefined' ? 'undefined' : `a ${typeof value}`;
+  try {
+    if (Array.isArray(value)) return 'an array';
+    const prototype: unknown = Object.getPrototypeOf(value);
+    if (prototype === Object.prototype || prototype === null) return 'a plain object';
+    const name = (prototype as { constructor?: { name?: unknown } }).constructor?.name;
+    if (typeof name !== 'string' || !/^[A-Za-z_$][\w$]{0,63}$/.test(name)) return 'an object';
+    return /^[AEIO]/.test(name) ? `an ${name}` : `a ${name}`; // "a Uint8Array", "an Int8Array"
+  } catch {
+    return 'an object'; // a revoked Proxy
+  }
 }

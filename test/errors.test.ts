@@ -107,6 +107,22 @@ for (const executor of executors) {
       assert.equal((await rejection(pool.run('teardown' as 'add', [1, 2])) as UnknownTaskError).code, 'ERR_OFFLOAD_UNKNOWN_TASK');
     });
 
+    test('caller-controlled text is echoed bounded and escaped: a long task name with a line break, a long property key', async () => {
+      // Under the 256 characters a remote job's name may have, far over the 80 an error echoes.
+      const name = `evil\nforged log line \u202e${'x'.repeat(200)}`;
+      const unknown = await rejection(pool.run(name as 'add', [1, 2]));
+      assert.ok(unknown instanceof UnknownTaskError);
+      assert.equal(unknown.task, name, 'the error keeps the whole name as data');
+      assert.ok(!unknown.message.includes('\n') && !unknown.message.includes('\u202e'), unknown.message);
+      assert.match(unknown.message, /no task named "evil\\nforged log line \\u\{202e\}x+…" \(tasks: /);
+      assert.ok(!unknown.message.includes('x'.repeat(80)), unknown.message);
+      const key = `k\n${'k'.repeat(10_000)}`;
+      const uncloneable = await rejection(pool.tasks.echo({ [key]: () => 1 }));
+      assert.ok(uncloneable instanceof NotCloneableError);
+      assert.match(uncloneable.path, /^args\[0\]\["k\\nk+…"\]$/);
+      assert.ok(uncloneable.path.length < 100 && uncloneable.message.length < 300, uncloneable.message);
+    });
+
     test('ERR_OFFLOAD_NOT_CLONEABLE names the argument path, and the pool carries on', async () => {
       const error = await rejection(pool.tasks.echo({ db: { conn: () => 'socket' } }));
       assert.ok(error instanceof NotCloneableError);

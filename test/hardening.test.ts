@@ -74,7 +74,7 @@ for (const executor of localExecutors()) {
         }
         const notMovable = await rejection(pool.run('add', [1, 2], { transfer: [new ArrayBuffer(8), 1] } as never));
         assert.ok(notMovable instanceof TypeError);
-        assert.match(notMovable.message, /options\.transfer\[1\] must be a transferable object/);
+        assert.match(notMovable.message, /options\.transfer\[1\] is a number, which cannot be moved/);
         assert.equal(pool.stats().queued, 0);
         assert.equal(pool.stats().failed, 0, 'refused at admission: never counted as a failed call');
         assert.deepEqual(unhandled.seen, []);

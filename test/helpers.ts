@@ -67,12 +67,17 @@ export interface Capabilities {
   handsAhead: boolean;
   /** Tasks per second the suites can afford: remote round trips go through Redis, one job per slot. */
   bulk(count: number): number;
+  /**
+   * A `MessagePort` (or another non-buffer transferable) in a transfer list moves to the worker.
+   * Processes and remote workers take only buffers, by copy.
+   */
+  movesPorts: boolean;
 }
 
 export const capabilities: Record<ExecutorName, Capabilities> = {
-  thread: { ownsWorkers: true, handsAhead: true, bulk: (count) => count },
-  process: { ownsWorkers: true, handsAhead: false, bulk: (count) => count },
-  remote: { ownsWorkers: false, handsAhead: false, bulk: (count) => Math.min(count, 1000) },
+  thread: { ownsWorkers: true, handsAhead: true, bulk: (count) => count, movesPorts: true },
+  process: { ownsWorkers: true, handsAhead: false, bulk: (count) => count, movesPorts: false },
+  remote: { ownsWorkers: false, handsAhead: false, bulk: (count) => Math.min(count, 1000), movesPorts: false },
 };
 
 export function fixture(name: string): URL {

@@ -81,6 +81,24 @@ for (const executor of executors) {
       }
     });
 
+    test("a keyed call that finds its key free and its worker idle is handed over in its own tick, as an unkeyed one is; the key's next call waits its turn", async () => {
+      const pool = poolFor<typeof Scheduling>('scheduling.ts', executor, { size: 2 });
+      try {
+        await pool.warmup();
+        await pool.run('visit', ['warm', 1], { key: 'warm' }); // the pool has seen keys: every dispatch honours them
+        const first = pool.run('visit', ['lone', 20], { key: 'lone' });
+        assert.equal(pool.stats().queued, 0, 'sent at once, not at the end of the tick');
+        const second = pool.run('visit', ['lone', 1], { key: 'lone' });
+        assert.equal(pool.stats().queued, 1, 'the same key is busy: its next call waits');
+        const [a, b] = await Promise.all([first, second]);
+        assert.deepEqual([a.count, b.count], [1, 2]);
+        assert.equal(a.worker, b.worker);
+        assert.ok(a.end <= b.start);
+      } finally {
+        await pool.close();
+      }
+    });
+
     test('run, submit and .with() all honour the key', async () => {
       const pool = poolFor<typeof Scheduling>('scheduling.ts', executor, { size: 2 });
       try {

@@ -102,6 +102,10 @@ export interface WorkerProcessOptions {
   maxPayloadBytes?: number;
   /** The worker process's V8 old-space limit (`--max-old-space-size`), in MB. */
   maxOldSpaceSizeMb?: number;
+  /** Modules the worker process imports before it starts (`--import`), such as an OpenTelemetry setup. */
+  imports?: URL[];
+  /** Variables added to the worker process's environment. */
+  env?: Record<string, string>;
 }
 
 export interface WorkerProcess {
@@ -118,11 +122,12 @@ const WORKER_ENTRY = new URL('./fixtures/remote-worker.ts', import.meta.url).pat
 
 /** Starts a worker process serving `queue` with the task module `moduleUrl`. */
 export function startWorkerProcess(moduleUrl: URL, redisUrl: string, queue: string, options: WorkerProcessOptions = {}): WorkerProcess {
-  const { maxOldSpaceSizeMb, ...workerOptions } = options;
+  const { maxOldSpaceSizeMb, imports = [], env, ...workerOptions } = options;
   const heap = maxOldSpaceSizeMb === undefined ? [] : [`--max-old-space-size=${maxOldSpaceSizeMb}`];
-  const child = spawn(process.execPath, [...heap, '--import', 'tsx', WORKER_ENTRY, JSON.stringify({ module: moduleUrl.href, redisUrl, queue, ...workerOptions })], {
+  const preloads = imports.flatMap((url) => ['--import', url.href]);
+  const child = spawn(process.execPath, [...heap, '--import', 'tsx', ...preloads, WORKER_ENTRY, JSON.stringify({ module: moduleUrl.href, redisUrl, queue, ...workerOptions })], {
     stdio: ['pipe', 'pipe', 'pipe'],
-    env: process.env,
+    env: env === undefined ? process.env : { ...process.env, ...env },
   });
   children.add(child);
   child.on('exit', () => children.delete(child));

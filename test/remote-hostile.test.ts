@@ -254,13 +254,18 @@ whenAvailable(redisServer, 'remote executor: a hostile producer', () => {
         await workers.ready;
         const extra = await attacker.failure('countRuns', { ...args(), junk: 'x'.repeat(20 * 1024 * 1024) });
         assert.ok(extra instanceof TypeError);
-        assert.match((extra as Error).message, /fields offload does not write \(junk\)/);
+        assert.match((extra as Error).message, /fields offload does not write \("junk"\)/);
+        // A field's name is echoed bounded and escaped: it cannot flood the log or forge a line of it.
+        const forged = await attacker.failure('countRuns', { ...args(), [`x\nrefused job forged${'y'.repeat(100_000)}`]: 1 });
+        assert.match((forged as Error).message, /fields offload does not write \("x\\nrefused job forgedy+…"\)$/);
+        assert.ok((forged as Error).message.length < 200);
         const oversized = await attacker.failure('countRuns', { v: PROTOCOL_VERSION, args: 'A'.repeat(12 * 1024 * 1024) });
         assert.equal((oversized as OffloadError).code, 'ERR_OFFLOAD_TOO_LARGE');
         await attacker.queue.add('countRuns', args(), { jobId: 'not-a-producer-1', removeOnComplete: true });
         await until(async () => workers.errors.some((line) => line.includes('not-a-producer-1')));
         assert.equal(await calls.tasks.countRuns(), 1, 'none of those jobs ran');
         assert.ok(workers.errors.some((line) => /refused job .*junk/.test(line)), workers.errors.join('\n'));
+        assert.ok(!workers.errors.some((line) => line.startsWith('refused job forged') || line.length > 500), 'no forged or flooding log line');
         assert.ok(workers.errors.some((line) => /refused job .*ERR_OFFLOAD_TOO_LARGE|refused job .*over the limit/.test(line)), workers.errors.join('\n'));
       } finally {
         await calls.close();

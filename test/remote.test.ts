@@ -23,7 +23,8 @@ import {
   type PoolOptions,
 } from '../src/index.js';
 import { startRemoteWorker } from '../src/remote/index.js';
-import { decodeEntry, PROTOCOL_VERSION, Reply, replyList } from '../src/remote/codec.js';
+import { decodeEntry, PROTOCOL_VERSION, Reply, REPLY_TTL_MS, replyList } from '../src/remote/codec.js';
+import { replyRenewal } from '../src/remote/link.js';
 import { decodeError } from '../src/protocol/error-codec.js';
 import type * as Tasks from './fixtures/remote-tasks.js';
 import { collect, fixture, rejection } from './helpers.js';
@@ -503,6 +504,36 @@ whenAvailable(redisServer, 'remote executor: options, behaviour and faults', () 
       } finally {
         redis.disconnect();
         await jobs.close();
+        await workers.stop();
+      }
+    });
+
+    test("a live pool keeps renewing its reply list's expiry, calls or no calls", async () => {
+      const { queue, pool, worker } = setup();
+      const workers = worker({ size: 1 });
+      const saved = replyRenewal.intervalMs;
+      replyRenewal.intervalMs = 50; // instead of every 15 s
+      const calls = pool({ maxInFlight: 1 });
+      const redis = new Redis(sharedRedis().url);
+      const monitor = await redis.monitor();
+      const renewals: string[][] = [];
+      monitor.on('monitor', (_time: string, args: string[]) => {
+        if (args[0]?.toLowerCase() === 'pexpire' && args[1]?.startsWith(`offload:${queue}:offload:replies:`)) renewals.push(args);
+      });
+      try {
+        await workers.ready;
+        assert.equal(await calls.tasks.add(1, 2), 3); // the pool's link is open
+        const before = renewals.length;
+        await new Promise((resolve) => setTimeout(resolve, 600)); // idle: no worker writes a reply now
+        const idle = renewals.slice(before);
+        assert.ok(idle.length >= 3, `renewed ${idle.length} times in 600 ms, every 50 ms`);
+        assert.ok(idle.every((args) => args[2] === String(REPLY_TTL_MS)), 'to the full expiry each time');
+        assert.equal(new Set(idle.map((args) => args[1])).size, 1, "its own list only");
+      } finally {
+        replyRenewal.intervalMs = saved;
+        monitor.disconnect();
+        redis.disconnect();
+        await calls.close();
         await workers.stop();
       }
     });

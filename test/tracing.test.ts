@@ -4,13 +4,18 @@
  */
 import assert from 'node:assert/strict';
 import { AsyncLocalStorage } from 'node:async_hooks';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { context, propagation, trace, SpanStatusCode } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { after, beforeEach, describe, test } from 'node:test';
 import { createPool, NotCloneableError, TimeoutError } from '../src/index.js';
 import type * as Tracing from './fixtures/tracing.js';
+import type { ExportedSpan } from './fixtures/remote-worker-otel.js';
 import { capabilities, executors, fixture, poolFor, rejection } from './helpers.js';
+import { remotePoolOptions, sharedRedis, startWorkerProcess, until } from './remote-harness.js';
 
 const exporter = new InMemorySpanExporter();
 context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
@@ -264,3 +269,61 @@ describe('a carried context as a worker receives it', () => {
     assert.equal(seen.entries, 1);
   });
 });
+
+if (executors.includes('remote')) {
+  describe('tracing in a remote worker process that registers an SDK of its own', () => {
+    test("the worker records its part of each call, plain or streamed: a span under the caller's offload span, over the task's", async () => {
+      const spansFile = join(mkdtempSync(join(tmpdir(), 'offload-spans-')), 'spans.jsonl');
+      const { options } = remotePoolOptions(fixture('tracing.ts'), { size: 1, name: 'traced-remote' });
+      const worker = startWorkerProcess(fixture('tracing.ts'), sharedRedis().url, options.queue!, {
+        size: 1,
+        imports: [fixture('remote-worker-otel.ts')],
+        env: { OFFLOAD_TEST_SPANS: spansFile },
+      });
+      const pool = createPool<typeof Tracing>(fixture('tracing.ts'), options);
+      const workerSpans = (): ExportedSpan[] =>
+        existsSync(spansFile) ? readFileSync(spansFile, 'utf8').trim().split('\n').filter(Boolean).map((line) => JSON.parse(line) as ExportedSpan) : [];
+      try {
+        await worker.ready;
+        exporter.reset();
+        const { value: seen, span: caller } = await underSpan('request', () => pool.tasks.observe());
+        const { span: streamCaller } = await underSpan('request', async () => {
+          for await (const _ of pool.stream('observeStream', [2]));
+        });
+        await rejection(underSpan('request', () => pool.tasks.fail('E_REMOTE')));
+        const [local, localStream, localFailed] = offloadSpans();
+        await until(() => workerSpans().length >= 3);
+        const [remote, remoteStream, remoteFailed] = workerSpans();
+
+        const traceId = caller.spanContext().traceId;
+        assert.equal(local!.attributes['offload.executor'], 'remote');
+        assert.equal(remote!.scope, 'offload');
+        assert.equal(remote!.name, 'offload observe');
+        assert.equal(remote!.traceId, traceId);
+        assert.equal(remote!.parentSpanId, local!.spanContext().spanId, "a child of the caller's offload span");
+        assert.equal(remote!.attributes['offload.executor'], 'thread');
+        assert.equal(remote!.attributes['offload.pool.name'], `offload-worker:${options.queue}`);
+        assert.equal(remote!.attributes['offload.outcome'], 'ok');
+        assert.ok((remote!.attributes['offload.busy_ms'] as number) > 0);
+        assert.deepEqual(remote!.events, ['offload.dispatched']);
+        // The task ran under the worker's span: it is the active one there, and the task's spans are its children.
+        assert.deepEqual(seen.active, { traceId, spanId: remote!.spanId });
+        assert.equal(seen.child.parentSpanId, remote!.spanId);
+
+        assert.equal(remoteStream!.traceId, streamCaller.spanContext().traceId);
+        assert.equal(remoteStream!.parentSpanId, localStream!.spanContext().spanId);
+        assert.equal(remoteStream!.attributes['offload.stream.items'], 2);
+        assert.equal(remoteFailed!.parentSpanId, localFailed!.spanContext().spanId);
+        assert.equal(remoteFailed!.attributes['offload.outcome'], 'error');
+        assert.equal(remoteFailed!.attributes['offload.error.code'], 'E_REMOTE');
+
+        // A call made with no active span carries no trace: the worker records nothing for it.
+        await pool.tasks.observe();
+        assert.equal(workerSpans().length, 3);
+      } finally {
+        await pool.close();
+        await worker.stop();
+      }
+    });
+  });
+}

@@ -8,10 +8,9 @@ import type { Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import type { TransferListItem } from 'node:worker_threads';
 import { childProcess } from '../builtins.js';
-import { NotCloneableError } from '../errors.js';
 import { decodeError, type EncodedError } from '../protocol/error-codec.js';
 import { ToWorker, type MainMessage, type WorkerInit, type WorkerMessage } from '../protocol/messages.js';
-import { CONTROL_FD, FATAL, INIT_VARIABLE, detachTransferred, refuseProcessLocal } from '../protocol/process-channel.js';
+import { CONTROL_FD, FATAL, INIT_VARIABLE, detachTransferred, refuseProcessLocal, refuseUnmovable } from '../protocol/process-channel.js';
 import { entryUrl, resolveOnce, typeScriptLoader, type Executor, type WorkerEvents, type WorkerExit, type WorkerHandle } from './executor.js';
 import { PrefixedLines } from './output.js';
 import { workerFlags } from './process-flags.js';
@@ -143,10 +142,7 @@ function post(child: ChildProcess, message: MainMessage, transfer: readonly Tran
     refuseProcessLocal(message, 3, 3, 'args');
     refuseProcessLocal(carriedRequests(message), 0, 1, 'context');
   }
-  if (transfer.some((item) => !(item instanceof ArrayBuffer))) {
-    // A port listed in `options.transfer` without being among the arguments.
-    throw new NotCloneableError('options.transfer', new TypeError('only ArrayBuffers can be transferred to a child process'));
-  }
+  refuseUnmovable(transfer, 'options.transfer', 'a child process');
   child.send(message);
   if (transfer.length > 0) detachTransferred(transfer);
 }

@@ -16,6 +16,7 @@ import { crypto } from '../builtins.js';
 import { AbortError, ConnectionError, WorkerExitedError } from '../errors.js';
 import { decodeError, encodeError } from '../protocol/error-codec.js';
 import { FromWorker, Status, ToWorker, type MainMessage, type WorkerInit } from '../protocol/messages.js';
+import { detachTransferred, refuseUnmovable } from '../protocol/process-channel.js';
 import { encodeArgs, Reply, replyList, type JobData, type ReplyEntry } from '../remote/codec.js';
 import { atMost } from '../remote/at-most.js';
 import { RemoteLink, type JobListener } from '../remote/link.js';
@@ -245,8 +246,9 @@ class RemoteSlot implements WorkerHandle {
     // Synchronous, so that the pool turns a refusal into this call's error (and only this one's).
     const data = encodeArgs(args, this.#executor.options.maxPayloadBytes, carried);
     if (credit > 0) data.s = credit;
+    refuseUnmovable(transfer, 'options.transfer', 'a remote worker');
     // Moved means moved, as with threads: the sender keeps no usable copy.
-    for (const item of transfer) if (item instanceof ArrayBuffer) detach(item);
+    detachTransferred(transfer);
     const job: Job = { taskId, jobId: this.#executor.nextJobId(), granted: credit, added: Promise.resolve(false) };
     this.#job = job;
     job.added = this.#add(job, task, data);
@@ -302,13 +304,5 @@ class RemoteSlot implements WorkerHandle {
     } catch {
       // Best effort: the job may still run; its result is ignored.
     }
-  }
-}
-
-function detach(buffer: ArrayBuffer): void {
-  try {
-    structuredClone(buffer, { transfer: [buffer] });
-  } catch {
-    // Already detached.
   }
 }

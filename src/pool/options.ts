@@ -4,6 +4,7 @@
  */
 import { fs, os } from '../builtins.js';
 import type { ResourceLimits } from 'node:worker_threads';
+import { unlistable } from '../transfer.js';
 import { resolveRemoteOptions, type RemotePoolOptions, type ResolvedRemoteOptions } from '../remote/options.js';
 
 export interface PoolOptions extends RemotePoolOptions {
@@ -209,12 +210,9 @@ export function checkRunOptions(options: RunOptionsInput): void {
   if (onProgress !== undefined && typeof onProgress !== 'function') throw new TypeError('options.onProgress must be a function');
   if (transfer !== undefined) {
     if (!Array.isArray(transfer)) throw new TypeError('options.transfer must be an array');
-    // Only objects can move (ArrayBuffer, MessagePort...); anything else would fail at dispatch.
     for (let i = 0; i < transfer.length; i++) {
-      const item: unknown = transfer[i];
-      if (item === null || (typeof item !== 'object' && typeof item !== 'function')) {
-        throw new TypeError(`options.transfer[${i}] must be a transferable object such as an ArrayBuffer or a MessagePort (got ${item === null ? 'null' : typeof item})`);
-      }
+      const refusal = unlistable(transfer[i]);
+      if (refusal !== undefined) throw new TypeError(`options.transfer[${i}] is ${refusal}`);
     }
   }
   if (highWaterMark !== undefined && !(Number.isInteger(highWaterMark) && highWaterMark >= 1)) {

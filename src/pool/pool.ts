@@ -15,7 +15,7 @@ import { createCancelFlag, flagCancelled } from '../protocol/cancel-flag.js';
 import { createClaimCell } from '../protocol/claim-cell.js';
 import { decodeError, type EncodedError } from '../protocol/error-codec.js';
 import { FromWorker, Status, ToWorker, type WorkerMessage } from '../protocol/messages.js';
-import { takeMarked } from '../transfer.js';
+import { transferListOf } from '../transfer.js';
 import { callBack, invokeUserCode } from '../styles/callback.js';
 import { createHandles, type TaskHandles } from '../styles/handle.js';
 import type { CallTaskName, StreamItem, StreamTaskName, TaskArgs, TaskCallback, TaskResult, UntypedTasks } from '../types.js';
@@ -31,6 +31,7 @@ import { waitingAhead, withdraw } from './scheduling/hand-ahead.js';
 import { MAX_DEPTH, PipelineDepth } from './scheduling/pipeline-depth.js';
 import { WorkerSlot } from './worker-slot.js';
 import { CallTracing, type CarryingOptions } from '../tracing/call-trace.js';
+import { quoted } from '../quoted.js';
 
 export interface RunOptions {
   /** Buffers to move rather than copy, besides those marked with `transfer()`. */
@@ -319,14 +320,14 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
   /** Queues a task; resolves with its value or a `Failure`. Throws when admission refuses. */
   #enqueue(name: string, args: unknown[], options: RunOptions | undefined): Promise<unknown> {
     this.#admit(name, args, options);
-    const transfer = takeMarked(args, options?.transfer ? [...options.transfer] : undefined);
+    const transfer = transferListOf(args, options?.transfer);
     const [outcome, settle] = deferred();
     // Outside the promise: what `captureContext` throws must reach the caller as a refusal, not as a rejection nobody handles.
     const task = this.#createTask(name, args, transfer, options, settle);
     this.#queue.push(task);
     // Inside the pool's handling of a worker's message or exit (a listener or `onProgress`
     // making a call), the handling finishes first: the call waits for the end of the tick.
-    if (this.#handling === 0) this.#dispatcher.queued();
+    if (this.#handling === 0) this.#dispatcher.queued(task);
     else this.#dispatcher.schedule();
     return outcome;
   }
@@ -336,7 +337,7 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
     let task: Task;
     try {
       this.#admit(name, args, options);
-      task = this.#createTask(name, args, takeMarked(args), options, (outcome) => stream.end(outcome));
+      task = this.#createTask(name, args, transferListOf(args, undefined), options, (outcome) => stream.end(outcome));
     } catch (error) {
       stream.end(new Failure(undefined, error));
       return undefined;
@@ -375,7 +376,7 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
   [enqueuePending](name: string, args: unknown[], options: (RunOptions & StreamOptions) | undefined): PendingTask {
     this.#admit(name, args, options);
     const [outcome, settle] = deferred();
-    const task = this.#createTask(name, args, takeMarked(args, options?.transfer ? [...options.transfer] : undefined), options, settle);
+    const task = this.#createTask(name, args, transferListOf(args, options?.transfer), options, settle);
     this.#queue.push(task);
     this.#dispatcher.schedule();
     return {
@@ -394,7 +395,7 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
   #admit(name: string, args: unknown[], options: RunOptions | StreamOptions | undefined): void {
     if (this.#state !== 'open') throw new ClosedError(this.#state === 'closing' ? 'The pool is closing' : undefined);
     if (typeof name !== 'string') throw new TypeError(`The task name must be a string (got ${typeof name})`);
-    if (!Array.isArray(args)) throw new TypeError(`The arguments of "${name}" must be an array`);
+    if (!Array.isArray(args)) throw new TypeError(`The arguments of ${quoted(name)} must be an array`);
     if (options !== undefined) {
       checkRunOptions(options);
       if ((options as RunOptions).key !== undefined && this.options.executor === 'remote') {

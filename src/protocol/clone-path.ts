@@ -1,3 +1,5 @@
+import { quoted } from '../quoted.js';
+
 /**
  * Finds which part of a value structured clone rejects, so the error can name it
  * (`args[0].conn`). Runs only after a send failed, so it may be slow; it asks the real
@@ -63,9 +65,9 @@ function readPart(value: object, key: string): unknown {
 }
 
 export function propertyPath(key: string): string {
-  return /^[A-Za-z_$][\w$]*$/.test(key) ? `.${key}` : `[${JSON.stringify(key)}]`;
+  return /^[A-Za-z_$][\w$]{0,79}$/.test(key) ? `.${key}` : `[${quoted(key)}]`;
 }
 
 export function describeKey(key: unknown, index: number): string {
-  return typeof key === 'string' ? JSON.stringify(key) : typeof key === 'number' ? String(key) : `#${index}`;
+  return typeof key === 'string' ? quoted(key) : typeof key === 'number' ? String(key) : `#${index}`;
 }

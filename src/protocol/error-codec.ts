@@ -7,6 +7,7 @@
  * properties are defined, never assigned, so a `__proto__` key stays a plain own property.
  */
 import * as errors from '../errors.js';
+import { excerpt } from '../quoted.js';
 
 export interface EncodedErrorObject {
   kind: 'error';
@@ -190,8 +191,8 @@ function define(target: object, key: string | symbol, value: unknown, enumerable
 }
 
 function describe(value: unknown): string {
-  if (typeof value === 'function') return `function ${value.name || '(anonymous)'}`;
+  if (typeof value === 'function') return `function ${excerpt(String(value.name)) || '(anonymous)'}`;
   if (typeof value === 'symbol') return value.toString();
-  if (value !== null && typeof value === 'object') return `${value.constructor?.name ?? 'Object'} object`;
+  if (value !== null && typeof value === 'object') return `${excerpt(String(value.constructor?.name ?? 'Object'))} object`;
   return typeof value;
 }

@@ -47,6 +47,9 @@ const READ_BATCH = 512;
 /** Pause before reading again after a failed read (Redis unreachable). */
 const READ_RETRY_MS = 100;
 
+/** How often a link renews its reply list's expiry. Internal: a test shortens it rather than wait 15 s. */
+export const replyRenewal = { intervalMs: REPLY_TTL_MS / 4 };
+
 export class RemoteLink {
   /**
    * Jobs of other producers waiting in the queue, refreshed every WAITING_POLL_MS while counted:
@@ -120,7 +123,7 @@ export class RemoteLink {
     // faster than they are read) would otherwise expire under a live reader.
     this.#renewTimer = setInterval(() => {
       if (this.#commands.status === 'ready') this.#commands.pexpire(this.#replyList, REPLY_TTL_MS).catch(() => {});
-    }, REPLY_TTL_MS / 4).unref();
+    }, replyRenewal.intervalMs).unref();
     if (countWaiting) this.#countWaiting();
   }
 

@@ -4,6 +4,7 @@
  * `maxPayloadBytes`; the worker defaults equal the pool defaults.
  */
 import type { ConnectionOptions as TlsOptions } from 'node:tls';
+import { quoted } from '../quoted.js';
 
 /**
  * ioredis options, passed through as they are. The common ones are named here so that this
@@ -123,7 +124,7 @@ export function resolveConnection(value: unknown, name: string): RemoteConnectio
 
 export function resolveQueueName(value: unknown, name: string): string {
   if (typeof value !== 'string' || value === '') throw new TypeError(`${name} is required with the remote executor: a queue name`);
-  if (value.includes(':')) throw new TypeError(`${name} cannot contain ':' (got ${value})`);
+  if (value.includes(':')) throw new TypeError(`${name} cannot contain ':' (got ${quoted(value)})`);
   return value;
 }
 

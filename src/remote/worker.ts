@@ -21,6 +21,7 @@ import { cancelChannel, creditChannel, REPLY_TTL_MS, decodeArgs, decodeCarried, 
 import { forwardStream, StreamCredits } from './stream-job.js';
 import { carriedContext } from '../tracing/call-trace.js';
 import { resolveConnection, resolvePayloadLimit, resolvePrefix, resolveQueueName, type RemoteConnection } from './options.js';
+import { quoted } from '../quoted.js';
 
 export interface RemoteWorkerOptions {
   /** The task module, as a file URL or an absolute path: the only code this worker runs. */
@@ -206,12 +207,12 @@ async function runJob(
   { cancels, credits, answer, send, onError }: JobContext,
 ): Promise<void> {
   if (producerOf(job.id) === undefined) {
-    onError(new Error(`refused job ${String(job.id).slice(0, 80)}: its id names no producer (it was not added by an offload pool)`));
+    onError(new Error(`refused job ${quoted(String(job.id))}: its id names no producer (it was not added by an offload pool)`));
     return;
   }
   const refusal = refuse(job, limit);
   if (refusal !== undefined) {
-    onError(new Error(`refused job ${job.id}: ${refusal.message}`));
+    onError(new Error(`refused job ${quoted(String(job.id))}: ${refusal.message}`));
     answer(job.id, [Reply.Failed, 0, encodeError(refusal)]);
     return;
   }
@@ -271,7 +272,7 @@ function refuse(job: Job, limit: number): Error | undefined {
   const data = job.data as unknown;
   if (data === null || typeof data !== 'object' || Array.isArray(data)) return undefined; // decodeArgs says why
   const extra = Object.keys(data).filter((key) => !JOB_FIELDS.has(key));
-  if (extra.length > 0) return new TypeError(`the job carries fields offload does not write (${extra.slice(0, 3).join(', ').slice(0, 80)})`);
+  if (extra.length > 0) return new TypeError(`the job carries fields offload does not write (${extra.slice(0, 3).map(quoted).join(', ')})`);
   // Arguments and carried context together, as the pool bounds them (base64: 4 chars, 3 bytes).
   const { args, ctx } = data as { args?: unknown; ctx?: unknown };
   const size = Math.floor(((typeof args === 'string' ? args.length : 0) + (typeof ctx === 'string' ? ctx.length : 0)) * 3 / 4);

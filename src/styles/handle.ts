@@ -12,6 +12,7 @@ import { enqueuePending, streamTaskNames } from '../pool/pool.js';
 import { TaskStream } from '../pool/stream.js';
 import { Failure } from '../pool/task.js';
 import type { StreamItem, StreamTaskName, TaskArgs, TaskName, TaskResult, UntypedTasks } from '../types.js';
+import { quoted } from '../quoted.js';
 
 /** A typed function of `pool.tasks` for a plain task; `.with(options)` adds call options. */
 export type TaskHandle<Args extends unknown[], R> = ((...args: Args) => Promise<R>) & {
@@ -112,14 +113,14 @@ class PendingCall<T> implements Promise<T>, AsyncIterable<unknown> {
   [Symbol.asyncIterator](): AsyncIterator<unknown> {
     this.#stream ??= this.#promise === undefined ? this.#pending.streamInstead() : undefined;
     if (this.#stream === undefined) {
-      throw new TypeError(`This call of "${this.#name}" already runs as a plain call; iterate it in the tick it is made, or use pool.stream()`);
+      throw new TypeError(`This call of ${quoted(this.#name)} already runs as a plain call; iterate it in the tick it is made, or use pool.stream()`);
     }
     return this.#stream;
   }
 
   #asPromise(): Promise<T> {
     if (this.#stream !== undefined) {
-      return Promise.reject(new TypeError(`This call of "${this.#name}" is being iterated as a stream`));
+      return Promise.reject(new TypeError(`This call of ${quoted(this.#name)} is being iterated as a stream`));
     }
     this.#promise ??= this.#pending.result() as Promise<T>;
     return this.#promise;

@@ -3,15 +3,16 @@
  *
  * A call carries something only when there is something to carry: a span active at the call
  * (OpenTelemetry installed), a request context from the pool's `captureContext`, or a context
- * a remote job brought (the remote worker's local pool passes it on). Otherwise `start` returns
- * `undefined` and the call pays two checks.
+ * a remote job brought (the remote worker's local pool passes it on, under a span of its own when
+ * an SDK is registered in that process). Otherwise `start` returns `undefined` and the call pays
+ * two checks.
  *
  * Under an active span, offload starts a span of its own, `offload <task>`, a child of the
  * caller's; the worker's task runs under it. Its attributes say where the time went (waiting
  * for a worker, running) and how the call ended.
  */
 import { Failure } from '../pool/task.js';
-import { toW3C, type Carried } from './carried.js';
+import { fromW3C, toW3C, type Carried } from './carried.js';
 import { mayHaveActiveSpan, openTelemetry, type OtelApi, type OtelContext, type OtelSpan } from './otel.js';
 
 /** Internal run option: a context a call brings from elsewhere (a remote job), passed on as is. */
@@ -59,6 +60,14 @@ export class CallTracing {
       if (api.trace.getSpan(active) !== undefined) {
         span = startSpan(api, task, this.#options, active);
         if (span !== undefined) carried = { trace: toW3C(span.spanContext(), api.propagation.getBaggage(active)) };
+      }
+    } else if (api !== undefined && brought !== null && typeof brought === 'object') {
+      // A remote job's trace: this process (an `offload worker`) records its own part of the
+      // call, a child of the caller's span, and the task runs under it.
+      const parent = fromW3C(api, (brought as Carried).trace);
+      if (parent !== undefined) {
+        span = startSpan(api, task, this.#options, parent);
+        if (span !== undefined) carried = { ...(brought as Carried), trace: toW3C(span.spanContext(), api.propagation.getBaggage(parent)) };
       }
     }
     if (request !== undefined) (carried ??= {}).request = request;

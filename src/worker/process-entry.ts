@@ -4,11 +4,10 @@
  * an end with the parent), and a report of a fatal error before dying.
  */
 import type { TransferListItem } from 'node:worker_threads';
-import { NotCloneableError } from '../errors.js';
 import { createCancelFlag } from '../protocol/cancel-flag.js';
 import { encodeThrownByTask } from '../protocol/error-codec.js';
 import { FromWorker, type MainMessage, type WorkerInit, type WorkerMessage } from '../protocol/messages.js';
-import { FATAL, INIT_VARIABLE, detachTransferred, refuseProcessLocal } from '../protocol/process-channel.js';
+import { FATAL, INIT_VARIABLE, detachTransferred, refuseProcessLocal, refuseUnmovable } from '../protocol/process-channel.js';
 import { exitOnDisconnect, startControlThread } from './process-control.js';
 import { runWorker } from './runtime.js';
 
@@ -52,9 +51,7 @@ void runWorker(
       if (values !== undefined) {
         const [first, step, root] = values;
         refuseProcessLocal(message, first, step, root);
-        if (transfer?.some((item) => !(item instanceof ArrayBuffer))) {
-          throw new NotCloneableError(root, new TypeError('only ArrayBuffers can be transferred to the parent process'));
-        }
+        refuseUnmovable(transfer, root, 'the parent process');
       }
       send(message);
       if (transfer !== undefined && transfer.length > 0) detachTransferred(transfer);

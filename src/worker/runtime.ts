@@ -29,6 +29,7 @@ import { memoryInUseMb } from './memory.js';
 import { lowerOwnPriority } from './priority.js';
 import { ProgressReporter } from './progress.js';
 import { isIterator, pump, StreamControl } from './stream.js';
+import { quoted } from '../quoted.js';
 
 export interface WorkerPort {
   post(message: WorkerMessage, transfer?: TransferListItem[]): void;
@@ -407,7 +408,7 @@ class TaskLoop {
       // The generator's body runs in whoever pulls it: the whole pump runs in the carried context.
       const value = await runCarried(carried, () => {
         const iterator = task.fn.apply(task.self, args);
-        if (!isIterator(iterator)) throw new TypeError(`"${name}" is not a generator task, so it cannot stream: call it with run()`);
+        if (!isIterator(iterator)) throw new TypeError(`${quoted(name)} is not a generator task, so it cannot stream: call it with run()`);
         return pump(id, iterator, control, (items, transfer) => this.#port.post(items, transfer));
       });
       out = [FromWorker.Results, performance.now() - began, id, Status.Ok, value];
@@ -584,5 +585,5 @@ function notACallTask(name: string, iterator: unknown): EncodedError {
   } catch {
     // Its own cleanup failed; the call is refused all the same.
   }
-  return encodeError(new TypeError(`"${name}" is a generator task: iterate it (for await ... of pool.tasks.x()) or use pool.stream()`));
+  return encodeError(new TypeError(`${quoted(name)} is a generator task: iterate it (for await ... of pool.tasks.x()) or use pool.stream()`));
 }

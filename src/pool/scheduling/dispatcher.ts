@@ -58,9 +58,23 @@ export class Dispatcher {
    * Otherwise dispatch waits for the end of the tick, so a burst of calls shares messages. Never
    * from inside a dispatch (a `taskStarted` listener making a call): that one is scheduled.
    */
-  queued(): void {
-    if (!this.#isDispatching && this.#affinity === undefined && this.host.queue.length === 1 && this.#hasIdleWorker()) this.dispatch();
+  queued(task: Task): void {
+    if (!this.#isDispatching && this.host.queue.length === 1 && this.#canStartAtOnce(task)) this.dispatch();
     else this.schedule();
+  }
+
+  /**
+   * Whether the lone queued call would go to an idle worker now. A keyed call would only if its
+   * key is free and the key's owner idle: then waiting for the end of the tick only delays it
+   * (a keyed call paid that wait on every call), and a burst still shares messages, since only
+   * the call that finds its worker idle goes alone.
+   */
+  #canStartAtOnce(task: Task): boolean {
+    const affinity = this.#affinity;
+    if (affinity === undefined || task.key === undefined) return this.#hasIdleWorker();
+    if (affinity.isBusy(task.key)) return false;
+    const owner = affinity.owner(task.key, this.host.workers);
+    return owner !== undefined && canTake(owner, 1, true, this.host.maxTasksPerWorker);
   }
 
   #hasIdleWorker(): boolean {
@@ -152,28 +166,18 @@ export class Dispatcher {
    * gives a worker travels in one message, as on the unkeyed path.
    */
   #dispatchKeyed(affinity: KeyAffinity): void {
-    const { queue, workers, maxTasksPerWorker } = this.host;
+    const { queue, workers } = this.host;
     const depth = Math.max(this.host.depth.value, this.host.concurrency);
-    const batches = new Map<WorkerSlot, Task[]>();
-    const batched = (slot: WorkerSlot): number => batches.get(slot)?.length ?? 0;
-    const hasRoom = (slot: WorkerSlot | undefined): slot is WorkerSlot =>
-      slot !== undefined && canTake(slot, depth - batched(slot), false, maxTasksPerWorker - batched(slot));
-    const give = (slot: WorkerSlot, task: Task): void => {
-      if (task.key !== undefined) affinity.hold(task.key); // now, so this pass sends no second call of it
-      if (task.stream !== undefined) this.#post(slot, [task]); // a stream travels alone
-      else if (batches.has(slot)) batches.get(slot)!.push(task);
-      else batches.set(slot, [task]);
-    };
     if (affinity.liveChanged(workers)) queue.rehome((key) => affinity.owner(key, workers));
     // Only keys whose owner has room now, so a dispatch costs what it hands out plus the keys
     // skipped as busy (at most the calls in flight), not the number of keys waiting.
     for (const slot of workers) {
-      if (!hasRoom(slot)) continue;
+      if (!this.#hasRoom(slot, depth)) continue;
       for (const key of queue.parkedKeysOf(slot)) {
         if (affinity.isBusy(key)) continue;
         const task = queue.unpark(key);
-        if (task !== undefined) give(slot, task);
-        if (!hasRoom(slot)) break;
+        if (task !== undefined) this.#give(slot, task, affinity);
+        if (!this.#hasRoom(slot, depth)) break;
       }
     }
     for (let task = queue.peek(); task !== undefined; task = queue.peek()) {
@@ -181,20 +185,51 @@ export class Dispatcher {
       if (key === undefined) {
         let least: WorkerSlot | undefined;
         for (const slot of workers) {
-          if (hasRoom(slot) && (least === undefined || slot.inflight.length + batched(slot) < least.inflight.length + batched(least))) least = slot;
+          if (this.#hasRoom(slot, depth) && (least === undefined || slot.inflight.length + this.#batched(slot) < least.inflight.length + this.#batched(least))) least = slot;
         }
         if (least === undefined) break; // no worker has room for anything
-        give(least, queue.shift()!);
+        this.#give(least, queue.shift()!, affinity);
         continue;
       }
       queue.shift();
       // A key with calls set aside keeps their order (and its lane's owner): this call joins them.
       const isWaiting = queue.peekParked(key) !== undefined;
       const owner = isWaiting ? undefined : affinity.owner(key, workers);
-      if (!isWaiting && !affinity.isBusy(key) && hasRoom(owner)) give(owner, task);
+      if (!isWaiting && !affinity.isBusy(key) && owner !== undefined && this.#hasRoom(owner, depth)) this.#give(owner, task, affinity);
       else queue.park(task as Task & { key: string }, owner);
     }
-    for (const [slot, tasks] of batches) this.#post(slot, tasks);
+    const batches = this.#batches;
+    try {
+      for (const [slot, tasks] of batches) this.#post(slot, tasks);
+    } finally {
+      batches.clear();
+    }
+  }
+
+  /**
+   * What the keyed pass running now gives each worker, sent together at its end. One map for
+   * every pass, and methods rather than closures: a keyed call pays for no allocation of them.
+   */
+  readonly #batches = new Map<WorkerSlot, Task[]>();
+
+  #batched(slot: WorkerSlot): number {
+    return this.#batches.get(slot)?.length ?? 0;
+  }
+
+  #hasRoom(slot: WorkerSlot, depth: number): boolean {
+    const batched = this.#batched(slot);
+    return canTake(slot, depth - batched, false, this.host.maxTasksPerWorker - batched);
+  }
+
+  #give(slot: WorkerSlot, task: Task, affinity: KeyAffinity): void {
+    if (task.key !== undefined) affinity.hold(task.key); // now, so this pass sends no second call of it
+    if (task.stream !== undefined) {
+      this.#post(slot, [task]); // a stream travels alone
+      return;
+    }
+    const batch = this.#batches.get(slot);
+    if (batch === undefined) this.#batches.set(slot, [task]);
+    else batch.push(task);
   }
 
   #assign(depth: number, idleOnly: boolean): void {
