@@ -217,6 +217,11 @@ for (const executor of localExecutors()) {
       const result = await rejection(pool.run('returnWithGetter', []));
       assert.equal(codeOf(result), 'ERR_OFFLOAD_NOT_CLONEABLE');
       assert.equal((result as { path: string }).path, 'result.bad');
+      // The getter's error cannot even say its message: the task still fails alone, naming it.
+      const unreadable = await rejection(pool.run('returnWithUnreadableErrorGetter', []));
+      assert.equal(codeOf(unreadable), 'ERR_OFFLOAD_NOT_CLONEABLE');
+      assert.equal((unreadable as { path: string }).path, 'result.bad');
+      assert.match((unreadable as Error).message, /unreadable message/);
       assert.equal(pool.stats().crashes, crashesBefore);
     });
 
