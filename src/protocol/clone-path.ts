@@ -1,3 +1,4 @@
+import { NotCloneableError } from '../errors.js';
 import { quoted } from '../quoted.js';
 
 /**
@@ -70,4 +71,12 @@ export function propertyPath(key: string): string {
 
 export function describeKey(key: unknown, index: number): string {
   return typeof key === 'string' ? quoted(key) : typeof key === 'number' ? String(key) : `#${index}`;
+}
+
+/** The error for a stream's item number `index`, which its channel refused (a thread's port, Redis). */
+export function itemRefusal(item: unknown, index: number, error: unknown): NotCloneableError {
+  const root = `item[${index}]`;
+  // The process executor's own refusal names the path below `item`; keep it, with the index.
+  if (error instanceof NotCloneableError) return new NotCloneableError(error.path.replace(/^item/, root), error.cause);
+  return new NotCloneableError(findUncloneablePath(item, root) ?? root, error);
 }

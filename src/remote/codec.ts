@@ -9,6 +9,7 @@
  */
 import { v8 } from '../builtins.js';
 import { NotCloneableError, PayloadTooLargeError } from '../errors.js';
+import { findUncloneablePath } from '../protocol/clone-path.js';
 import { decodeError, encodeError, type EncodedError } from '../protocol/error-codec.js';
 
 /** Bumped when the shapes below change, so mismatched producers and workers fail clearly. */
@@ -107,7 +108,9 @@ export function encodeEntry(jobId: string, entry: ReplyMessage | [typeof Reply.P
     bytes = v8().serialize(entry);
   } catch (error) {
     if (entry[0] === Reply.Progress) return encodeEntry(jobId, [Reply.Progress, undefined], limit);
-    return encodeEntry(jobId, [Reply.Failed, entry[1], encodeError(new NotCloneableError('result', error))], limit);
+    // Named as a thread names it (`result.conn`): a worker without isolation hands the value over as is.
+    const path = (entry[0] === Reply.Ok ? findUncloneablePath(entry[2], 'result') : undefined) ?? 'result';
+    return encodeEntry(jobId, [Reply.Failed, entry[1], encodeError(new NotCloneableError(path, error))], limit);
   }
   if (bytes.length > limit) {
     if (entry[0] === Reply.Progress) return encodeEntry(jobId, [Reply.Progress, undefined], limit);

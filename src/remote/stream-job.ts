@@ -10,7 +10,8 @@
  * credit spent on items sent is the producer's less what the local stream may hold, so the
  * generator runs at most `highWaterMark` items ahead of the consumer in all (see `localAhead`).
  */
-import { AbortError, PayloadTooLargeError } from '../errors.js';
+import { AbortError, NotCloneableError, PayloadTooLargeError } from '../errors.js';
+import { itemRefusal } from '../protocol/clone-path.js';
 import type { Pool } from '../pool/pool.js';
 import { carriedContext } from '../tracing/call-trace.js';
 import { encodeItems, MAX_STREAM_CREDIT, producerOf } from './codec.js';
@@ -115,6 +116,8 @@ export async function forwardStream(pool: Pool, credits: StreamCredits, job: Str
   const options = { signal: job.signal, onProgress: job.onProgress, highWaterMark: localAhead(job.highWaterMark), [carriedContext]: job.carried };
   const local = pool.stream(job.task as never, job.args as never, options)[Symbol.asyncIterator]();
   let batch: unknown[] = [];
+  /** Items sent so far, to name the one that cannot be sent. */
+  let sent = 0;
   let refusal: unknown;
   let flushTimer: NodeJS.Immediate | undefined;
   const flush = (): void => {
@@ -125,10 +128,28 @@ export async function forwardStream(pool: Pool, credits: StreamCredits, job: Str
     if (items.length === 0 || refusal !== undefined) return;
     try {
       for (const entry of encodeBatch(job.jobId, items, job.limit)) job.send(entry);
+      sent += items.length;
     } catch (error) {
-      refusal = error;
+      refusal = error instanceof NotCloneableError ? sendUntilRefused(items) : error;
       credit.wake();
     }
+  };
+  /**
+   * A batch holds an item that cannot be sent: the items before it still reach the consumer, one
+   * by one, and the stream fails naming it (`item[41].conn`), as from a thread. Returns that error.
+   */
+  const sendUntilRefused = (items: unknown[]): unknown => {
+    for (const item of items) {
+      let entry: Buffer;
+      try {
+        entry = encodeItems(job.jobId, [item], job.limit);
+      } catch (error) {
+        return error instanceof NotCloneableError ? itemRefusal(item, sent, error.cause) : error;
+      }
+      job.send(entry);
+      sent++;
+    }
+    return undefined;
   };
   try {
     for (;;) {

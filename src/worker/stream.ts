@@ -4,8 +4,8 @@
  * `highWaterMark` items ahead of the consumer however fast it could go.
  */
 import type { TransferListItem } from 'node:worker_threads';
-import { AbortError, NotCloneableError } from '../errors.js';
-import { findUncloneablePath } from '../protocol/clone-path.js';
+import { AbortError, type NotCloneableError } from '../errors.js';
+import { itemRefusal } from '../protocol/clone-path.js';
 import { FromWorker, type WorkerMessage } from '../protocol/messages.js';
 import { takeMarked } from '../transfer.js';
 import { isCancelled } from './context.js';
@@ -125,12 +125,4 @@ export async function pump(
     flush();
     throw error;
   }
-}
-
-/** The error for the stream's item number `index`, which the channel refused. */
-function itemRefusal(item: unknown, index: number, error: unknown): NotCloneableError {
-  const root = `item[${index}]`;
-  // The process executor's own refusal names the path below `item`; keep it, with the index.
-  if (error instanceof NotCloneableError) return new NotCloneableError(error.path.replace(/^item/, root), error.cause);
-  return new NotCloneableError(findUncloneablePath(item, root) ?? root, error);
 }
