@@ -15,6 +15,7 @@ import { Redis } from 'ioredis';
 import {
   ConnectionError,
   createPool,
+  NotCloneableError,
   OffloadError,
   PayloadTooLargeError,
   TaskModuleError,
@@ -98,6 +99,29 @@ whenAvailable(redisServer, 'remote executor: options, behaviour and faults', () 
         assert.equal(item.path, 'item');
         assert.deepEqual(chunks, []);
         assert.equal(await calls.tasks.length(new Uint8Array(1000)), 1000);
+      } finally {
+        await calls.close();
+        await workers.stop();
+      }
+    });
+
+    test('a result or a streamed item Redis cannot carry fails naming its path; the items yielded before it reach the consumer', async () => {
+      const { pool, worker } = setup();
+      const workers = worker({ size: 1 });
+      const calls = pool();
+      try {
+        await workers.ready;
+        const result = await rejection(calls.tasks.blobResult());
+        assert.ok(result instanceof NotCloneableError, String(result));
+        assert.equal(result.path, 'result.blob');
+        const items: unknown[] = [];
+        const item = await rejection((async () => {
+          for await (const value of calls.stream('blobAfter', [3])) items.push(value);
+        })());
+        assert.ok(item instanceof NotCloneableError, String(item));
+        assert.equal(item.path, 'item[3].blob');
+        assert.deepEqual(items, [0, 1, 2]);
+        assert.equal((await calls.tasks.tagged('after')).value, 'after');
       } finally {
         await calls.close();
         await workers.stop();

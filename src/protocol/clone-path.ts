@@ -6,18 +6,19 @@ import { quoted } from '../quoted.js';
  * (`args[0].conn`). Runs only after a send failed, so it may be slow; it asks the real
  * algorithm at each level rather than guessing which types clone.
  */
-export function findUncloneablePath(value: unknown, path: string, depth = 0): string | undefined {
-  if (clones(value)) return undefined;
+export function findUncloneablePath(value: unknown, path: string, sends: (value: unknown) => boolean = clones, depth = 0): string | undefined {
+  if (sends(value)) return undefined;
   if (depth < 32 && value !== null && typeof value === 'object') {
     const entries = childEntries(value, path);
     for (const [innerPath, inner] of entries) {
-      const found = findUncloneablePath(inner, innerPath, depth + 1);
+      const found = findUncloneablePath(inner, innerPath, sends, depth + 1);
       if (found !== undefined) return found;
     }
   }
   return path;
 }
 
+/** Whether structured clone (a thread's port) takes `value`. */
 function clones(value: unknown): boolean {
   if (typeof value === 'function' || typeof value === 'symbol') return false;
   if (value === null || typeof value !== 'object') return true;
@@ -74,9 +75,9 @@ export function describeKey(key: unknown, index: number): string {
 }
 
 /** The error for a stream's item number `index`, which its channel refused (a thread's port, Redis). */
-export function itemRefusal(item: unknown, index: number, error: unknown): NotCloneableError {
+export function itemRefusal(item: unknown, index: number, error: unknown, sends: (value: unknown) => boolean = clones): NotCloneableError {
   const root = `item[${index}]`;
   // The process executor's own refusal names the path below `item`; keep it, with the index.
   if (error instanceof NotCloneableError) return new NotCloneableError(error.path.replace(/^item/, root), error.cause);
-  return new NotCloneableError(findUncloneablePath(item, root) ?? root, error);
+  return new NotCloneableError(findUncloneablePath(item, root, sends) ?? root, error);
 }

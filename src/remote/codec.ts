@@ -109,7 +109,7 @@ export function encodeEntry(jobId: string, entry: ReplyMessage | [typeof Reply.P
   } catch (error) {
     if (entry[0] === Reply.Progress) return encodeEntry(jobId, [Reply.Progress, undefined], limit);
     // Named as a thread names it (`result.conn`): a worker without isolation hands the value over as is.
-    const path = (entry[0] === Reply.Ok ? findUncloneablePath(entry[2], 'result') : undefined) ?? 'result';
+    const path = (entry[0] === Reply.Ok ? findUncloneablePath(entry[2], 'result', serialises) : undefined) ?? 'result';
     return encodeEntry(jobId, [Reply.Failed, entry[1], encodeError(new NotCloneableError(path, error))], limit);
   }
   if (bytes.length > limit) {
@@ -117,6 +117,16 @@ export function encodeEntry(jobId: string, entry: ReplyMessage | [typeof Reply.P
     return encodeEntry(jobId, [Reply.Failed, entry[1], encodeError(new PayloadTooLargeError('result', bytes.length, limit))], limit);
   }
   return withJobId(jobId, bytes);
+}
+
+/** Whether Redis can carry `value`: V8's serialiser takes less than a thread's port (no `Blob`). */
+export function serialises(value: unknown): boolean {
+  try {
+    v8().serialize(value);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /**

@@ -14,7 +14,7 @@ import { AbortError, NotCloneableError, PayloadTooLargeError } from '../errors.j
 import { itemRefusal } from '../protocol/clone-path.js';
 import type { Pool } from '../pool/pool.js';
 import { carriedContext } from '../tracing/call-trace.js';
-import { encodeItems, MAX_STREAM_CREDIT, producerOf } from './codec.js';
+import { encodeItems, MAX_STREAM_CREDIT, producerOf, serialises } from './codec.js';
 
 /** Most items in one reply-list entry: as many as a thread sends in one message. */
 const BATCH = 256;
@@ -144,7 +144,7 @@ export async function forwardStream(pool: Pool, credits: StreamCredits, job: Str
       try {
         entry = encodeItems(job.jobId, [item], job.limit);
       } catch (error) {
-        return error instanceof NotCloneableError ? itemRefusal(item, sent, error.cause) : error;
+        return error instanceof NotCloneableError ? itemRefusal(item, sent, error.cause, serialises) : error;
       }
       job.send(entry);
       sent++;
