@@ -99,7 +99,10 @@ export class TaskQueue {
     this.#live++;
   }
 
-  /** Keys set aside for `owner`, in order (a live view: unparking while iterating is safe). */
+  /**
+   * Keys set aside for `owner`, least recently served first (a live view: unparking while
+   * iterating is safe; a key served and still waiting comes round again, as busy).
+   */
   parkedKeysOf(owner: WorkerSlot): Iterable<string> {
     return this.#laneKeysByOwner.get(owner) ?? [];
   }
@@ -133,8 +136,14 @@ export class TaskQueue {
     const lane = this.#lanes.get(key)!;
     lane.tasks.shift();
     this.#live--;
-    // Forget the lane now, so the index never holds a key with nothing waiting.
-    this.peekParked(key);
+    // Forget the lane now, so the index never holds a key with nothing waiting. A key with more
+    // waiting goes behind its worker's other keys: a hot key's backlog takes turns with them
+    // instead of holding its worker until it drains.
+    if (this.peekParked(key) !== undefined) {
+      const keys = this.#laneKeysByOwner.get(lane.owner)!;
+      keys.delete(key);
+      keys.add(key);
+    }
     return task;
   }
 
