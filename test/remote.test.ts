@@ -105,22 +105,24 @@ whenAvailable(redisServer, 'remote executor: options, behaviour and faults', () 
       }
     });
 
-    test('a result or a streamed item Redis cannot carry fails naming its path; the items yielded before it reach the consumer', async () => {
+    test('a result or a streamed item that cannot cross (a function anywhere, a Blob in Redis) fails naming its path, after the items yielded before it', async () => {
       const { pool, worker } = setup();
       const workers = worker({ size: 1 });
       const calls = pool();
       try {
         await workers.ready;
-        const result = await rejection(calls.tasks.blobResult());
-        assert.ok(result instanceof NotCloneableError, String(result));
-        assert.equal(result.path, 'result.blob');
-        const items: unknown[] = [];
-        const item = await rejection((async () => {
-          for await (const value of calls.stream('blobAfter', [3])) items.push(value);
-        })());
-        assert.ok(item instanceof NotCloneableError, String(item));
-        assert.equal(item.path, 'item[3].blob');
-        assert.deepEqual(items, [0, 1, 2]);
+        for (const [result, items, part] of [['functionResult', 'functionAfter', 'handler'], ['blobResult', 'blobAfter', 'blob']] as const) {
+          const refused = await rejection(calls.run(result, []));
+          assert.ok(refused instanceof NotCloneableError, String(refused));
+          assert.equal(refused.path, `result.${part}`);
+          const seen: unknown[] = [];
+          const item = await rejection((async () => {
+            for await (const value of calls.stream(items, [3])) seen.push(value);
+          })());
+          assert.ok(item instanceof NotCloneableError, String(item));
+          assert.equal(item.path, `item[3].${part}`);
+          assert.deepEqual(seen, [0, 1, 2]);
+        }
         assert.equal((await calls.tasks.tagged('after')).value, 'after');
       } finally {
         await calls.close();
