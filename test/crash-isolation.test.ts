@@ -4,6 +4,9 @@ import { TaskModuleError, WorkerExitedError } from '../src/index.js';
 import type * as Faults from './fixtures/faults.js';
 import { capabilities, executors, poolFor, rejection } from './helpers.js';
 
+/** A call that never settles fails its test by this deadline instead of hanging the file. */
+const SETTLES = { timeout: 30_000 };
+
 for (const executor of executors) {
   describe(`crash isolation (${executor})`, () => {
     test('a worker that calls process.exit fails only its own task; the others complete and the pool is whole again', async () => {
@@ -124,6 +127,14 @@ for (const executor of executors) {
         assert.equal(outcome.status, 'rejected');
         assert.ok((outcome as PromiseRejectedResult).reason instanceof TaskModuleError);
       }
+      await pool.close();
+    });
+
+    if (capabilities[executor].ownsWorkers)
+    test('a module whose top-level await never settles fails to load with ERR_OFFLOAD_TASK_MODULE, on threads and processes alike', SETTLES, async () => {
+      const pool = poolFor<{ never(): void }>('never-loads.ts', executor, { size: 1 });
+      const error = await rejection(pool.tasks.never());
+      assert.ok(error instanceof TaskModuleError, String(error));
       await pool.close();
     });
   });

@@ -44,6 +44,12 @@ process.on('uncaughtExceptionMonitor', (error) => {
   }
 });
 
+// While the task module loads, the channel alone keeps this process alive: a module whose
+// top-level await can never settle then ends it (exit code 13) and fails to load, as on a thread,
+// instead of leaving a worker that never becomes ready. Held again once the load has ended.
+const channel = process.channel as { ref(): void; unref(): void } | undefined;
+channel?.unref();
+
 void runWorker(
   {
     post(message: WorkerMessage, transfer?: TransferListItem[]): void {
@@ -53,6 +59,7 @@ void runWorker(
         refuseProcessLocal(message, first, step, root);
         refuseUnmovable(transfer, root, 'the parent process');
       }
+      if (message[0] === FromWorker.Ready || message[0] === FromWorker.LoadFailed) channel?.ref();
       send(message);
       if (transfer !== undefined && transfer.length > 0) detachTransferred(transfer);
       if (message[0] === FromWorker.Ready) startControlThread(cancelFlag);
