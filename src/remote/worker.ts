@@ -121,7 +121,6 @@ export async function startRemoteWorker(options: RemoteWorkerOptions): Promise<R
     const failed = (error: unknown): void => onError(new Error(`cannot reply to job ${jobId}: ${error instanceof Error ? error.message : String(error)}`));
     // Not a pipeline: one on this connection would copy BullMQ's scripts each time. A list just
     // created gets its expiry here; its producer renews it while it reads it.
-    coalesceWrites(replies!);
     replies!.rpush(list, entry).then((length) => (length === 1 ? replies!.pexpire(list, REPLY_TTL_MS) : undefined), failed).catch(failed);
   };
   const answer: Answer = (jobId, entry) => send(jobId, encodeEntry(jobId ?? '', entry, limit));
@@ -279,21 +278,6 @@ function refuse(job: Job, limit: number): Error | undefined {
   const size = Math.floor(((typeof args === 'string' ? args.length : 0) + (typeof ctx === 'string' ? ctx.length : 0)) * 3 / 4);
   if (size > limit + 2) return new PayloadTooLargeError(typeof ctx === 'string' ? 'context' : 'args', size, limit);
   return undefined;
-}
-
-/**
- * Holds the connection's writes until the current tick's promise chains have run, then sends
- * them in one system call: a reply's RPUSH goes out with the BullMQ command that completes its
- * job (and with the other replies of the tick) instead of in a write of its own, which was the
- * worker's largest cost per job after the hand-off to its thread. Order on the connection is
- * kept: a cork only delays, and `process.nextTick` runs after the microtasks that send the
- * completion.
- */
-function coalesceWrites(redis: Redis): void {
-  const stream = redis.stream;
-  if (stream === undefined || stream.writableCorked > 0) return;
-  stream.cork();
-  process.nextTick(() => stream.uncork());
 }
 
 function defined<T extends Record<string, unknown>>(values: T): Partial<T> {
