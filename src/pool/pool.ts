@@ -126,6 +126,8 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
   #nextTaskId = 0;
   #nextWorkerId = 0;
   #busy = 0;
+  /** Workers spawned and not ready yet (nor ended). */
+  #starting = 0;
   readonly #depth: PipelineDepth;
   readonly #dispatcher: Dispatcher;
   #isObserved = false;
@@ -419,7 +421,11 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
   #waiting(): number {
     const concurrency = this.options.concurrentTasksPerWorker;
     let waiting = this.#queue.length;
-    for (const slot of this.#workers) if (slot.inflight.length > concurrency) waiting += slot.inflight.length - concurrency;
+    for (const slot of this.#workers) {
+      // A starting thread runs nothing yet: the task it was handed with its spawn still waits.
+      const running = slot.isReady ? concurrency : 0;
+      if (slot.inflight.length > running) waiting += slot.inflight.length - running;
+    }
     return waiting;
   }
 
@@ -518,7 +524,8 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
   /** Records tasks as handed to `slot`. */
   #accept(slot: WorkerSlot, tasks: Task[], ahead = false): void {
     if (slot.inflight.length === 0) {
-      this.#busy++;
+      // A starting thread handed its first task is not busy yet: it counts once it is ready.
+      if (slot.isReady) this.#busy++;
       slot.handle.ref();
     }
     for (const task of tasks) {
@@ -548,6 +555,9 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
     const wanted = Math.ceil(this.#queue.length / perWorker) - starting;
     const room = this.options.maxSize - this.#workers.length;
     if (wanted <= 0 || room <= 0) return;
+    // No worker ready to take the backlog (a cold start, or every worker lost): each new thread
+    // gets its first task with its spawn, and runs it as soon as its module has loaded.
+    const isCold = !this.#workers.some((slot) => slot.isReady && !slot.isRetiring);
     if (this.#crashStreak > 1) {
       const pause = Math.min(RESPAWN_MAX_MS, 50 * 2 ** (this.#crashStreak - 2));
       this.#respawnTimer = setTimeout(() => {
@@ -557,10 +567,13 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
       }, pause);
       return;
     }
-    for (let i = Math.min(wanted, room); i > 0 && this.#loadFailure === undefined; i--) this.#spawn();
+    for (let i = Math.min(wanted, room); i > 0 && this.#loadFailure === undefined; i--) {
+      const slot = this.#spawn();
+      if (slot !== undefined && isCold) this.#dispatcher.handAtSpawn(slot);
+    }
   }
 
-  #spawn(): void {
+  #spawn(): WorkerSlot | undefined {
     const sharesMemory = this.#executor.sharesMemory;
     const cancelFlag = sharesMemory ? createCancelFlag() : undefined;
     const claimCell = sharesMemory ? createClaimCell() : undefined;
@@ -585,10 +598,12 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
     } catch (error) {
       // Node refused to start it (an `execArgv` flag a thread cannot take, say): a load failure.
       this.#onLoadFailed(undefined, error);
-      return;
+      return undefined;
     }
     this.#workers.push(slot);
+    this.#starting++;
     this.#announce('workerSpawned', { workerId: slot.id });
+    return slot;
   }
 
   // --- worker events ---------------------------------------------------------------------
@@ -715,6 +730,24 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
       slot.killTimer = undefined;
     }
     if (slot.isOverMemory || slot.assigned >= this.options.maxTasksPerWorker) this.#recycle(slot);
+    else if (this.#starting > 0) this.#takeOverFromStarting();
+  }
+
+  /**
+   * A ready worker has nothing to do while a thread still starting holds the task it was handed
+   * with its spawn: that task goes back to the queue, for the ready worker (the caller's dispatch
+   * follows), as it would have been had it waited in the queue.
+   */
+  #takeOverFromStarting(): void {
+    if (this.#queue.length > 0) return;
+    for (const slot of this.#workers) {
+      if (slot.isReady) continue;
+      const handed = waitingAhead(slot);
+      if (handed !== undefined && withdraw(slot, handed)) {
+        if (handed.state !== TaskState.Settled) this.#queue.requeue([handed]);
+        return;
+      }
+    }
   }
 
   /** Replaces a worker that reached `maxTasksPerWorker` or `maxWorkerMemoryMb`, counted by cause. */
@@ -729,7 +762,17 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
     slot.isReady = true;
     slot.idleSince = performance.now();
     this.#loadRetryMs = LOAD_RETRY_MS;
-    slot.handle.unref();
+    this.#starting--;
+    const first = slot.inflight.peek();
+    if (first === undefined) {
+      slot.handle.unref();
+      if (this.#starting > 0 && !slot.isRetiring) this.#takeOverFromStarting();
+    } else {
+      // The task handed with the spawn is the thread's now: it starts, or is about to.
+      this.#busy++;
+      slot.ahead = undefined;
+      if (first.state !== TaskState.Settled) this.#started(slot, first);
+    }
     this.#notifyReady();
     this.#watchIdle();
     if (this.#queue.length > 0) this.#dispatcher.dispatch();
@@ -737,7 +780,10 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
   }
 
   #onLoadFailed(slot: WorkerSlot | undefined, cause: unknown): void {
-    if (slot !== undefined) this.#retire(slot, true);
+    if (slot !== undefined) {
+      this.#takeBackFromStarting(slot);
+      this.#retire(slot, true);
+    }
     // Fail fast, then let a later call try again after a growing pause: no respawn loop.
     this.#loadFailure = { cause, until: performance.now() + this.#loadRetryMs };
     this.#loadRetryMs = Math.min(this.#loadRetryMs * 2, LOAD_RETRY_MAX_MS);
@@ -745,13 +791,25 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
     this.#notifyReady();
   }
 
+  /**
+   * A thread that will never be ready (its module failed, or it ended while starting) did not
+   * start the task handed with its spawn: back to the queue, which then fails as it would have.
+   */
+  #takeBackFromStarting(slot: WorkerSlot): void {
+    if (slot.isReady) return;
+    const handed = waitingAhead(slot);
+    if (handed !== undefined && withdraw(slot, handed) && handed.state !== TaskState.Settled) this.#queue.requeue([handed]);
+  }
+
   #onExit(slot: WorkerSlot, exit: WorkerExit): void {
     this.#workers.splice(this.#workers.indexOf(slot), 1);
     clearTimeout(slot.killTimer);
     const expected = slot.isRetiring;
     if (!expected) this.#stats.crashes++;
+    if (!slot.isReady) this.#starting--;
+    this.#takeBackFromStarting(slot);
     if (slot.inflight.length > 0) {
-      this.#busy--;
+      if (slot.isReady) this.#busy--;
       // The first ones were running (or already settled, if cancelled): one, or up to
       // `concurrentTasksPerWorker`, as the worker starts tasks in the order sent. It never
       // started the others, so they go back to the front of the queue.
@@ -851,8 +909,9 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
     const cancelled = { queued: 0, running: 0 };
     for (const task of this.#queue.drain()) if (this.#fail(task, new ClosedError(message))) cancelled.queued++;
     for (const slot of this.#workers) {
-      // Only the first task on a worker runs; the ones behind it (pipelined, handed ahead) wait.
-      let isFirst = true;
+      // Only the first task on a worker runs; the ones behind it (pipelined, handed ahead) wait,
+      // as does a starting thread's.
+      let isFirst = slot.isReady;
       for (const task of slot.inflight) {
         if (this.#fail(task, new ClosedError(message))) {
           if (isFirst) cancelled.running++;

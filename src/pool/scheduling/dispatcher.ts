@@ -15,7 +15,7 @@ import { ToWorker } from '../../protocol/messages.js';
 import type { Task } from '../task.js';
 import type { TaskQueue } from '../task-queue.js';
 import type { WorkerSlot } from '../worker-slot.js';
-import { canTakeAhead, waitingAhead, withdraw } from './hand-ahead.js';
+import { canTakeAhead, canTakeAtSpawn, waitingAhead, withdraw } from './hand-ahead.js';
 import { KeyAffinity } from './key-affinity.js';
 import type { PipelineDepth } from './pipeline-depth.js';
 import { canTake, shareOut } from './worker-choice.js';
@@ -250,6 +250,21 @@ export class Dispatcher {
       if (this.#postAlone(slot, task, true)) slot.ahead = task;
       else retract(slot.claimCell!);
     }
+  }
+
+  /**
+   * Hands the head of the queue to `slot`, a thread just spawned, when it is a plain call (not a
+   * stream, no key: those need a ready worker's bookkeeping) and tasks run one at a time (a
+   * thread that overlaps tasks does not claim them). Revocable until the thread claims it.
+   */
+  handAtSpawn(slot: WorkerSlot): void {
+    const task = this.host.queue.peek();
+    if (task === undefined || task.stream !== undefined || task.key !== undefined) return;
+    if (this.#affinity !== undefined || this.host.concurrency > 1 || !canTakeAtSpawn(slot)) return;
+    this.host.queue.shift();
+    offer(slot.claimCell!, task.id);
+    if (this.#postAlone(slot, task, true)) slot.ahead = task;
+    else retract(slot.claimCell!);
   }
 
   /** Queued calls of higher priority than tasks handed ahead take their places. */

@@ -5,6 +5,11 @@
  * Such a task still waits as far as the pool is concerned: admission (`maxQueue`) counts it, and
  * until the thread starts it the pool can take it back through the slot's claim cell — when it
  * is cancelled, or when a call of higher priority arrives and should run first.
+ *
+ * A thread started for a call while no other is ready (a cold start) is handed that call the
+ * same way, with its spawn: the task waits in the starting thread's port and runs as soon as its
+ * module has loaded, instead of after the thread reports ready and the pool answers (a round
+ * trip). Until then it is as revocable as any task handed ahead.
  */
 import { canOffer, revoke } from '../../protocol/claim-cell.js';
 import type { Task } from '../task.js';
@@ -24,10 +29,15 @@ export function canTakeAhead(slot: WorkerSlot, maxTasks: number): boolean {
   );
 }
 
-/** The task handed ahead to `slot` that still waits behind another, if any. */
+/** Whether the pool may hand `slot`, while it starts, its first task with its spawn. */
+export function canTakeAtSpawn(slot: WorkerSlot): boolean {
+  return slot.claimCell !== undefined && !slot.isReady && slot.inflight.length === 0;
+}
+
+/** The task handed ahead to `slot` that still waits (behind another, or for the thread to start), if any. */
 export function waitingAhead(slot: WorkerSlot): Task | undefined {
   const ahead = slot.ahead;
-  return ahead !== undefined && slot.inflight.length >= 2 && slot.inflight.last() === ahead ? ahead : undefined;
+  return ahead !== undefined && (slot.inflight.length >= 2 || !slot.isReady) && slot.inflight.last() === ahead ? ahead : undefined;
 }
 
 /**
