@@ -16,11 +16,8 @@
  *
  *   npm run bench:remote
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
-import { createServer } from 'node:net';
-import { createInterface } from 'node:readline';
 import { Redis } from 'ioredis';
+import { produce, startRedis, startWorkers as startWorkerProcesses, stop, type Kind } from './remote/processes.js';
 
 const SEQUENTIAL = 1_000;
 const CALLS = 4_000;
@@ -31,90 +28,8 @@ const BLOBS = 1_000;
 const BLOB_BYTES = 256 * 1024;
 const BLOB_IN_FLIGHT = 64;
 const SETTLE_MS = 2_000;
-const root = new URL('..', import.meta.url).pathname;
-const cli = new URL('../dist/cli.js', import.meta.url).pathname;
-const tasks = new URL('./tasks/remote.mjs', import.meta.url).pathname;
-const producerScript = new URL('./remote/producer.mjs', import.meta.url).pathname;
-const bullmqWorkerScript = new URL('./remote/bullmq-worker.mjs', import.meta.url).pathname;
 
-type Kind = 'bullmq' | 'offload';
-
-async function freePort(): Promise<number> {
-  const server = createServer().listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as { port: number };
-  server.close();
-  return port;
-}
-
-async function readyLine(child: ChildProcess): Promise<void> {
-  const lines = createInterface({ input: child.stdout! });
-  await new Promise<void>((resolve, reject) => {
-    lines.on('line', (line) => line.includes('ready') && resolve());
-    child.once('exit', (code) => reject(new Error(`exited with ${code} before it was ready`)));
-  });
-  lines.close();
-}
-
-async function startWorkers(kind: Kind, url: string, queue: string, count: number): Promise<ChildProcess[]> {
-  return Promise.all(
-    Array.from({ length: count }, async () => {
-      const args =
-        kind === 'offload'
-          ? [cli, 'worker', tasks, '--redis', url, '--queue', queue, '--size', String(CONCURRENCY)]
-          : [bullmqWorkerScript, url, queue, String(CONCURRENCY)];
-      const child = spawn(process.execPath, args, { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
-      await readyLine(child);
-      return child;
-    }),
-  );
-}
-
-async function stop(children: ChildProcess[]): Promise<void> {
-  await Promise.all(
-    children.map(async (child) => {
-      if (child.exitCode !== null) return;
-      const exited = once(child, 'exit');
-      child.kill('SIGTERM');
-      await exited;
-    }),
-  );
-}
-
-interface Run {
-  kind: Kind;
-  url: string;
-  /** Several Redis servers, one pool each (offload only). */
-  urls?: string[];
-  queue: string;
-  mode: 'latency' | 'throughput' | 'blob';
-  count: number;
-  window: number;
-  size?: number;
-}
-
-/** Starts producer processes, lets them warm up, starts them together; resolves when all finished. */
-async function produce(run: Run, producers: number, beforeGo?: () => Promise<void>): Promise<{ wallMs: number; results: Array<Record<string, number>> }> {
-  const children = Array.from({ length: producers }, () =>
-    spawn(process.execPath, [producerScript, JSON.stringify(run)], { cwd: root, stdio: ['pipe', 'pipe', 'inherit'] }),
-  );
-  await Promise.all(children.map(readyLine));
-  await beforeGo?.();
-  const began = performance.now();
-  const results = await Promise.all(
-    children.map(async (child) => {
-      const lines = createInterface({ input: child.stdout! });
-      const result = new Promise<Record<string, number>>((resolve) => lines.once('line', (line) => resolve(JSON.parse(line) as Record<string, number>)));
-      child.stdin!.write('go\n');
-      const value = await result;
-      lines.close();
-      return value;
-    }),
-  );
-  const wallMs = performance.now() - began;
-  await Promise.all(children.map((child) => (child.exitCode === null ? once(child, 'exit') : undefined)));
-  return { wallMs, results };
-}
+const startWorkers = (kind: Kind, url: string, queue: string, count: number) => startWorkerProcesses(kind, url, queue, count, CONCURRENCY);
 
 async function commandStats(redis: Redis): Promise<Map<string, number>> {
   const text = await redis.info('commandstats');
@@ -191,13 +106,6 @@ async function measure(kind: Kind, url: string, redis: Redis) {
     await stop(workers);
   }
   return { out, commands };
-}
-
-async function startRedis(): Promise<{ url: string; stop(): void }> {
-  const port = await freePort();
-  const server = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
-  await new Promise((resolve) => setTimeout(resolve, 300));
-  return { url: `redis://127.0.0.1:${port}`, stop: () => server.kill('SIGKILL') };
 }
 
 const server = await startRedis();

@@ -6,6 +6,7 @@ import { fs, os } from '../builtins.js';
 import type { ResourceLimits } from 'node:worker_threads';
 import { unlistable } from '../transfer.js';
 import { carriedContext, type CarryingOptions } from '../tracing/call-trace.js';
+import { cancelHook, type CancellableOptions } from './cancel-hook.js';
 import { resolveRemoteOptions, type RemotePoolOptions, type ResolvedRemoteOptions } from '../remote/options.js';
 
 export interface PoolOptions extends RemotePoolOptions {
@@ -206,6 +207,7 @@ export function checkRunOptions(options: RunOptionsInput): RunOptionsInput {
   if (options === null || typeof options !== 'object') throw new TypeError('The call options must be an object');
   const { signal, timeout, priority, onProgress, transfer, highWaterMark, stallTimeout, key } = options;
   const carried = (options as CarryingOptions)[carriedContext];
+  const hook = (options as CancellableOptions)[cancelHook];
   if (signal !== undefined && !(signal instanceof AbortSignal)) throw new TypeError('options.signal must be an AbortSignal');
   if (timeout !== undefined) milliseconds('timeout', timeout);
   if (priority !== undefined && !Number.isInteger(priority)) {
@@ -228,8 +230,10 @@ export function checkRunOptions(options: RunOptionsInput): RunOptionsInput {
   }
   if (stallTimeout !== undefined) milliseconds('stallTimeout', stallTimeout);
   if (key !== undefined && typeof key !== 'string') throw new TypeError(`options.key must be a string (got ${typeof key})`);
-  const read: RunOptionsInput & CarryingOptions = { signal, timeout, priority, onProgress, transfer: listed, highWaterMark, stallTimeout, key };
+  const read: RunOptionsInput & CarryingOptions & CancellableOptions = { signal, timeout, priority, onProgress, transfer: listed, highWaterMark, stallTimeout, key };
+  // The internal options of offload's own callers (a remote worker's local pool), as given.
   if (carried !== undefined) read[carriedContext] = carried;
+  if (hook !== undefined) read[cancelHook] = hook;
   return read;
 }
 

@@ -21,6 +21,7 @@ import { createHandles, type TaskHandles } from '../styles/handle.js';
 import type { CallTaskName, StreamItem, StreamTaskName, TaskArgs, TaskCallback, TaskResult, UntypedTasks } from '../types.js';
 import { armDeadline } from './deadline.js';
 import { MAX_TASK_NAME } from '../remote/options.js';
+import { cancelHook, type CancellableOptions } from './cancel-hook.js';
 import { checkRunOptions, resolveOptions, type PoolOptions, type ResolvedOptions } from './options.js';
 import { StatsRecorder, type PoolStats } from './stats.js';
 import { Failure, Task, TaskState } from './task.js';
@@ -460,6 +461,7 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
       if (options.timeout !== undefined || options.signal !== undefined) {
         armDeadline(task, options.timeout, options.signal, this.#expire);
       }
+      (options as CancellableOptions)[cancelHook]?.((reason) => this.#expire(task, new AbortError(reason)));
       // Checked by admission, before anything was armed.
       if (options.onProgress !== undefined) task.onProgress = options.onProgress;
       const key = (options as RunOptions).key;

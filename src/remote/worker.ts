@@ -15,6 +15,7 @@ import { Worker, type ConnectionOptions, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
 import { AbortError, PayloadTooLargeError, WorkerExitedError } from '../errors.js';
 import { createPool, streamTaskNames, type Pool } from '../pool/pool.js';
+import { cancelHook } from '../pool/cancel-hook.js';
 import type { PoolStats } from '../pool/stats.js';
 import { encodeError } from '../protocol/error-codec.js';
 import { cancelChannel, creditChannel, REPLY_TTL_MS, decodeArgs, decodeCarried, decodeStreamCredit, encodeEntry, generatorsKey, producerOf, Reply, replyList, type ReplyMessage } from './codec.js';
@@ -125,8 +126,11 @@ export async function startRemoteWorker(options: RemoteWorkerOptions): Promise<R
   const credits = new StreamCredits();
   const channels = { cancel: cancelChannel(prefix, queue), credit: creditChannel(prefix, queue) };
   const cancels = new EarlyCancels();
-  const worker = new Worker(queue, (job: Job, _token?: string, signal?: AbortSignal) =>
-    runJob(pool, job, signal, limit, { cancels, credits, answer, send, onError }), {
+  const running: RunningJobs = new Map();
+  const context: JobContext = { cancels, running, credits, answer, send, onError };
+  // One parameter: a processor that takes BullMQ's third (a signal) makes BullMQ create an
+  // AbortController per job; cancellations reach running jobs through `running` instead.
+  const worker = new Worker(queue, (job: Job) => runJob(pool, job, limit, context), {
     connection: (url === undefined ? rest : { ...rest, url }) as ConnectionOptions,
     autorun: false,
     prefix,
@@ -149,7 +153,9 @@ export async function startRemoteWorker(options: RemoteWorkerOptions): Promise<R
     if (channel === channels.credit) return credits.hear(message);
     const jobId = message;
     if (producerOf(jobId) === undefined) return; // not a job id: nothing to keep
-    if (!worker.cancelJob(jobId, 'the caller cancelled the task')) cancels.add(jobId);
+    const cancel = running.get(jobId);
+    if (cancel !== undefined) cancel('the caller cancelled the task');
+    else cancels.add(jobId);
   });
   try {
     await subscriber.connect();
@@ -182,9 +188,13 @@ export async function startRemoteWorker(options: RemoteWorkerOptions): Promise<R
 
 type Answer = (jobId: string | undefined, entry: ReplyMessage | [typeof Reply.Progress, unknown]) => void;
 
+/** What cancels each job running here, by job id, from its start until its reply is sent. */
+type RunningJobs = Map<string, (reason: unknown) => void>;
+
 /** What every job shares on this worker. */
 interface JobContext {
   cancels: EarlyCancels;
+  running: RunningJobs;
   credits: StreamCredits;
   answer: Answer;
   /** Writes an encoded entry to the reply list of the job's producer, ahead of anything the worker sends next. */
@@ -200,9 +210,8 @@ interface JobContext {
 async function runJob(
   pool: Pool,
   job: Job,
-  signal: AbortSignal | undefined,
   limit: number,
-  { cancels, credits, answer, send, onError }: JobContext,
+  { cancels, running, credits, answer, send, onError }: JobContext,
 ): Promise<void> {
   if (producerOf(job.id) === undefined) {
     onError(new Error(`refused job ${quoted(String(job.id))}: its id names no producer (it was not added by an offload pool)`));
@@ -241,11 +250,15 @@ async function runJob(
     // The caller's trace and request context go on to the local thread as they came.
     const carried = decodeCarried(job.data, limit);
     let value: unknown;
+    const jobId = job.id!;
     if (highWaterMark === undefined) {
-      const options = { signal, onProgress, [carriedContext]: carried };
+      const options = { onProgress, [carriedContext]: carried, [cancelHook]: (cancel: (reason: unknown) => void) => running.set(jobId, cancel) };
       value = await pool.run(job.name, args, options);
     } else {
-      const stream = { jobId: job.id!, task: job.name, args, highWaterMark, signal, onProgress, carried, limit, send: (entry: Buffer) => send(job.id, entry) };
+      // A stream waits for credit as well as for its task: a signal reaches both.
+      const controller = new AbortController();
+      running.set(jobId, (reason) => controller.abort(reason));
+      const stream = { jobId, task: job.name, args, highWaterMark, signal: controller.signal, onProgress, carried, limit, send: (entry: Buffer) => send(jobId, entry) };
       await forwardStream(pool, credits, stream);
     }
     reply = [Reply.Ok, performance.now() - began, value];
@@ -258,6 +271,7 @@ async function runJob(
       reply = [Reply.Failed, busy, encodeError(withoutLocalCaller(error))];
     }
   }
+  running.delete(job.id!);
   answer(job.id, reply);
 }
 
