@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { on, once } from 'node:events';
+import { existsSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { createPool, type Pool } from 'offload';
+import { startedMarker } from './fixtures/http-tasks.js';
 import { fixture } from './helpers.js';
 import { emitted, openRequest, servers, type HttpTasks, type Served } from './http-servers.js';
 
@@ -131,9 +133,13 @@ for (const [adapter, serve] of Object.entries(servers)) {
         assert.ok(waits < 2000, 'the pool went idle');
         await new Promise((resolve) => setTimeout(resolve, 5));
       }
-      const started = once(pool, 'taskStarted');
+      const marker = startedMarker('left');
       const request = openRequest(`${served.base}/wait?tag=left`);
-      await started;
+      // Begun in the worker, not only sent: a task cancelled before it begins is skipped, unrun.
+      for (let waits = 0; !existsSync(marker); waits++) {
+        assert.ok(waits < 2000, 'the task began');
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
       request.drop();
       // Runs in the same worker, after the cancelled task returned: the record is the worker's own.
       assert.ok((await cancellations()).includes('left'));
