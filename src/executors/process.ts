@@ -36,6 +36,8 @@ const DRAIN_MS = 100;
 export class ProcessExecutor implements Executor {
   /** Processes share no memory: cancellation reaches a running task as a message. */
   readonly sharesMemory = false;
+  /** A cold pool hands each process its first call with its spawn, revocable over the channel. */
+  readonly givesBackByMessage = true;
   readonly #options: ProcessExecutorOptions;
 
   constructor(options: ProcessExecutorOptions = {}) {

@@ -29,7 +29,7 @@ import { TaskQueue } from './task-queue.js';
 import { TaskStream, type StreamControl, type StreamLimits } from './stream.js';
 import { setLongTimeout } from './long-timeout.js';
 import { Dispatcher } from './scheduling/dispatcher.js';
-import { waitingAhead, withdraw } from './scheduling/hand-ahead.js';
+import { askBack, givenBack, takeBackUnstarted, waitingAhead, withdraw } from './scheduling/hand-ahead.js';
 import { MAX_DEPTH, PipelineDepth } from './scheduling/pipeline-depth.js';
 import { WorkerSlot } from './worker-slot.js';
 import { CallTracing, type CarryingOptions } from '../tracing/call-trace.js';
@@ -507,8 +507,15 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
       if (this.#queue.length > 0) this.#dispatcher.schedule();
       return;
     }
+    // Handed to a worker process with its spawn: it gives the task back, or stops it if started.
+    if (askBack(slot, task, ToWorker.Cancel)) return;
     slot.handle.post([ToWorker.Cancel, task.id], NO_TRANSFER);
     if (slot.cancelFlag !== undefined) flagCancelled(slot.cancelFlag, task.id);
+    this.#killIfOverstays(slot, task);
+  }
+
+  /** Ends `slot`'s worker if `task`, cancelled while running, is not answered within the grace period. */
+  #killIfOverstays(slot: WorkerSlot, task: Task): void {
     // Only the first tasks in flight can be running (the head, or as many as run concurrently);
     // the others are skipped by the worker.
     if (this.#isRunning(slot, task) && slot.killTimer === undefined && this.options.cancelGracePeriod !== Infinity) {
@@ -521,6 +528,8 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
   }
 
   #isRunning(slot: WorkerSlot, task: Task): boolean {
+    // A worker still starting runs nothing yet; a task it started meanwhile counts from its `Ready`.
+    if (!slot.isReady) return false;
     if (slot.inflight.peek() === task) return true;
     const concurrency = this.options.concurrentTasksPerWorker;
     if (concurrency === 1) return false;
@@ -586,7 +595,7 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
     const sharesMemory = this.#executor.sharesMemory;
     const cancelFlag = sharesMemory ? createCancelFlag() : undefined;
     const claimCell = sharesMemory ? createClaimCell() : undefined;
-    const slot = new WorkerSlot(++this.#nextWorkerId, cancelFlag, claimCell);
+    const slot = new WorkerSlot(++this.#nextWorkerId, cancelFlag, claimCell, this.#executor.givesBackByMessage === true);
     try {
       slot.handle = this.#executor.spawn(
         {
@@ -667,6 +676,9 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
       case FromWorker.LoadFailed:
         this.#onLoadFailed(slot, decodeError(message[1]));
         break;
+      case FromWorker.GivenBack:
+        this.#onGivenBack(slot, message[1]);
+        break;
       case FromWorker.Closed:
         slot.handle.terminate();
         break;
@@ -743,20 +755,31 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
   }
 
   /**
-   * A ready worker has nothing to do while a thread still starting holds the task it was handed
+   * A ready worker has nothing to do while a worker still starting holds the task it was handed
    * with its spawn: that task goes back to the queue, for the ready worker (the caller's dispatch
-   * follows), as it would have been had it waited in the queue.
+   * follows), as it would have been had it waited in the queue. A worker process is asked, and
+   * its answer (`GivenBack`) requeues the task.
    */
   #takeOverFromStarting(): void {
     if (this.#queue.length > 0) return;
     for (const slot of this.#workers) {
       if (slot.isReady) continue;
       const handed = waitingAhead(slot);
-      if (handed !== undefined && withdraw(slot, handed)) {
-        if (handed.state !== TaskState.Settled) this.#queue.requeue([handed]);
+      if (handed === undefined || handed.state === TaskState.Settled) continue;
+      if (slot.askedBack !== undefined || askBack(slot, handed, ToWorker.Revoke)) return;
+      if (withdraw(slot, handed)) {
+        this.#queue.requeue([handed]);
         return;
       }
     }
+  }
+
+  /** A worker process still starting gave back the task handed with its spawn: queued again, if still wanted. */
+  #onGivenBack(slot: WorkerSlot, id: number): void {
+    const task = givenBack(slot, id);
+    if (task === undefined || task.state === TaskState.Settled) return;
+    this.#queue.requeue([task]);
+    this.#dispatcher.dispatch();
   }
 
   /** Replaces a worker that reached `maxTasksPerWorker` or `maxWorkerMemoryMb`, counted by cause. */
@@ -777,10 +800,13 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
       slot.handle.unref();
       if (this.#starting > 0 && !slot.isRetiring) this.#takeOverFromStarting();
     } else {
-      // The task handed with the spawn is the thread's now: it starts, or is about to.
+      // The task handed with the spawn is the worker's now: it starts, or is about to. Cancelled
+      // meanwhile, it runs cancelled, and the grace period starts now.
       this.#busy++;
       slot.ahead = undefined;
+      slot.askedBack = undefined;
       if (first.state !== TaskState.Settled) this.#started(slot, first);
+      else this.#killIfOverstays(slot, first);
     }
     this.#notifyReady();
     this.#watchIdle();
@@ -801,13 +827,12 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
   }
 
   /**
-   * A thread that will never be ready (its module failed, or it ended while starting) did not
+   * A worker that will never be ready (its module failed, or it ended while starting) did not
    * start the task handed with its spawn: back to the queue, which then fails as it would have.
    */
   #takeBackFromStarting(slot: WorkerSlot): void {
-    if (slot.isReady) return;
-    const handed = waitingAhead(slot);
-    if (handed !== undefined && withdraw(slot, handed) && handed.state !== TaskState.Settled) this.#queue.requeue([handed]);
+    const handed = takeBackUnstarted(slot);
+    if (handed !== undefined && handed.state !== TaskState.Settled) this.#queue.requeue([handed]);
   }
 
   #onExit(slot: WorkerSlot, exit: WorkerExit): void {
