@@ -14,6 +14,9 @@ import { CONTROL_FD, FATAL, INIT_VARIABLE, detachTransferred, refuseProcessLocal
 import { entryUrl, resolveOnce, typeScriptLoader, type Executor, type WorkerEvents, type WorkerExit, type WorkerHandle } from './executor.js';
 import { PrefixedLines } from './output.js';
 import { workerFlags } from './process-flags.js';
+// Nothing used: the pool loads this file on demand (see ./index.ts), and reaching the pool from
+// here too keeps the bundler from splitting the library's chunk in two by who reaches what.
+import '../pool/pool.js';
 
 export interface ProcessExecutorOptions {
   env?: NodeJS.ProcessEnv | undefined;

@@ -119,7 +119,9 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
   readonly options: Readonly<ResolvedOptions>;
   readonly moduleUrl: string;
 
-  readonly #executor: Executor;
+  /** Undefined while its code loads (executors other than threads: see executors/index.ts). */
+  #executor: Executor | undefined;
+  readonly #executorLoaded: Promise<void>;
   readonly #queue = new TaskQueue();
   readonly #workers: WorkerSlot[] = [];
   readonly #stats = new StatsRecorder();
@@ -150,8 +152,18 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
     super();
     this.moduleUrl = toModuleUrl(moduleUrl);
     this.options = Object.freeze(resolveOptions(options));
-    this.#executor = createExecutor(this.options);
-    this.#depth = new PipelineDepth(this.#executor.maxDepth ?? MAX_DEPTH);
+    this.#depth = new PipelineDepth();
+    const executor = createExecutor(this.options);
+    if (executor instanceof Promise) {
+      this.#executorLoaded = executor.then(
+        (loaded) => this.#onExecutorLoaded(loaded),
+        // Offload's own file failed to load (an incomplete install): calls fail as a load failure.
+        (error: unknown) => this.#onLoadFailed(undefined, error),
+      );
+    } else {
+      this.#onExecutorLoaded(executor);
+      this.#executorLoaded = Promise.resolve();
+    }
     this.#tracing = new CallTracing(this.options);
     this.#dispatcher = new Dispatcher({
       queue: this.#queue,
@@ -173,6 +185,13 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
     untyped.on('removeListener', () => {
       this.#isObserved = [...OBSERVED_EVENTS].some((event) => untyped.listenerCount(event) > 0);
     });
+  }
+
+  #onExecutorLoaded(executor: Executor): void {
+    this.#executor = executor;
+    this.#depth.maxDepth = executor.maxDepth ?? MAX_DEPTH;
+    // Calls made meanwhile waited in the queue: their workers start now.
+    if (this.#queue.length > 0) this.#dispatcher.dispatch();
   }
 
   /**
@@ -241,6 +260,10 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
    */
   async warmup(): Promise<void> {
     if (this.#state !== 'open') throw new ClosedError();
+    if (this.#executor === undefined) {
+      await this.#executorLoaded;
+      if (this.#state !== 'open') throw new ClosedError();
+    }
     if (this.#loadFailure !== undefined) this.#checkLoadFailure();
     const target = this.options.minSize > 0 ? this.options.minSize : this.options.maxSize;
     while (this.#workers.length < target && this.#loadFailure === undefined) this.#spawn();
@@ -415,7 +438,7 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
     if (this.#loadFailure !== undefined) this.#checkLoadFailure();
     if (this.options.maxQueue === Infinity) return read;
     // Workers not started yet count as free: a first burst is not shed while they start.
-    const waiting = this.#waiting() + (this.#executor.waiting?.() ?? 0);
+    const waiting = this.#waiting() + (this.#executor?.waiting?.() ?? 0);
     if (waiting >= this.options.maxQueue + this.#freeRoom()) {
       this.#stats.shed++;
       throw new QueueFullError(this.options.maxQueue, this.#retryAfter());
@@ -566,7 +589,8 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
 
   /** Starts workers for the backlog, up to `maxSize`, after a pause if workers keep crashing. */
   #grow(): void {
-    if (this.#loadFailure !== undefined || this.#state === 'closed' || this.#respawnTimer !== undefined) return;
+    // Still loading the executor's code: its load dispatches again.
+    if (this.#executor === undefined || this.#loadFailure !== undefined || this.#state === 'closed' || this.#respawnTimer !== undefined) return;
     let starting = 0;
     for (const slot of this.#workers) if (!slot.isReady) starting++;
     const perWorker = Math.max(this.#depth.value, this.options.concurrentTasksPerWorker);
@@ -592,12 +616,13 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
   }
 
   #spawn(): WorkerSlot | undefined {
-    const sharesMemory = this.#executor.sharesMemory;
+    const executor = this.#executor!;
+    const sharesMemory = executor.sharesMemory;
     const cancelFlag = sharesMemory ? createCancelFlag() : undefined;
     const claimCell = sharesMemory ? createClaimCell() : undefined;
-    const slot = new WorkerSlot(++this.#nextWorkerId, cancelFlag, claimCell, this.#executor.givesBackByMessage === true);
+    const slot = new WorkerSlot(++this.#nextWorkerId, cancelFlag, claimCell, executor.givesBackByMessage === true);
     try {
-      slot.handle = this.#executor.spawn(
+      slot.handle = executor.spawn(
         {
           moduleUrl: this.moduleUrl,
           poolName: this.options.name,

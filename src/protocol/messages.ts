@@ -59,6 +59,12 @@ export const Status = { Ok: 0, Failed: 1 } as const;
  */
 export type TaskAddress = string | [name: string, carried: unknown];
 
+/** A task's name as it travels: a bare name, or `[name, carried]` for a call that carries context. */
+export function splitAddress(address: unknown): [name: string, carried: unknown] {
+  if (Array.isArray(address)) return [address[0] as string, address[1]];
+  return [address as string, undefined];
+}
+
 /** A task name that addresses a `@blocking` method: `Class#method`. */
 export const METHOD_SEPARATOR = '#';
 
