@@ -7,11 +7,12 @@
  * settles each race through shared memory; a worker process, which has none, on its channel.
  */
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { AbortError } from '../src/index.js';
+import { AbortError, type Pool } from '../src/index.js';
 import type * as FirstCall from './fixtures/first-call.js';
 import { localExecutors, poolFor } from './helpers.js';
 
@@ -22,10 +23,23 @@ const freshFile = (): string => join(directory, `${++files}`);
 /** How many times `count` ran with this log. */
 const runs = (log: string): number => (existsSync(log) ? readFileSync(log, 'utf8').split('\n').length - 1 : 0);
 
-const endOfTick = async (): Promise<void> => {
-  // The cold pool spawns its worker when it dispatches, at the end of the tick of the call.
-  for (let i = 0; i < 3; i++) await Promise.resolve();
-};
+/**
+ * Resolves once the cold pool has started a worker, and handed it the call (both in one dispatch:
+ * at the end of the tick of the call, or once a process pool has loaded its executor's code).
+ */
+const spawned = async (pool: Pool<object>): Promise<void> => void (await once(pool, 'workerSpawned'));
+
+/** Worker `id` of the pools created meanwhile loads its module in `ms` (its event loop free). */
+async function withSlowLoad<T>(id: number, ms: number, body: () => Promise<T>): Promise<T> {
+  process.env.FIRST_CALL_SLOW_WORKER = String(id);
+  process.env.FIRST_CALL_SLOW_LOAD_MS = String(ms);
+  try {
+    return await body();
+  } finally {
+    delete process.env.FIRST_CALL_SLOW_WORKER;
+    delete process.env.FIRST_CALL_SLOW_LOAD_MS;
+  }
+}
 
 /** Blocks this thread (its event loop hears nothing, sends nothing) until `file` exists, or 20 s. */
 function blockUntilExists(file: string): boolean {
@@ -41,7 +55,7 @@ for (const executor of localExecutors()) {
     try {
       const marker = freshFile();
       const call = pool.tasks.signal(marker);
-      await endOfTick();
+      await spawned(pool);
       // From here the main thread's event loop is blocked: it cannot hear the worker's ready
       // message nor send it anything. Only a call already on its way to the worker can run.
       assert.ok(blockUntilExists(marker), 'the call ran while the pool could not send it');
@@ -53,34 +67,36 @@ for (const executor of localExecutors()) {
   });
 
   for (const how of ['aborted', 'timed out'] as const) {
-    test(`a first call ${how} while its worker starts fails at once, never runs, and the worker lives on (${executor})`, async () => {
-      const pool = poolFor<typeof FirstCall>('first-call.ts', executor, { size: 1 });
-      try {
-        const log = freshFile();
-        const controller = new AbortController();
-        const call = pool.run('count', [log], how === 'aborted' ? { signal: controller.signal } : { timeout: 1 });
-        await endOfTick();
-        assert.equal(pool.stats().size, 1, 'the worker is starting');
-        controller.abort();
-        await assert.rejects(call, how === 'aborted' ? AbortError : { code: 'ERR_OFFLOAD_TIMEOUT' });
-        // The worker's next call is the first it runs: the cancelled one never ran.
-        assert.equal(await pool.tasks.whoAmI(), 1);
-        assert.equal(runs(log), 0);
-        const stats = pool.stats();
-        assert.equal(stats.crashes, 0);
-        assert.equal(stats.queued, 0);
-        assert.equal(stats.busy, 0);
-      } finally {
-        await pool.close();
-      }
-    });
+    test(`a first call ${how} while its worker starts fails at once, never runs, and the worker lives on (${executor})`, () =>
+      // The worker loads for 1.5 s: the call is handed to it at once, and given up long before it could run.
+      withSlowLoad(1, 1500, async () => {
+        const pool = poolFor<typeof FirstCall>('first-call.ts', executor, { size: 1 });
+        try {
+          const log = freshFile();
+          const controller = new AbortController();
+          const call = pool.run('count', [log], how === 'aborted' ? { signal: controller.signal } : { timeout: 300 });
+          await spawned(pool);
+          assert.equal(pool.stats().queued, 1, 'the call handed to the starting worker still waits');
+          controller.abort();
+          await assert.rejects(call, how === 'aborted' ? AbortError : { code: 'ERR_OFFLOAD_TIMEOUT' });
+          // The worker's next call is the first it runs: the cancelled one never ran.
+          assert.equal(await pool.tasks.whoAmI(), 1);
+          assert.equal(runs(log), 0);
+          const stats = pool.stats();
+          assert.equal(stats.crashes, 0);
+          assert.equal(stats.queued, 0);
+          assert.equal(stats.busy, 0);
+        } finally {
+          await pool.close();
+        }
+      }));
   }
 
   test(`while its worker starts, a first call waits in the queue as far as maxQueue is concerned (${executor})`, async () => {
     const pool = poolFor<typeof FirstCall>('first-call.ts', executor, { size: 1, maxQueue: 0 });
     try {
       const first = pool.tasks.whoAmI();
-      await endOfTick();
+      await spawned(pool);
       assert.equal(pool.stats().queued, 1);
       // One worker, no queue: the second call is shed, as it was before the worker took the first.
       await assert.rejects(pool.run('whoAmI', []), { code: 'ERR_OFFLOAD_QUEUE_FULL' });
@@ -90,35 +106,35 @@ for (const executor of localExecutors()) {
     }
   });
 
-  test(`a call of higher priority made while the worker starts runs before the first call it was handed (${executor})`, async () => {
-    const pool = poolFor<typeof FirstCall>('first-call.ts', executor, { size: 1 });
-    try {
-      const low = pool.run('order', ['low']);
-      await endOfTick();
-      assert.equal(pool.stats().size, 1, 'the worker is starting, holding the first call');
-      const high = pool.run('order', ['high'], { priority: 5 });
-      assert.deepEqual(await high, ['high']);
-      assert.deepEqual(await low, ['high', 'low']);
-    } finally {
-      await pool.close();
-    }
-  });
+  test(`a call of higher priority made while the worker starts runs before the first call it was handed (${executor})`, () =>
+    withSlowLoad(1, 500, async () => {
+      const pool = poolFor<typeof FirstCall>('first-call.ts', executor, { size: 1 });
+      try {
+        const low = pool.run('order', ['low']);
+        await spawned(pool);
+        assert.equal(pool.stats().queued, 1, 'the worker is starting, holding the first call');
+        const high = pool.run('order', ['high'], { priority: 5 });
+        assert.deepEqual(await high, ['high']);
+        assert.deepEqual(await low, ['high', 'low']);
+      } finally {
+        await pool.close();
+      }
+    }));
 
-  test(`a worker ready sooner takes the call handed to a worker still loading its module (${executor})`, async () => {
+  test(`a worker ready sooner takes the call handed to a worker still loading its module (${executor})`, () =>
     // Worker 2 loads for 20 s: the test can only finish in time if worker 1 runs both calls.
-    process.env.FIRST_CALL_SLOW_LOAD_MS = '20000';
-    const pool = poolFor<typeof FirstCall>('first-call.ts', executor, { size: 2 });
-    try {
-      const log = freshFile();
-      const ran = await Promise.all([pool.run('count', [log]), pool.run('count', [log])]);
-      assert.deepEqual(ran, [1, 1]);
-      assert.equal(pool.stats().size, 2, 'both workers were started, one per call');
-      assert.equal(runs(log), 2);
-    } finally {
-      delete process.env.FIRST_CALL_SLOW_LOAD_MS;
-      await pool.destroy();
-    }
-  });
+    withSlowLoad(2, 20_000, async () => {
+      const pool = poolFor<typeof FirstCall>('first-call.ts', executor, { size: 2 });
+      try {
+        const log = freshFile();
+        const ran = await Promise.all([pool.run('count', [log]), pool.run('count', [log])]);
+        assert.deepEqual(ran, [1, 1]);
+        assert.equal(pool.stats().size, 2, 'both workers were started, one per call');
+        assert.equal(runs(log), 2);
+      } finally {
+        await pool.destroy();
+      }
+    }));
 
   test(`a worker that ends while it starts gives its first call back: it fails as a module that cannot load (${executor})`, async () => {
     process.env.FIRST_CALL_EXIT_AT_LOAD = '1';
