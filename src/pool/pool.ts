@@ -157,8 +157,12 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
     if (executor instanceof Promise) {
       this.#executorLoaded = executor.then(
         (loaded) => this.#onExecutorLoaded(loaded),
-        // Offload's own file failed to load (an incomplete install): calls fail as a load failure.
-        (error: unknown) => this.#onLoadFailed(undefined, error),
+        (error: unknown) => {
+          // Offload's own file is missing (a broken install): every call fails as a load failure
+          // would, naming the cause, with no retry that could ever succeed.
+          this.#onLoadFailed(undefined, error);
+          this.#loadFailure!.until = Infinity;
+        },
       );
     } else {
       this.#onExecutorLoaded(executor);

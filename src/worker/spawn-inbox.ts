@@ -20,11 +20,6 @@ export class SpawnInbox {
     this.#answer = answer;
   }
 
-  /** Whether a call handed with the spawn waits to run. */
-  get holdsCall(): boolean {
-    return this.#held?.some((message) => message[0] === ToWorker.Run) ?? false;
-  }
-
   receive(message: MainMessage): void {
     if (this.#held === undefined) {
       // Too late to give anything back: the loop has started the call (or ran it), as `Ready` said.
