@@ -16,7 +16,7 @@ import { crypto } from '../builtins.js';
 import { AbortError, ConnectionError, WorkerExitedError } from '../errors.js';
 import { decodeError, encodeError } from '../protocol/error-codec.js';
 import { FromWorker, Status, ToWorker, splitAddress, type MainMessage, type WorkerInit } from '../protocol/messages.js';
-import { detachTransferred, refuseUnmovable } from '../protocol/process-channel.js';
+import { detachTransferred, refuseUnmovable } from '../transfer.js';
 import { encodeArgs, Reply, replyList, type JobData, type ReplyEntry } from '../remote/codec.js';
 import { atMost } from '../remote/at-most.js';
 import { RemoteLink, type JobListener } from '../remote/link.js';
