@@ -3,7 +3,9 @@
 //   node bench/remote/decompose-worker.mjs <redis url> <queue> <concurrency> <level> <prefix> <codec module>
 // Levels: a = run the task, nothing else (bench/remote/bullmq-worker.mjs); b = + an RPUSH reply
 // per job on the worker's connection, as offload's `send`; c = + decodeArgs / encodeEntry;
-// d = + the task through a local offload thread pool (`pool.run`).
+// r = c + the task through bare worker_threads (one task per thread at a time), the floor of d;
+// d = c + the task through a local offload thread pool (`pool.run`).
+import { Worker as ThreadWorker } from 'node:worker_threads';
 import { Worker } from 'bullmq';
 import { createPool } from '../../dist/index.js';
 import * as tasks from '../tasks/remote.mjs';
@@ -15,6 +17,34 @@ const size = Number(concurrency);
 
 const pool = level === 'd' ? createPool(new URL('../tasks/remote.mjs', import.meta.url), { size, minSize: size, idleTimeout: Infinity }) : undefined;
 await pool?.warmup();
+const threads = level === 'r' ? await startThreads(size) : undefined;
+
+async function startThreads(count) {
+  const idle = [];
+  const pending = new Map();
+  let ids = 0;
+  for (let i = 0; i < count; i++) {
+    const thread = new ThreadWorker(new URL('./raw-thread.mjs', import.meta.url));
+    thread.on('message', ([id, value]) => {
+      const settle = pending.get(id);
+      pending.delete(id);
+      idle.push(thread);
+      settle(value);
+    });
+    await new Promise((resolve) => thread.once('online', resolve));
+    idle.push(thread);
+  }
+  return {
+    // BullMQ never takes more jobs than there are threads: one is always idle.
+    run: (name, args) =>
+      new Promise((resolve) => {
+        const id = ++ids;
+        pending.set(id, resolve);
+        idle.pop().postMessage([id, name, args]);
+      }),
+    close: () => Promise.all(idle.map((thread) => thread.terminate())),
+  };
+}
 
 let client;
 // A job of plain BullMQ's producer names no reply list: its reply goes to one the bench drops.
@@ -40,6 +70,11 @@ const processors = {
     const value = tasks[job.name](...args);
     send(job.id, encodeEntry(job.id, [Reply.Ok, 0, value], LIMIT));
   },
+  r: async (job) => {
+    const args = argsOf(job);
+    const value = await threads.run(job.name, args);
+    send(job.id, encodeEntry(job.id, [Reply.Ok, 0, value], LIMIT));
+  },
   d: async (job) => {
     const args = argsOf(job);
     const value = await pool.run(job.name, args);
@@ -50,4 +85,4 @@ const worker = new Worker(queue, processors[level], { connection: { url }, concu
 client = await worker.getBackend().client;
 await worker.waitUntilReady();
 console.log('ready');
-process.once('SIGTERM', () => void worker.close().then(() => pool?.close()).then(() => process.exit(0)));
+process.once('SIGTERM', () => void worker.close().then(() => Promise.all([pool?.close(), threads?.close()])).then(() => process.exit(0)));

@@ -64,9 +64,12 @@ export async function stop(children: ChildProcess[]): Promise<void> {
   );
 }
 
-/** CPU time (ms, user + system, all threads) a process has used so far, from `/proc/<pid>/stat`. */
-export function cpuMs(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+/**
+ * CPU time (ms, user + system) a process has used so far, all its threads, from
+ * `/proc/<pid>/stat`; or only its main thread's with `mainThread`.
+ */
+export function cpuMs(pid: number, mainThread = false): number {
+  const stat = readFileSync(mainThread ? `/proc/${pid}/task/${pid}/stat` : `/proc/${pid}/stat`, 'utf8');
   // Fields after the command name, which is in parentheses and may hold spaces.
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   const ticks = Number(fields[11]) + Number(fields[12]); // utime, stime (fields 14 and 15)
