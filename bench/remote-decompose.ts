@@ -9,6 +9,7 @@
  *
  *   npm run build && node --import tsx bench/remote-decompose.ts [rounds = 3]
  */
+import { rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildSync } from 'esbuild';
@@ -22,9 +23,17 @@ const CONCURRENCY = 8;
 const rounds = Number(process.argv[2] ?? 3);
 
 // The decomposition worker runs under plain node, like the offload worker: it gets offload's
-// codec as one bundled module.
+// codec and reply push as one bundled module.
 const codec = join(tmpdir(), `offload-decompose-codec-${process.pid}.mjs`);
-buildSync({ entryPoints: [new URL('../src/remote/codec.ts', import.meta.url).pathname], bundle: true, format: 'esm', platform: 'node', packages: 'external', outfile: codec, logLevel: 'warning' });
+buildSync({
+  stdin: { contents: "export * from './codec.ts'; export * from './reply-push.ts';", resolveDir: new URL('../src/remote/', import.meta.url).pathname, loader: 'ts' },
+  bundle: true,
+  format: 'esm',
+  platform: 'node',
+  packages: 'external',
+  outfile: codec,
+  logLevel: 'warning',
+});
 const decomposeWorker = new URL('./remote/decompose-worker.mjs', import.meta.url).pathname;
 
 interface Variant { label: string; producer: ProducerKind; level: 'a' | 'b' | 'c' | 'r' | 'd' | 'e' }
@@ -96,6 +105,7 @@ try {
 } finally {
   admin.disconnect();
   redis.stop();
+  rmSync(codec, { force: true });
 }
 console.log(`\nmedians over ${rounds} rounds; load average at end ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
 console.log('| variant | worker CPU ms/call | of which main thread | Redis CPU ms/call | calls/s | p50 ms | Redis commands per call |');

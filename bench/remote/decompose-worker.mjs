@@ -1,8 +1,8 @@
 // A plain BullMQ Worker that adds the `offload worker`'s pieces one level at a time, for
 // bench/remote-decompose.ts. Plain JavaScript under plain node, as the offload worker runs.
 //   node bench/remote/decompose-worker.mjs <redis url> <queue> <concurrency> <level> <prefix> <codec module>
-// Levels: a = run the task, nothing else (bench/remote/bullmq-worker.mjs); b = + an RPUSH reply
-// per job on the worker's connection, as offload's `send`; c = + decodeArgs / encodeEntry;
+// Levels: a = run the task, nothing else (bench/remote/bullmq-worker.mjs); b = + a reply pushed
+// per job on the worker's connection, as offload's `send` (its Lua push); c = + decodeArgs / encodeEntry;
 // r = c + the task through bare worker_threads (one task per thread at a time), the floor of d;
 // d = c + the task through a local offload thread pool (`pool.run`).
 import { Worker as ThreadWorker } from 'node:worker_threads';
@@ -11,7 +11,7 @@ import { createPool } from '../../dist/index.js';
 import * as tasks from '../tasks/remote.mjs';
 
 const [url, queue, concurrency, level, prefix, codecPath] = process.argv.slice(2);
-const { decodeArgs, encodeEntry, producerOf, replyList, Reply, REPLY_TTL_MS } = await import(codecPath);
+const { decodeArgs, encodeEntry, producerOf, replyList, replyPusher, Reply, REPLY_TTL_MS } = await import(codecPath);
 const LIMIT = 8 * 1024 * 1024;
 const size = Number(concurrency);
 
@@ -46,15 +46,14 @@ async function startThreads(count) {
   };
 }
 
-let client;
+let push;
 // A job of plain BullMQ's producer names no reply list: its reply goes to one the bench drops.
 const listOf = (jobId) => {
   const producer = producerOf(jobId);
   return producer === undefined ? `${prefix}:${queue}:decompose-sink` : replyList(prefix, queue, producer);
 };
 const send = (jobId, entry) => {
-  const list = listOf(jobId);
-  client.rpush(list, entry).then((length) => (length === 1 ? client.pexpire(list, REPLY_TTL_MS) : undefined)).catch((error) => console.error(error));
+  push(listOf(jobId), entry).catch((error) => console.error(error));
 };
 // Level b's reply: the same bytes offload sends for `add`'s result, encoded once.
 const encodedOk = encodeEntry('', [Reply.Ok, 0, 2], LIMIT).subarray(1);
@@ -82,7 +81,7 @@ const processors = {
   },
 };
 const worker = new Worker(queue, processors[level], { connection: { url }, concurrency: size, prefix });
-client = await worker.getBackend().client;
+push = replyPusher(await worker.getBackend().client, REPLY_TTL_MS);
 await worker.waitUntilReady();
 console.log('ready');
 process.once('SIGTERM', () => void worker.close().then(() => Promise.all([pool?.close(), threads?.close()])).then(() => process.exit(0)));
