@@ -106,6 +106,30 @@ for (const executor of localExecutors()) {
     }
   });
 
+  test(`a first call given up while its worker loads, deaf, frees its place in the queue at once (${executor})`, async () => {
+    // Worker 1 loads with its event loop blocked for 0.8 s: a worker process hears the pool's
+    // request for the call back, and answers, only then.
+    process.env.FIRST_CALL_BLOCKED_WORKER = '1';
+    process.env.FIRST_CALL_BLOCKED_LOAD_MS = '800';
+    const pool = poolFor<typeof FirstCall>('first-call.ts', executor, { size: 1, maxQueue: 0 });
+    try {
+      const log = freshFile();
+      const controller = new AbortController();
+      const call = pool.run('count', [log], { signal: controller.signal });
+      await spawned(pool);
+      controller.abort();
+      await assert.rejects(call, AbortError);
+      assert.equal(pool.stats().queued, 0, 'nothing waits: the call was given up');
+      // One worker, no queue, and nothing waiting: the next call is admitted, and is the first to run.
+      assert.equal(await pool.tasks.whoAmI(), 1);
+      assert.equal(runs(log), 0);
+    } finally {
+      delete process.env.FIRST_CALL_BLOCKED_WORKER;
+      delete process.env.FIRST_CALL_BLOCKED_LOAD_MS;
+      await pool.close();
+    }
+  });
+
   test(`a call of higher priority made while the worker starts runs before the first call it was handed (${executor})`, () =>
     withSlowLoad(1, 500, async () => {
       const pool = poolFor<typeof FirstCall>('first-call.ts', executor, { size: 1 });

@@ -458,8 +458,9 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
     const concurrency = this.options.concurrentTasksPerWorker;
     let waiting = this.#queue.length;
     for (const slot of this.#workers) {
-      // A starting thread runs nothing yet: the task it was handed with its spawn still waits.
-      const running = slot.isReady ? concurrency : 0;
+      // A starting worker runs nothing yet: the task it was handed with its spawn still waits,
+      // unless its caller gave up on it (a worker process has yet to give it back: it waits no more).
+      const running = slot.isReady ? concurrency : slot.askedBack?.state === TaskState.Settled ? 1 : 0;
       if (slot.inflight.length > running) waiting += slot.inflight.length - running;
     }
     return waiting;
