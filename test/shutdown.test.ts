@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
 import { describe, test } from 'node:test';
 import { ClosedError } from '../src/index.js';
 import type * as Faults from './fixtures/faults.js';
@@ -35,6 +36,18 @@ for (const executor of executors) {
       assert.throws(() => pool.close({ timeout: -1 }), { name: 'RangeError' });
       assert.equal(await pool.tasks.ok(1), 1);
       assert.deepEqual(await pool.close(), { timedOut: false, cancelled: { queued: 0, running: 0 } });
+    });
+
+    test('warmup() still waiting for its workers when destroy() ends them fails with ERR_OFFLOAD_CLOSED', async () => {
+      const pool = poolFor<typeof Faults>('faults.ts', executor, { size: 2 });
+      const warming = rejection(pool.warmup());
+      // Its workers are starting (at once for threads; a process or remote pool loads its executor's code first).
+      if (pool.stats().size === 0) await once(pool, 'workerSpawned');
+      assert.ok(pool.stats().size > 0);
+      await pool.destroy();
+      const error = await warming;
+      assert.ok(error instanceof ClosedError);
+      assert.equal(error.code, 'ERR_OFFLOAD_CLOSED');
     });
 
     test('calls made while closing are refused with ERR_OFFLOAD_CLOSED', async () => {

@@ -274,6 +274,8 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
     await new Promise<void>((resolve, reject) => {
       const check = (): void => {
         if (this.#loadFailure !== undefined) reject(new TaskModuleError(this.moduleUrl, this.#loadFailure.cause));
+        // Destroyed meanwhile: the workers it waited for were ended, and never will be ready.
+        else if (this.#state === 'closed') reject(new ClosedError('The pool was destroyed'));
         else if (this.#workers.every((slot) => slot.isReady || slot.isRetiring)) resolve();
         else this.#whenReady.push(check);
       };
@@ -319,6 +321,7 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
     clearInterval(this.#idleTimer);
     clearTimeout(this.#respawnTimer);
     this.#terminateAll('The pool was destroyed');
+    this.#notifyReady();
     await this.#whenNoWorkers();
   }
 
