@@ -188,6 +188,57 @@ whenAvailable(redisServer, 'remote executor: a hostile producer', () => {
       }
     });
 
+    test("a producer's reply list made a string by someone else: its call settles, and once the key is freed the producer is served again", async () => {
+      const { queue, pool, worker, hostile } = setup();
+      const workers = worker({ size: 1 });
+      const victim = pool();
+      const attacker = hostile();
+      const dir = mkdtempSync(join(tmpdir(), 'offload-hostile-'));
+      try {
+        await workers.ready;
+        const held = rejection(victim.tasks.pidOnceFileExists(join(dir, 'go')));
+        await until(async () => (await attacker.queue.getActiveCount()) === 1);
+        const [job] = await attacker.queue.getActive();
+        const list = replyList('offload', queue, job!.id!.slice(0, 36));
+        await attacker.redis.set(list, 'not a list');
+        writeFileSync(join(dir, 'go'), '');
+        // The worker cannot push the reply and says why; the producer, whose job is gone without
+        // one, fails the call rather than wait for ever.
+        const error = await held;
+        assert.ok(error instanceof ConnectionError, String(error));
+        assert.equal(error.code, 'ERR_OFFLOAD_CONNECTION');
+        assert.ok(workers.errors.some((line) => /cannot reply to job .*WRONGTYPE/.test(line)), workers.errors.join('\n'));
+        await attacker.redis.del(list);
+        assert.equal((await victim.tasks.tagged('after')).value, 'after');
+      } finally {
+        writeFileSync(join(dir, 'go'), '');
+        await victim.close();
+        await attacker.close();
+        await workers.stop();
+      }
+    });
+
+    test('a SCRIPT FLUSH in Redis does not stop replies: the worker sends its reply script again (NOSCRIPT)', async () => {
+      const { pool, worker, hostile } = setup();
+      const workers = worker({ size: 1 });
+      const calls = pool();
+      const attacker = hostile();
+      try {
+        await workers.ready;
+        assert.equal((await calls.tasks.tagged('before')).value, 'before');
+        const refusals = async (): Promise<number> => Number(/errorstat_NOSCRIPT:count=(\d+)/.exec(await attacker.redis.info('errorstats'))?.[1] ?? 0);
+        const before = await refusals();
+        await attacker.redis.script('FLUSH');
+        assert.equal((await calls.tasks.tagged('after')).value, 'after');
+        assert.ok((await refusals()) > before, 'the worker pushed with the script Redis no longer had, then sent it whole');
+        assert.deepEqual(workers.errors, []);
+      } finally {
+        await calls.close();
+        await attacker.close();
+        await workers.stop();
+      }
+    });
+
     test('the cancel channel keeps only job ids, a bounded number for a bounded time: a flood of huge messages leaves the worker serving', async () => {
       const { queue, worker, pool } = setup();
       // A heap far smaller than the flood: keeping the messages would end this worker.
