@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { TaskModuleError, WorkerExitedError } from '../src/index.js';
+import { FromWorker } from '../src/protocol/messages.js';
 import type * as Faults from './fixtures/faults.js';
 import { capabilities, executors, poolFor, rejection } from './helpers.js';
 
@@ -9,6 +10,31 @@ const SETTLES = { timeout: 30_000 };
 
 for (const executor of executors) {
   describe(`crash isolation (${executor})`, () => {
+    test("what a task posts on its worker's own channel is not read as offload's: no crash, no forged result, the pool's books stay right", async () => {
+      const pool = poolFor<typeof Faults>('faults.ts', executor, { size: 1 });
+      // Not offload's shape; and, where a task reaches the channel to the pool itself (a worker
+      // process's process.send), offload's shape: Ready, a result for a call that does not exist,
+      // LoadFailed, Closed, GivenBack.
+      const messages: unknown[] = [null, undefined, 'text', 42, { type: 'progress' }, []];
+      if (executor === 'process') messages.push([FromWorker.Ready], [FromWorker.Results, 0, 999, 0, 1], [FromWorker.LoadFailed, null], [FromWorker.Closed], [FromWorker.GivenBack, 1]);
+      try {
+        const worker = await pool.tasks.whichWorker();
+        for (const message of messages) {
+          // Calls in flight behind it: a forged answer would settle or shift them.
+          const posted = pool.tasks.postOnWorkerChannel(message);
+          const behind = [pool.tasks.sleep(20), pool.tasks.ok(7)];
+          assert.equal(await posted, 'posted', JSON.stringify(message));
+          assert.deepEqual(await Promise.all(behind), [20, 7]);
+        }
+        assert.equal(await pool.tasks.whichWorker(), worker, 'the same worker serves on');
+        const stats = pool.stats();
+        assert.deepEqual([stats.busy, stats.queued, stats.crashes, stats.failed], [0, 0, 0, 0]);
+        assert.equal(stats.completed, 2 + 3 * messages.length);
+      } finally {
+        await pool.close();
+      }
+    });
+
     test('a worker that calls process.exit fails only its own task; the others complete and the pool is whole again', async () => {
       const pool = poolFor<typeof Faults>('faults.ts', executor, { size: 2 });
       try {

@@ -77,6 +77,7 @@ export class ProcessExecutor implements Executor {
 
     let fatal: unknown;
     child.on('message', (message: WorkerMessage | [typeof FATAL, EncodedError]) => {
+      if (!Array.isArray(message)) return; // not offload's (see process-entry.ts)
       if (message[0] === FATAL) fatal = decodeError(message[1]);
       else events.message(message);
     });

@@ -642,8 +642,8 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
           maxMemoryMb: Number.isFinite(this.options.maxWorkerMemoryMb) ? this.options.maxWorkerMemoryMb : undefined,
         },
         {
-          message: (message) => this.#onWorkerEvent(slot, message, undefined),
-          exit: (exit) => this.#onWorkerEvent(slot, undefined, exit),
+          message: (message) => this.#onWorkerEvent(slot, message, true),
+          exit: (exit) => this.#onWorkerEvent(slot, exit, false),
         },
       );
     } catch (error) {
@@ -660,11 +660,14 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
   // --- worker events ---------------------------------------------------------------------
 
   /** A worker's message, or its exit: calls made while the pool handles it wait for the end of the tick. */
-  #onWorkerEvent(slot: WorkerSlot, message: WorkerMessage | undefined, exit: WorkerExit | undefined): void {
+  #onWorkerEvent(slot: WorkerSlot, event: WorkerMessage | WorkerExit, isMessage: boolean): void {
     this.#handling++;
     try {
-      if (message !== undefined) this.#onMessage(slot, message);
-      else this.#onExit(slot, exit!);
+      // Task code may post on the worker's own channel too (a thread's `parentPort`): what is not
+      // one of offload's messages is not read.
+      if (isMessage) {
+        if (Array.isArray(event)) this.#onMessage(slot, event as WorkerMessage);
+      } else this.#onExit(slot, event as WorkerExit);
     } finally {
       this.#handling--;
     }

@@ -27,6 +27,13 @@ const send = process.send?.bind(process);
 if (serialized === undefined || send === undefined) {
   throw new Error('offload: this file runs only as a worker process started by a pool');
 }
+// The channel to the parent is the pool's: a message task code sends on it (code written for a
+// forked child, say) would be read as offload's own, a forged result or `Ready`. Theirs is sent
+// as an object, which the pool does not read; the callback, if any, is called as Node would.
+process.send = ((_message: unknown, ...rest: unknown[]): boolean => {
+  const callback = rest.find((argument) => typeof argument === 'function') as ((error: Error | null) => void) | undefined;
+  return send({ fromTask: true }, undefined, undefined, callback);
+}) as typeof process.send;
 // Shared with the control thread, which writes cancelled task ids into it: `isCancelled()` in a
 // synchronous loop then works as on a thread.
 const cancelFlag = createCancelFlag();
