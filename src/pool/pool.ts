@@ -705,12 +705,15 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
         break;
       }
       case FromWorker.Ready:
+        // Once per worker: a second (task code posting on a thread's `parentPort`) is not offload's.
+        if (slot.isReady) break;
         // Undefined when the worker cannot tell (a remote slot before any worker served the queue).
         if (message[1] !== undefined) this.#streamTasks ??= new Set(message[1]);
         this.#onReady(slot);
         break;
       case FromWorker.LoadFailed:
-        this.#onLoadFailed(slot, decodeError(message[1]));
+        // Only ever before `Ready`.
+        if (!slot.isReady) this.#onLoadFailed(slot, decodeError(message[1]));
         break;
       case FromWorker.GivenBack:
         this.#onGivenBack(slot, message[1]);
@@ -734,6 +737,11 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
 
   #onResults(slot: WorkerSlot, message: unknown[]): void {
     const count = (message.length - 2) / 3;
+    if (count < 1 || !Number.isInteger(count) || typeof message[1] !== 'number' || !(message[1] >= 0)) {
+      // Not a message offload's worker sends: nothing it says can be trusted any more.
+      this.#retire(slot, true);
+      return;
+    }
     const runTime = (message[1] as number) / count;
     this.#depth.observe(runTime);
     slot.busyTime += message[1] as number;
@@ -742,7 +750,9 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
       // One at a time, answers come in the order sent; overlapping async tasks answer as they settle.
       const task = overlaps ? this.#takeAnswered(slot, message[i] as number) : slot.inflight.shift();
       if (task === undefined || task.id !== message[i]) {
-        // The in-order invariant broke: nothing this worker says can be trusted any more.
+        // The in-order invariant broke: nothing this worker says can be trusted any more. The
+        // task taken off stays on its books, to fail with the worker's exit like the others.
+        if (task !== undefined && !overlaps) slot.inflight.unshift(task);
         this.#retire(slot, true);
         return;
       }
