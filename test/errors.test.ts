@@ -12,6 +12,7 @@ import {
 import type * as Basic from './fixtures/basic.js';
 import * as Errors from './fixtures/errors.js';
 import { capabilities, executors, poolFor, rejection } from './helpers.js';
+import { unreadableError } from './fixtures/unreadable-error.js';
 
 registerErrorClass(Errors.ValidationError);
 
@@ -138,13 +139,7 @@ for (const executor of executors) {
     test('a getter that throws an error whose message cannot be read fails its call alone with ERR_OFFLOAD_NOT_CLONEABLE; the calls sent with it run', async () => {
       const unreadable = {
         get x(): never {
-          const error = new Error('hidden');
-          Object.defineProperty(error, 'message', {
-            get(): never {
-              throw new Error('message getter');
-            },
-          });
-          throw error;
+          throw unreadableError();
         },
       };
       // Made in one tick, the calls travel to the worker together; the bad one is sent alone after.
