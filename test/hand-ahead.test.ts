@@ -49,8 +49,7 @@ for (const executor of localExecutors()) {
         const first = pool.tasks.blockThenReact('first', 50);
         const second = pool.tasks.block('second', 10);
         await Promise.all([first, second]);
-        await nextTurn();
-        const order = await pool.tasks.startOrder();
+        const order = await pool.tasks.startOrderOnceIdle();
         const expected = handsAhead ? ['first', 'second', 'first: reaction'] : ['first', 'first: reaction', 'second'];
         assert.deepEqual(order, expected);
       },
