@@ -458,7 +458,7 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
     const concurrency = this.options.concurrentTasksPerWorker;
     let waiting = this.#queue.length;
     for (const slot of this.#workers) {
-      // A starting thread runs nothing yet: the task it was handed with its spawn still waits.
+      // A starting worker runs nothing yet: the task it was handed with its spawn still waits.
       const running = slot.isReady ? concurrency : 0;
       if (slot.inflight.length > running) waiting += slot.inflight.length - running;
     }
@@ -569,7 +569,7 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
   /** Records tasks as handed to `slot`. */
   #accept(slot: WorkerSlot, tasks: Task[], ahead = false): void {
     if (slot.inflight.length === 0) {
-      // A starting thread handed its first task is not busy yet: it counts once it is ready.
+      // A starting worker handed its first task is not busy yet: it counts once it is ready.
       if (slot.isReady) this.#busy++;
       slot.handle.ref();
     }
@@ -973,7 +973,7 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
     for (const task of this.#queue.drain()) if (this.#fail(task, new ClosedError(message))) cancelled.queued++;
     for (const slot of this.#workers) {
       // Only the first task on a worker runs; the ones behind it (pipelined, handed ahead) wait,
-      // as does a starting thread's.
+      // as does a starting worker's.
       let isFirst = slot.isReady;
       for (const task of slot.inflight) {
         if (this.#fail(task, new ClosedError(message))) {
