@@ -8,6 +8,7 @@
  */
 import { isAnyArrayBuffer, isArrayBuffer } from 'node:util/types';
 import { MessagePort, type TransferListItem } from 'node:worker_threads';
+import { NotCloneableError } from './errors.js';
 
 type Transferable = ArrayBuffer | ArrayBufferView | MessagePort;
 
@@ -166,5 +167,33 @@ function describe(value: unknown): string {
     return /^[AEIO]/.test(name) ? `an ${name}` : `a ${name}`; // "a Uint8Array", "an Int8Array"
   } catch {
     return 'an object'; // a revoked Proxy
+  }
+}
+
+/**
+ * Refuses a transfer list holding anything but ArrayBuffers, for a channel that copies (a child
+ * process, a parent process, a remote job): a port or a stream listed in `options.transfer`
+ * without being among the values cannot move there, and leaving it behind silently would let
+ * the caller believe it moved.
+ */
+export function refuseUnmovable(transfer: readonly TransferListItem[] | undefined, path: string, destination: string): void {
+  if (transfer?.some((item) => !(item instanceof ArrayBuffer))) {
+    throw new NotCloneableError(path, new TypeError(`only ArrayBuffers can be transferred to ${destination}`));
+  }
+}
+
+/**
+ * After a send has copied their bytes, detaches the buffers that were marked for transfer, as a
+ * transfer between threads would: the sender cannot keep using what it gave away on one executor
+ * and not on the other. Moving the backing store into a discarded clone copies nothing.
+ */
+export function detachTransferred(transfer: readonly TransferListItem[]): void {
+  for (const item of transfer) {
+    if (!(item instanceof ArrayBuffer)) continue;
+    try {
+      structuredClone(item, { transfer: [item] });
+    } catch {
+      // Already detached (listed twice, or by the caller meanwhile): nothing left to give away.
+    }
   }
 }

@@ -90,10 +90,10 @@ for (const executor of localExecutors()) {
   });
 }
 
-test('a thread pool starts without the built-ins only other executors need, nor Web Crypto', async () => {
+test('a thread pool starts without the built-ins only other executors need, nor node:crypto, nor Web Crypto', async () => {
   const result = await inFreshProcess(`
     // (Not \`net\`: a worker thread's own stdio loads it, with or without offload.)
-    const unneeded = /^NativeModule (child_process|v8|internal\\/crypto\\/keys)$/;
+    const unneeded = /^NativeModule (child_process|v8|crypto|internal\\/crypto\\/keys)$/;
     const loaded = () => process.moduleLoadList.filter((name) => unneeded.test(name));
     const atStart = loaded();
     const { createPool, transfer } = await import('offload');
@@ -106,4 +106,31 @@ test('a thread pool starts without the built-ins only other executors need, nor 
     console.log(JSON.stringify({ atStart, afterCalls, witness: loaded().length > 0 }));
   `);
   assert.deepEqual(result, { atStart: [], afterCalls: [], witness: true });
+});
+
+/** The files `entry` loads through static imports, itself included (relative specifiers only). */
+function staticGraph(entry: URL): URL[] {
+  const seen = new Map<string, URL>();
+  const visit = (file: URL): void => {
+    if (seen.has(file.href)) return;
+    seen.set(file.href, file);
+    const code = readFileSync(file, 'utf8');
+    for (const match of code.matchAll(/^(?:import|export)\b[^'"]*?['"](\.[^'"]+)['"]/gm)) visit(new URL(match[1]!, file));
+  };
+  visit(entry);
+  return [...seen.values()];
+}
+
+test("importing offload compiles neither the process nor the remote executor, and loads one chunk", () => {
+  const loaded = staticGraph(new URL('dist/index.js', root));
+  const code = loaded.map((file) => readFileSync(file, 'utf8')).join('\n');
+  for (const name of ['ProcessExecutor', 'RemoteExecutor', 'RemoteLink']) {
+    assert.doesNotMatch(code, new RegExp(`\\bclass ${name}\\b`), `${name} is compiled with offload`);
+  }
+  // The executors exist, loaded by a pool that names them: the check above can fail.
+  const library = readFileSync(loaded.find((file) => file.pathname.includes('/chunks/'))!, 'utf8');
+  assert.match(library, /import\("\.\/process-[A-Z0-9]+\.js"\)/);
+  assert.match(library, /import\("\.\/remote-[A-Z0-9]+\.js"\)/);
+  // Each file costs a thread pool's start-up about a millisecond whatever its size.
+  assert.equal(loaded.length, 2, `offload loads ${loaded.map((file) => file.pathname.split('/dist/')[1]).join(', ')}`);
 });

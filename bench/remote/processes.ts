@@ -9,6 +9,8 @@ import { createServer } from 'node:net';
 import { createInterface } from 'node:readline';
 
 export type Kind = 'bullmq' | 'offload';
+/** Who adds the jobs: plain BullMQ, plain BullMQ with an offload pool's job options, or an offload pool. */
+export type ProducerKind = Kind | 'bullmq-offload-options';
 
 const root = new URL('../..', import.meta.url).pathname;
 const tasks = new URL('../tasks/remote.mjs', import.meta.url).pathname;
@@ -37,17 +39,18 @@ async function readyLine(child: ChildProcess): Promise<void> {
  * tree `cli` names (default: this one's dist), so that an A/B run can pit two builds.
  */
 export async function startWorkers(kind: Kind, url: string, queue: string, count: number, concurrency: number, cli = `${root}dist/cli.js`): Promise<ChildProcess[]> {
-  return Promise.all(
-    Array.from({ length: count }, async () => {
-      const args =
-        kind === 'offload'
-          ? [cli, 'worker', tasks, '--redis', url, '--queue', queue, '--size', String(concurrency)]
-          : [bullmqWorkerScript, url, queue, String(concurrency)];
-      const child = spawn(process.execPath, args, { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
-      await readyLine(child);
-      return child;
-    }),
-  );
+  const args =
+    kind === 'offload'
+      ? [cli, 'worker', tasks, '--redis', url, '--queue', queue, '--size', String(concurrency)]
+      : [bullmqWorkerScript, url, queue, String(concurrency)];
+  return Promise.all(Array.from({ length: count }, () => startProcess(args)));
+}
+
+/** Starts `node <args>` in the repository's root; resolves once it printed "ready". */
+export async function startProcess(args: string[]): Promise<ChildProcess> {
+  const child = spawn(process.execPath, args, { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
+  await readyLine(child);
+  return child;
 }
 
 export async function stop(children: ChildProcess[]): Promise<void> {
@@ -61,9 +64,12 @@ export async function stop(children: ChildProcess[]): Promise<void> {
   );
 }
 
-/** CPU time (ms, user + system, all threads) a process has used so far, from `/proc/<pid>/stat`. */
-export function cpuMs(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+/**
+ * CPU time (ms, user + system) a process has used so far, all its threads, from
+ * `/proc/<pid>/stat`; or only its main thread's with `mainThread`.
+ */
+export function cpuMs(pid: number, mainThread = false): number {
+  const stat = readFileSync(mainThread ? `/proc/${pid}/task/${pid}/stat` : `/proc/${pid}/stat`, 'utf8');
   // Fields after the command name, which is in parentheses and may hold spaces.
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   const ticks = Number(fields[11]) + Number(fields[12]); // utime, stime (fields 14 and 15)
@@ -71,7 +77,7 @@ export function cpuMs(pid: number): number {
 }
 
 export interface Run {
-  kind: Kind;
+  kind: ProducerKind;
   url: string;
   /** Several Redis servers, one pool each (offload only). */
   urls?: string[];
@@ -105,9 +111,9 @@ export async function produce(run: Run, producers: number, beforeGo?: () => Prom
   return { wallMs, results };
 }
 
-export async function startRedis(): Promise<{ url: string; stop(): void }> {
+export async function startRedis(): Promise<{ url: string; pid: number; stop(): void }> {
   const port = await freePort();
   const server = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
   await new Promise((resolve) => setTimeout(resolve, 300));
-  return { url: `redis://127.0.0.1:${port}`, stop: () => server.kill('SIGKILL') };
+  return { url: `redis://127.0.0.1:${port}`, pid: server.pid!, stop: () => server.kill('SIGKILL') };
 }

@@ -2,6 +2,7 @@
 // an offload remote pool, or offload pools on several Redis servers (`urls`), making the same calls. It warms up, prints "ready", waits for
 // "go" on stdin (so that several producers start together), runs, and prints its timings.
 //   node bench/remote/producer.mjs '<json: kind, url, queue, mode, count, window>'
+import { randomUUID } from 'node:crypto';
 import { createInterface } from 'node:readline';
 import { Queue, QueueEvents } from 'bullmq';
 import { createPool } from '../../dist/index.js';
@@ -26,6 +27,32 @@ function bullmqClient() {
   };
 }
 
+/**
+ * Plain BullMQ adding jobs as an offload pool does (a custom job id, removed once complete, one
+ * attempt), awaiting each one's completion event, for the decomposition bench.
+ */
+function bullmqWithOffloadOptionsClient() {
+  const jobs = new Queue(queue, { connection: { url } });
+  const events = new QueueEvents(queue, { connection: { url }, lastEventId: '0-0' });
+  const producer = randomUUID();
+  const waiting = new Map();
+  events.on('completed', ({ jobId }) => {
+    waiting.get(jobId)?.();
+    waiting.delete(jobId);
+  });
+  let n = 0;
+  return {
+    ready: () => Promise.all([jobs.waitUntilReady(), events.waitUntilReady()]),
+    call: async (name, args) => {
+      const jobId = `${producer}-${++n}`;
+      const done = new Promise((resolve) => waiting.set(jobId, resolve));
+      await jobs.add(name, { args }, { jobId, removeOnComplete: true, removeOnFail: true, attempts: 1 });
+      return done;
+    },
+    close: () => Promise.all([jobs.close(), events.close()]),
+  };
+}
+
 function offloadClient() {
   const pool = createPool(tasksUrl, { executor: 'remote', connection: url, queue, maxInFlight: window });
   return { ready: () => pool.warmup(), call: (name, args) => pool.run(name, args), close: () => pool.close() };
@@ -46,7 +73,7 @@ function shardedClient() {
   };
 }
 
-const client = kind === 'bullmq' ? bullmqClient() : urls !== undefined ? shardedClient() : offloadClient();
+const client = kind === 'bullmq' ? bullmqClient() : kind === 'bullmq-offload-options' ? bullmqWithOffloadOptionsClient() : urls !== undefined ? shardedClient() : offloadClient();
 await client.ready();
 let n = 0;
 const add = () => client.call('add', [n++, 1]);

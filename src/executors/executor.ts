@@ -34,6 +34,11 @@ export interface Executor {
   /** Whether workers can share memory with the pool (a `SharedArrayBuffer` in `WorkerInit`). */
   readonly sharesMemory: boolean;
   /**
+   * Whether a worker still starting gives back, when asked by message, a task handed with its
+   * spawn (worker processes: see src/worker/spawn-inbox.ts). Threads use shared memory instead.
+   */
+  readonly givesBackByMessage?: boolean;
+  /**
    * Most tasks one worker may hold at once. Unset: as many as tiny tasks warrant (pipelining).
    * `1` for workers that are not processes of their own, such as a remote slot holding one job.
    */

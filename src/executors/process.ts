@@ -10,10 +10,14 @@ import type { TransferListItem } from 'node:worker_threads';
 import { childProcess } from '../builtins.js';
 import { decodeError, type EncodedError } from '../protocol/error-codec.js';
 import { ToWorker, type MainMessage, type WorkerInit, type WorkerMessage } from '../protocol/messages.js';
-import { CONTROL_FD, FATAL, INIT_VARIABLE, detachTransferred, refuseProcessLocal, refuseUnmovable } from '../protocol/process-channel.js';
+import { CONTROL_FD, FATAL, INIT_VARIABLE, refuseProcessLocal } from '../protocol/process-channel.js';
+import { detachTransferred, refuseUnmovable } from '../transfer.js';
 import { entryUrl, resolveOnce, typeScriptLoader, type Executor, type WorkerEvents, type WorkerExit, type WorkerHandle } from './executor.js';
 import { PrefixedLines } from './output.js';
 import { workerFlags } from './process-flags.js';
+// Nothing used: the pool loads this file on demand (see ./index.ts), and reaching the pool from
+// here too keeps the bundler from splitting the library's chunk in two by who reaches what.
+import '../pool/pool.js';
 
 export interface ProcessExecutorOptions {
   env?: NodeJS.ProcessEnv | undefined;
@@ -36,6 +40,8 @@ const DRAIN_MS = 100;
 export class ProcessExecutor implements Executor {
   /** Processes share no memory: cancellation reaches a running task as a message. */
   readonly sharesMemory = false;
+  /** A cold pool hands each process its first call with its spawn, revocable over the channel. */
+  readonly givesBackByMessage = true;
   readonly #options: ProcessExecutorOptions;
 
   constructor(options: ProcessExecutorOptions = {}) {

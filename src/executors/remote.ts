@@ -15,14 +15,16 @@ import type { TransferListItem } from 'node:worker_threads';
 import { crypto } from '../builtins.js';
 import { AbortError, ConnectionError, WorkerExitedError } from '../errors.js';
 import { decodeError, encodeError } from '../protocol/error-codec.js';
-import { FromWorker, Status, ToWorker, type MainMessage, type WorkerInit } from '../protocol/messages.js';
-import { detachTransferred, refuseUnmovable } from '../protocol/process-channel.js';
+import { FromWorker, Status, ToWorker, splitAddress, type MainMessage, type WorkerInit } from '../protocol/messages.js';
+import { detachTransferred, refuseUnmovable } from '../transfer.js';
 import { encodeArgs, Reply, replyList, type JobData, type ReplyEntry } from '../remote/codec.js';
 import { atMost } from '../remote/at-most.js';
 import { RemoteLink, type JobListener } from '../remote/link.js';
-import { splitAddress } from '../tracing/restore.js';
 import type { ResolvedRemoteOptions } from '../remote/options.js';
 import type { Executor, WorkerEvents, WorkerExit, WorkerHandle } from './executor.js';
+// Nothing used: the pool loads this file on demand (see ./index.ts), and reaching the pool from
+// here too keeps the bundler from splitting the library's chunk in two by who reaches what.
+import '../pool/pool.js';
 
 /** How long an idle pool keeps its Redis connections, so that a steady trickle of calls does not reconnect each time. */
 const LINGER_MS = 2000;
@@ -47,15 +49,8 @@ export class RemoteExecutor implements Executor {
   #busySlots = 0;
   #linger: NodeJS.Timeout | undefined;
 
+  /** The pool checked first that the optional peers `bullmq` and `ioredis` are installed. */
   constructor(options: ResolvedRemoteOptions, countWaiting: boolean) {
-    // Optional peer dependencies: missing ones fail the pool's creation, not its first call.
-    for (const name of ['bullmq', 'ioredis']) {
-      try {
-        import.meta.resolve(name);
-      } catch {
-        throw new TypeError(`executor: 'remote' needs the ${name} package: npm install bullmq ioredis`);
-      }
-    }
     this.#options = options;
     this.#countWaiting = countWaiting;
   }

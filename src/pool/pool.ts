@@ -29,7 +29,7 @@ import { TaskQueue } from './task-queue.js';
 import { TaskStream, type StreamControl, type StreamLimits } from './stream.js';
 import { setLongTimeout } from './long-timeout.js';
 import { Dispatcher } from './scheduling/dispatcher.js';
-import { waitingAhead, withdraw } from './scheduling/hand-ahead.js';
+import { askBack, givenBack, takeBackUnstarted, waitingAhead, withdraw } from './scheduling/hand-ahead.js';
 import { MAX_DEPTH, PipelineDepth } from './scheduling/pipeline-depth.js';
 import { WorkerSlot } from './worker-slot.js';
 import { CallTracing, type CarryingOptions } from '../tracing/call-trace.js';
@@ -119,7 +119,9 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
   readonly options: Readonly<ResolvedOptions>;
   readonly moduleUrl: string;
 
-  readonly #executor: Executor;
+  /** Undefined while its code loads (executors other than threads: see executors/index.ts). */
+  #executor: Executor | undefined;
+  readonly #executorLoaded: Promise<void>;
   readonly #queue = new TaskQueue();
   readonly #workers: WorkerSlot[] = [];
   readonly #stats = new StatsRecorder();
@@ -150,8 +152,22 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
     super();
     this.moduleUrl = toModuleUrl(moduleUrl);
     this.options = Object.freeze(resolveOptions(options));
-    this.#executor = createExecutor(this.options);
-    this.#depth = new PipelineDepth(this.#executor.maxDepth ?? MAX_DEPTH);
+    this.#depth = new PipelineDepth();
+    const executor = createExecutor(this.options);
+    if (executor instanceof Promise) {
+      this.#executorLoaded = executor.then(
+        (loaded) => this.#onExecutorLoaded(loaded),
+        (error: unknown) => {
+          // Offload's own file is missing (a broken install): every call fails as a load failure
+          // would, naming the cause, with no retry that could ever succeed.
+          this.#onLoadFailed(undefined, error);
+          this.#loadFailure!.until = Infinity;
+        },
+      );
+    } else {
+      this.#onExecutorLoaded(executor);
+      this.#executorLoaded = Promise.resolve();
+    }
     this.#tracing = new CallTracing(this.options);
     this.#dispatcher = new Dispatcher({
       queue: this.#queue,
@@ -173,6 +189,13 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
     untyped.on('removeListener', () => {
       this.#isObserved = [...OBSERVED_EVENTS].some((event) => untyped.listenerCount(event) > 0);
     });
+  }
+
+  #onExecutorLoaded(executor: Executor): void {
+    this.#executor = executor;
+    this.#depth.maxDepth = executor.maxDepth ?? MAX_DEPTH;
+    // Calls made meanwhile waited in the queue: their workers start now.
+    if (this.#queue.length > 0) this.#dispatcher.dispatch();
   }
 
   /**
@@ -241,6 +264,10 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
    */
   async warmup(): Promise<void> {
     if (this.#state !== 'open') throw new ClosedError();
+    if (this.#executor === undefined) {
+      await this.#executorLoaded;
+      if (this.#state !== 'open') throw new ClosedError();
+    }
     if (this.#loadFailure !== undefined) this.#checkLoadFailure();
     const target = this.options.minSize > 0 ? this.options.minSize : this.options.maxSize;
     while (this.#workers.length < target && this.#loadFailure === undefined) this.#spawn();
@@ -415,7 +442,7 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
     if (this.#loadFailure !== undefined) this.#checkLoadFailure();
     if (this.options.maxQueue === Infinity) return read;
     // Workers not started yet count as free: a first burst is not shed while they start.
-    const waiting = this.#waiting() + (this.#executor.waiting?.() ?? 0);
+    const waiting = this.#waiting() + (this.#executor?.waiting?.() ?? 0);
     if (waiting >= this.options.maxQueue + this.#freeRoom()) {
       this.#stats.shed++;
       throw new QueueFullError(this.options.maxQueue, this.#retryAfter());
@@ -431,7 +458,7 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
     const concurrency = this.options.concurrentTasksPerWorker;
     let waiting = this.#queue.length;
     for (const slot of this.#workers) {
-      // A starting thread runs nothing yet: the task it was handed with its spawn still waits.
+      // A starting worker runs nothing yet: the task it was handed with its spawn still waits.
       const running = slot.isReady ? concurrency : 0;
       if (slot.inflight.length > running) waiting += slot.inflight.length - running;
     }
@@ -507,8 +534,15 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
       if (this.#queue.length > 0) this.#dispatcher.schedule();
       return;
     }
+    // Handed to a worker process with its spawn: it gives the task back, or stops it if started.
+    if (askBack(slot, task, ToWorker.Cancel)) return;
     slot.handle.post([ToWorker.Cancel, task.id], NO_TRANSFER);
     if (slot.cancelFlag !== undefined) flagCancelled(slot.cancelFlag, task.id);
+    this.#killIfOverstays(slot, task);
+  }
+
+  /** Ends `slot`'s worker if `task`, cancelled while running, is not answered within the grace period. */
+  #killIfOverstays(slot: WorkerSlot, task: Task): void {
     // Only the first tasks in flight can be running (the head, or as many as run concurrently);
     // the others are skipped by the worker.
     if (this.#isRunning(slot, task) && slot.killTimer === undefined && this.options.cancelGracePeriod !== Infinity) {
@@ -521,6 +555,8 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
   }
 
   #isRunning(slot: WorkerSlot, task: Task): boolean {
+    // A worker still starting runs nothing yet; a task it started meanwhile counts from its `Ready`.
+    if (!slot.isReady) return false;
     if (slot.inflight.peek() === task) return true;
     const concurrency = this.options.concurrentTasksPerWorker;
     if (concurrency === 1) return false;
@@ -533,7 +569,7 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
   /** Records tasks as handed to `slot`. */
   #accept(slot: WorkerSlot, tasks: Task[], ahead = false): void {
     if (slot.inflight.length === 0) {
-      // A starting thread handed its first task is not busy yet: it counts once it is ready.
+      // A starting worker handed its first task is not busy yet: it counts once it is ready.
       if (slot.isReady) this.#busy++;
       slot.handle.ref();
     }
@@ -557,7 +593,8 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
 
   /** Starts workers for the backlog, up to `maxSize`, after a pause if workers keep crashing. */
   #grow(): void {
-    if (this.#loadFailure !== undefined || this.#state === 'closed' || this.#respawnTimer !== undefined) return;
+    // Still loading the executor's code: its load dispatches again.
+    if (this.#executor === undefined || this.#loadFailure !== undefined || this.#state === 'closed' || this.#respawnTimer !== undefined) return;
     let starting = 0;
     for (const slot of this.#workers) if (!slot.isReady) starting++;
     const perWorker = Math.max(this.#depth.value, this.options.concurrentTasksPerWorker);
@@ -583,12 +620,13 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
   }
 
   #spawn(): WorkerSlot | undefined {
-    const sharesMemory = this.#executor.sharesMemory;
+    const executor = this.#executor!;
+    const sharesMemory = executor.sharesMemory;
     const cancelFlag = sharesMemory ? createCancelFlag() : undefined;
     const claimCell = sharesMemory ? createClaimCell() : undefined;
-    const slot = new WorkerSlot(++this.#nextWorkerId, cancelFlag, claimCell);
+    const slot = new WorkerSlot(++this.#nextWorkerId, cancelFlag, claimCell, executor.givesBackByMessage === true);
     try {
-      slot.handle = this.#executor.spawn(
+      slot.handle = executor.spawn(
         {
           moduleUrl: this.moduleUrl,
           poolName: this.options.name,
@@ -667,6 +705,9 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
       case FromWorker.LoadFailed:
         this.#onLoadFailed(slot, decodeError(message[1]));
         break;
+      case FromWorker.GivenBack:
+        this.#onGivenBack(slot, message[1]);
+        break;
       case FromWorker.Closed:
         slot.handle.terminate();
         break;
@@ -743,20 +784,31 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
   }
 
   /**
-   * A ready worker has nothing to do while a thread still starting holds the task it was handed
+   * A ready worker has nothing to do while a worker still starting holds the task it was handed
    * with its spawn: that task goes back to the queue, for the ready worker (the caller's dispatch
-   * follows), as it would have been had it waited in the queue.
+   * follows), as it would have been had it waited in the queue. A worker process is asked, and
+   * its answer (`GivenBack`) requeues the task.
    */
   #takeOverFromStarting(): void {
     if (this.#queue.length > 0) return;
     for (const slot of this.#workers) {
       if (slot.isReady) continue;
       const handed = waitingAhead(slot);
-      if (handed !== undefined && withdraw(slot, handed)) {
-        if (handed.state !== TaskState.Settled) this.#queue.requeue([handed]);
+      if (handed === undefined || handed.state === TaskState.Settled) continue;
+      if (slot.askedBack !== undefined || askBack(slot, handed, ToWorker.Revoke)) return;
+      if (withdraw(slot, handed)) {
+        this.#queue.requeue([handed]);
         return;
       }
     }
+  }
+
+  /** A worker process still starting gave back the task handed with its spawn: queued again, if still wanted. */
+  #onGivenBack(slot: WorkerSlot, id: number): void {
+    const task = givenBack(slot, id);
+    if (task === undefined || task.state === TaskState.Settled) return;
+    this.#queue.requeue([task]);
+    this.#dispatcher.dispatch();
   }
 
   /** Replaces a worker that reached `maxTasksPerWorker` or `maxWorkerMemoryMb`, counted by cause. */
@@ -777,10 +829,13 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
       slot.handle.unref();
       if (this.#starting > 0 && !slot.isRetiring) this.#takeOverFromStarting();
     } else {
-      // The task handed with the spawn is the thread's now: it starts, or is about to.
+      // The task handed with the spawn is the worker's now: it starts, or is about to. Cancelled
+      // meanwhile, it runs cancelled, and the grace period starts now.
       this.#busy++;
       slot.ahead = undefined;
+      slot.askedBack = undefined;
       if (first.state !== TaskState.Settled) this.#started(slot, first);
+      else this.#killIfOverstays(slot, first);
     }
     this.#notifyReady();
     this.#watchIdle();
@@ -801,13 +856,12 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
   }
 
   /**
-   * A thread that will never be ready (its module failed, or it ended while starting) did not
+   * A worker that will never be ready (its module failed, or it ended while starting) did not
    * start the task handed with its spawn: back to the queue, which then fails as it would have.
    */
   #takeBackFromStarting(slot: WorkerSlot): void {
-    if (slot.isReady) return;
-    const handed = waitingAhead(slot);
-    if (handed !== undefined && withdraw(slot, handed) && handed.state !== TaskState.Settled) this.#queue.requeue([handed]);
+    const handed = takeBackUnstarted(slot);
+    if (handed !== undefined && handed.state !== TaskState.Settled) this.#queue.requeue([handed]);
   }
 
   #onExit(slot: WorkerSlot, exit: WorkerExit): void {
@@ -919,7 +973,7 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
     for (const task of this.#queue.drain()) if (this.#fail(task, new ClosedError(message))) cancelled.queued++;
     for (const slot of this.#workers) {
       // Only the first task on a worker runs; the ones behind it (pipelined, handed ahead) wait,
-      // as does a starting thread's.
+      // as does a starting worker's.
       let isFirst = slot.isReady;
       for (const task of slot.inflight) {
         if (this.#fail(task, new ClosedError(message))) {

@@ -23,8 +23,10 @@ export class WorkerSlot {
   /** Pending end of a worker whose cancelled task overstays the grace period. */
   killTimer: NodeJS.Timeout | undefined;
 
-  /** The task last handed ahead to this busy worker (see scheduling/hand-ahead.ts). */
+  /** The task last handed ahead to this busy worker, or with its spawn (see scheduling/hand-ahead.ts). */
   ahead: Task | undefined;
+  /** A worker process still starting was asked to give back `ahead`; its answer is on the way. */
+  askedBack: Task | undefined;
   /** The in-flight task `id`: the head when tasks run one at a time, anywhere when they overlap. */
   find(id: number): Task | undefined {
     const inflight = this.inflight;
@@ -40,5 +42,7 @@ export class WorkerSlot {
     readonly cancelFlag: Int32Array | undefined,
     /** Set where workers share memory: tasks may be handed ahead, and taken back. */
     readonly claimCell: Int32Array | undefined,
+    /** A worker process: a task handed with its spawn comes back when asked, unless started. */
+    readonly givesBack = false,
   ) {}
 }

@@ -19,6 +19,12 @@ export const ToWorker = {
   Stream: 3,
   /** `[Pull, id, n]`: the consumer took items; the stream may produce `n` more. */
   Pull: 4,
+  /**
+   * `[Revoke, id]`, to a worker process still starting: give back task `id`, handed with the
+   * spawn, unless it has started (see src/worker/spawn-inbox.ts). Answered by `GivenBack`, or by
+   * `Ready` when too late.
+   */
+  Revoke: 5,
 } as const;
 
 /** Worker → main. */
@@ -37,6 +43,11 @@ export const FromWorker = {
   Progress: 5,
   /** `[OverMemory, mb]`: past `maxWorkerMemoryMb` after a task; sent before that task's result. */
   OverMemory: 6,
+  /**
+   * `[GivenBack, id]`: a worker process still starting will never run task `id`, handed with its
+   * spawn, as asked (by `Revoke` or `Cancel`). Always before its `Ready`.
+   */
+  GivenBack: 7,
 } as const;
 
 /** Per result in a `Results` message. */
@@ -47,6 +58,12 @@ export const Status = { Ok: 0, Failed: 1 } as const;
  * context to the worker (a trace, a request context: see src/tracing/).
  */
 export type TaskAddress = string | [name: string, carried: unknown];
+
+/** A task's name as it travels: a bare name, or `[name, carried]` for a call that carries context. */
+export function splitAddress(address: unknown): [name: string, carried: unknown] {
+  if (Array.isArray(address)) return [address[0] as string, address[1]];
+  return [address as string, undefined];
+}
 
 /** A task name that addresses a `@blocking` method: `Class#method`. */
 export const METHOD_SEPARATOR = '#';
@@ -61,13 +78,15 @@ export type WorkerMessage =
   | [typeof FromWorker.Closed]
   | [typeof FromWorker.Items, number, ...unknown[]]
   | [typeof FromWorker.Progress, number, unknown]
-  | [typeof FromWorker.OverMemory, number];
+  | [typeof FromWorker.OverMemory, number]
+  | [typeof FromWorker.GivenBack, number];
 export type MainMessage =
   | RunMessage
   | [typeof ToWorker.Close]
   | [typeof ToWorker.Cancel, number]
   | [typeof ToWorker.Stream, number, TaskAddress, unknown[], number]
-  | [typeof ToWorker.Pull, number, number];
+  | [typeof ToWorker.Pull, number, number]
+  | [typeof ToWorker.Revoke, number];
 
 /** What a worker is told at start. */
 export interface WorkerInit {

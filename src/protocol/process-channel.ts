@@ -4,10 +4,11 @@
  * Node's `advanced` serialization is structured clone without the in-process parts: there is
  * no shared memory and nothing to transfer. This file makes those gaps explicit rather than
  * silent: shared memory and ports are refused, before sending, with the path that holds them;
- * transferred buffers are detached on the sending side after their bytes are copied, so code
- * behaves the same on threads and processes.
+ * transferred buffers are detached on the sending side after their bytes are copied (see
+ * `detachTransferred` in src/transfer.ts, which remote jobs share), so code behaves the same on
+ * threads and processes.
  */
-import { MessagePort, type TransferListItem } from 'node:worker_threads';
+import { MessagePort } from 'node:worker_threads';
 import { crypto, net } from '../builtins.js';
 import { NotCloneableError } from '../errors.js';
 import { childEntries } from './clone-path.js';
@@ -132,33 +133,5 @@ export function refuseProcessLocal(message: readonly unknown[], first: number, s
     if (value === null || typeof value !== 'object') continue;
     seen ??= new Set();
     if (holdsRefused(value, seen)) throw findRefusal(value, root, new Set())!;
-  }
-}
-
-/**
- * Refuses a transfer list holding anything but ArrayBuffers, for a channel that copies (a child
- * process, a parent process, a remote job): a port or a stream listed in `options.transfer`
- * without being among the values cannot move there, and leaving it behind silently would let
- * the caller believe it moved.
- */
-export function refuseUnmovable(transfer: readonly TransferListItem[] | undefined, path: string, destination: string): void {
-  if (transfer?.some((item) => !(item instanceof ArrayBuffer))) {
-    throw new NotCloneableError(path, new TypeError(`only ArrayBuffers can be transferred to ${destination}`));
-  }
-}
-
-/**
- * After a send has copied their bytes, detaches the buffers that were marked for transfer, as a
- * transfer between threads would: the sender cannot keep using what it gave away on one executor
- * and not on the other. Moving the backing store into a discarded clone copies nothing.
- */
-export function detachTransferred(transfer: readonly TransferListItem[]): void {
-  for (const item of transfer) {
-    if (!(item instanceof ArrayBuffer)) continue;
-    try {
-      structuredClone(item, { transfer: [item] });
-    } catch {
-      // Already detached (listed twice, or by the caller meanwhile): nothing left to give away.
-    }
   }
 }

@@ -19,6 +19,7 @@ import { cancelHook } from '../pool/cancel-hook.js';
 import type { PoolStats } from '../pool/stats.js';
 import { encodeError } from '../protocol/error-codec.js';
 import { cancelChannel, creditChannel, REPLY_TTL_MS, decodeArgs, decodeCarried, decodeStreamCredit, encodeEntry, generatorsKey, producerOf, Reply, replyList, type ReplyMessage } from './codec.js';
+import { replyPusher } from './reply-push.js';
 import { forwardStream, StreamCredits } from './stream-job.js';
 import { carriedContext } from '../tracing/call-trace.js';
 import { MAX_TASK_NAME, resolveConnection, resolvePayloadLimit, resolvePrefix, resolveQueueName, type RemoteConnection } from './options.js';
@@ -112,15 +113,15 @@ export async function startRemoteWorker(options: RemoteWorkerOptions): Promise<R
   // Replies go on the BullMQ worker's own connection, which completes the jobs: commands of one
   // connection run in the order sent, so a job's reply is in Redis before the job leaves the
   // queue without the job waiting for it. Known once the worker is created.
-  let replies: Redis | undefined;
+  let push: ((list: string, entry: Buffer) => Promise<number>) | undefined;
   const send = (jobId: string | undefined, entry: Buffer): void => {
     const producer = producerOf(jobId);
     if (producer === undefined) return;
-    const list = replyList(prefix, queue, producer);
-    const failed = (error: unknown): void => onError(new Error(`cannot reply to job ${jobId}: ${error instanceof Error ? error.message : String(error)}`));
     // Not a pipeline: one on this connection would copy BullMQ's scripts each time. A list just
-    // created gets its expiry here; its producer renews it while it reads it.
-    replies!.rpush(list, entry).then((length) => (length === 1 ? replies!.pexpire(list, REPLY_TTL_MS) : undefined), failed).catch(failed);
+    // created gets its expiry in the same command; its producer renews it while it reads it.
+    push!(replyList(prefix, queue, producer), entry).catch((error: unknown) =>
+      onError(new Error(`cannot reply to job ${jobId}: ${error instanceof Error ? error.message : String(error)}`)),
+    );
   };
   const answer: Answer = (jobId, entry) => send(jobId, encodeEntry(jobId ?? '', entry, limit));
   const credits = new StreamCredits();
@@ -160,7 +161,8 @@ export async function startRemoteWorker(options: RemoteWorkerOptions): Promise<R
   try {
     await subscriber.connect();
     await subscriber.subscribe(channels.cancel, channels.credit);
-    replies = (await worker.getBackend().client) as unknown as Redis;
+    const replies = (await worker.getBackend().client) as unknown as Redis;
+    push = replyPusher(replies, REPLY_TTL_MS);
     // For producers' typed handles: which tasks stream, as the local pool learned at warm-up.
     await replies.set(generatorsKey(prefix, queue), JSON.stringify([...(pool[streamTaskNames] ?? [])]));
     await worker.waitUntilReady();

@@ -33,8 +33,3 @@ export function runCarried<R>(carried: unknown, run: () => R): R {
   return 'request' in carried ? requests.run({ value: request }, inner) : inner();
 }
 
-/** A task's name as it travels: a bare name, or `[name, carried]` for a call that carries context. */
-export function splitAddress(address: unknown): [name: string, carried: unknown] {
-  if (Array.isArray(address)) return [address[0] as string, address[1]];
-  return [address as string, undefined];
-}

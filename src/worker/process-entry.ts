@@ -7,9 +7,11 @@ import type { TransferListItem } from 'node:worker_threads';
 import { createCancelFlag } from '../protocol/cancel-flag.js';
 import { encodeThrownByTask } from '../protocol/error-codec.js';
 import { FromWorker, type MainMessage, type WorkerInit, type WorkerMessage } from '../protocol/messages.js';
-import { FATAL, INIT_VARIABLE, detachTransferred, refuseProcessLocal, refuseUnmovable } from '../protocol/process-channel.js';
+import { FATAL, INIT_VARIABLE, refuseProcessLocal } from '../protocol/process-channel.js';
+import { detachTransferred, refuseUnmovable } from '../transfer.js';
 import { exitOnDisconnect, startControlThread } from './process-control.js';
 import { runWorker } from './runtime.js';
+import { afterPendingMessages, SpawnInbox } from './spawn-inbox.js';
 
 /** Where user values sit in the messages that carry them: first index, step, and their name. */
 const VALUES: Partial<Record<WorkerMessage[0], readonly [number, number, string]>> = {
@@ -44,6 +46,11 @@ process.on('uncaughtExceptionMonitor', (error) => {
   }
 });
 
+// From the start: the pool may send the first call with the spawn, and ask for it back.
+const inbox = new SpawnInbox((message) => send(message));
+process.on('message', (message) => inbox.receive(message as MainMessage));
+let taskLoop: ((message: MainMessage) => void) | undefined;
+
 // While the task module loads, the channel alone keeps this process alive: a module whose
 // top-level await can never settle then ends it (exit code 13) and fails to load, as on a thread,
 // instead of leaving a worker that never becomes ready. Held again once the load has ended.
@@ -60,12 +67,21 @@ void runWorker(
         refuseUnmovable(transfer, root, 'the parent process');
       }
       if (message[0] === FromWorker.Ready || message[0] === FromWorker.LoadFailed) channel?.ref();
+      if (message[0] === FromWorker.Ready) {
+        // What the pool sent while the module loaded synchronously is read first, so a call it
+        // asked back by then is given back (before `Ready`), not run.
+        afterPendingMessages(() => {
+          send(message);
+          startControlThread(cancelFlag);
+          inbox.start(taskLoop!);
+        });
+        return;
+      }
       send(message);
       if (transfer !== undefined && transfer.length > 0) detachTransferred(transfer);
-      if (message[0] === FromWorker.Ready) startControlThread(cancelFlag);
     },
     onMessage(handler: (message: MainMessage) => void): void {
-      process.on('message', handler as (message: unknown) => void);
+      taskLoop = handler;
     },
   },
   init,

@@ -16,6 +16,7 @@ import {
   METHOD_SEPARATOR,
   Status,
   ToWorker,
+  splitAddress,
   type MainMessage,
   type WorkerInit,
   type WorkerMessage,
@@ -23,7 +24,7 @@ import {
 import { hasMarks, takeMarked } from '../transfer.js';
 import { isFlagged } from '../protocol/cancel-flag.js';
 import { claim, isHandedAhead } from '../protocol/claim-cell.js';
-import { runCarried, splitAddress } from '../tracing/restore.js';
+import { runCarried } from '../tracing/restore.js';
 import { cancelCurrent, createWorkerState, isBlockingMethod, type TaskContext, type WorkerState } from './context.js';
 import { memoryInUseMb } from './memory.js';
 import { lowerOwnPriority } from './priority.js';

@@ -15,7 +15,7 @@ import { ToWorker } from '../../protocol/messages.js';
 import type { Task } from '../task.js';
 import type { TaskQueue } from '../task-queue.js';
 import type { WorkerSlot } from '../worker-slot.js';
-import { canTakeAhead, canTakeAtSpawn, waitingAhead, withdraw } from './hand-ahead.js';
+import { askBack, canTakeAhead, canTakeAtSpawn, waitingAhead, withdraw } from './hand-ahead.js';
 import { KeyAffinity } from './key-affinity.js';
 import type { PipelineDepth } from './pipeline-depth.js';
 import { canTake, shareOut } from './worker-choice.js';
@@ -253,28 +253,34 @@ export class Dispatcher {
   }
 
   /**
-   * Hands the head of the queue to `slot`, a thread just spawned, when it is a plain call (not a
+   * Hands the head of the queue to `slot`, a worker just spawned, when it is a plain call (not a
    * stream, no key: those need a ready worker's bookkeeping) and tasks run one at a time (a
-   * thread that overlaps tasks does not claim them). Revocable until the thread claims it.
+   * worker that overlaps tasks does not claim them). Revocable until the worker starts it.
    */
   handAtSpawn(slot: WorkerSlot): void {
     const task = this.host.queue.peek();
     if (task === undefined || task.stream !== undefined || task.key !== undefined) return;
     if (this.#affinity !== undefined || this.host.concurrency > 1 || !canTakeAtSpawn(slot)) return;
     this.host.queue.shift();
-    offer(slot.claimCell!, task.id);
+    const cell = slot.claimCell;
+    if (cell !== undefined) offer(cell, task.id);
     if (this.#postAlone(slot, task, true)) slot.ahead = task;
-    else retract(slot.claimCell!);
+    else if (cell !== undefined) retract(cell);
   }
 
-  /** Queued calls of higher priority than tasks handed ahead take their places. */
+  /**
+   * Queued calls of higher priority than tasks handed ahead take their places: at once from a
+   * thread, once its answer comes from a worker process (which counts as taken meanwhile).
+   */
   #reclaim(): void {
     const { queue, workers } = this.host;
     let taken = 0;
     for (const slot of workers) {
       const ahead = waitingAhead(slot);
       if (ahead === undefined || queue.countAbove(ahead.priority) <= taken) continue;
-      if (withdraw(slot, ahead)) {
+      if (slot.askedBack !== undefined || askBack(slot, ahead, ToWorker.Revoke)) {
+        taken++;
+      } else if (withdraw(slot, ahead)) {
         queue.requeue([ahead]);
         taken++;
       }

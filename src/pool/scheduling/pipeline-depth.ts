@@ -13,8 +13,11 @@ export class PipelineDepth {
   #runTimeMs = Number.NaN;
   #depth = 1;
 
-  /** @param maxDepth what the executor allows a worker to hold (a remote slot holds one job). */
-  constructor(readonly maxDepth: number) {}
+  /**
+   * What the executor allows a worker to hold (a remote slot holds one job): set once the
+   * executor has loaded, before any worker starts (so before any run time is observed).
+   */
+  maxDepth = MAX_DEPTH;
 
   /** Tasks a worker may hold now. */
   get value(): number {

@@ -1,0 +1,68 @@
+// The thread hop of the decomposition bench measured alone, in one process with no Redis: CPU
+// per call (all threads) of running the no-op task on bare worker_threads (level r) and through
+// an offload pool (level d), 8 threads, 8 calls in flight, each call begun in a macrotask of its
+// own as remote jobs are.
+//   npm run build && node bench/remote/hop-alone.mjs [calls = 20000]
+import { Worker } from 'node:worker_threads';
+import { createPool } from '../../dist/index.js';
+
+const CALLS = Number(process.argv[2] ?? 20_000);
+const THREADS = 8;
+const tasks = new URL('../tasks/remote.mjs', import.meta.url);
+
+async function bareThreads() {
+  const idle = [];
+  const pending = new Map();
+  let ids = 0;
+  for (let i = 0; i < THREADS; i++) {
+    const thread = new Worker(new URL('./raw-thread.mjs', import.meta.url));
+    thread.on('message', ([id, value]) => {
+      const settle = pending.get(id);
+      pending.delete(id);
+      idle.push(thread);
+      settle(value);
+    });
+    await new Promise((resolve) => thread.once('online', resolve));
+    idle.push(thread);
+  }
+  return {
+    run: (name, args) =>
+      new Promise((resolve) => {
+        const id = ++ids;
+        pending.set(id, resolve);
+        idle.pop().postMessage([id, name, args]);
+      }),
+    close: () => Promise.all(idle.map((thread) => thread.terminate())),
+  };
+}
+
+async function offloadPool() {
+  const pool = createPool(tasks, { size: THREADS, minSize: THREADS, idleTimeout: Infinity });
+  await pool.warmup();
+  return { run: (name, args) => pool.run(name, args), close: () => pool.close() };
+}
+
+function drive(run) {
+  return new Promise((resolve) => {
+    let sent = 0;
+    let done = 0;
+    const next = () => {
+      if (++done === CALLS) resolve();
+      else if (sent < CALLS) {
+        sent++;
+        setImmediate(() => run('add', [1, 2]).then(next));
+      }
+    };
+    for (; sent < THREADS; sent++) run('add', [1, 2]).then(next);
+  });
+}
+
+for (const [label, start] of [['bare worker_threads', bareThreads], ['offload pool', offloadPool]]) {
+  const { run, close } = await start();
+  await drive(run); // warm-up
+  const before = process.cpuUsage();
+  await drive(run);
+  const used = process.cpuUsage(before);
+  console.log(`${label.padEnd(20)} ${((used.user + used.system) / CALLS).toFixed(1)} µs CPU per call`);
+  await close();
+}
