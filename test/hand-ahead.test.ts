@@ -36,6 +36,25 @@ for (const executor of localExecutors()) {
       },
     );
 
+    test(
+      handsAhead
+        ? 'a thread starts the task handed ahead at once, before the reactions the last one left, which run once it is idle'
+        : 'a process runs the reactions a task left before the pool sends its next task',
+      async () => {
+        const pool = poolFor<typeof HandAhead>('hand-ahead.ts', executor, { size: 1 });
+        after(() => pool.close());
+        await pool.warmup();
+        // The thread takes the message waiting in its port without an event's dispatch (and its
+        // microtask checkpoint) in between, as it runs the tasks of one batch.
+        const first = pool.tasks.blockThenReact('first', 50);
+        const second = pool.tasks.block('second', 10);
+        await Promise.all([first, second]);
+        const order = await pool.tasks.startOrderOnceIdle();
+        const expected = handsAhead ? ['first', 'second', 'first: reaction'] : ['first', 'first: reaction', 'second'];
+        assert.deepEqual(order, expected);
+      },
+    );
+
     test('a task sent ahead still counts as waiting for maxQueue', async () => {
       const pool = poolFor<typeof HandAhead>('hand-ahead.ts', executor, { size: 1, maxQueue: 1 });
       after(() => pool.close());

@@ -94,6 +94,17 @@ for (const executor of executors) {
       assert.equal(await pool.tasks.echo(5), 5);
     });
 
+    test('a call refused at admission takes its marks with it: a later call that does not mark the buffer copies it', SETTLES, async () => {
+      const bytes = new Uint8Array(16).fill(1);
+      await assert.rejects(pool.run('sum', [transfer(bytes)], { timeout: -5 }), RangeError);
+      assert.equal(bytes.byteLength, 16, 'the refused call moved nothing');
+      assert.equal(await pool.tasks.sum(bytes), 16);
+      assert.equal(bytes.byteLength, 16, 'the mark left with the refused call: this one copies');
+      // Marked again, it moves.
+      assert.equal(await pool.tasks.sum(transfer(bytes)), 16);
+      assert.equal(bytes.byteLength, 0);
+    });
+
     test('task code that marks what cannot move fails that task with a TypeError', SETTLES, async () => {
       await assert.rejects(pool.tasks.markPlainObject(), (error: unknown) => error instanceof TypeError && /transfer\(\) takes an ArrayBuffer.*got a plain object/.test(error.message));
       assert.equal(await pool.tasks.echo(5), 5);

@@ -15,7 +15,7 @@ import { createCancelFlag, flagCancelled } from '../protocol/cancel-flag.js';
 import { createClaimCell } from '../protocol/claim-cell.js';
 import { decodeError, type EncodedError } from '../protocol/error-codec.js';
 import { FromWorker, Status, ToWorker, type WorkerMessage } from '../protocol/messages.js';
-import { transferListOf } from '../transfer.js';
+import { hasMarks, takeMarked, transferListOf } from '../transfer.js';
 import { callBack, invokeUserCode } from '../styles/callback.js';
 import { createHandles, type TaskHandles } from '../styles/handle.js';
 import type { CallTaskName, StreamItem, StreamTaskName, TaskArgs, TaskCallback, TaskResult, UntypedTasks } from '../types.js';
@@ -428,6 +428,17 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
    * once and checked (see `checkRunOptions`): the call uses those, never `options` again.
    */
   #admit<O extends RunOptions | StreamOptions>(name: string, args: unknown[], options: O | undefined): O | undefined {
+    try {
+      return this.#admitOrThrow(name, args, options);
+    } catch (error) {
+      // A refused call takes its marks with it: a buffer marked for it must not move with a
+      // later call that never asked for it (the caller still holds it, intact).
+      if (hasMarks() && Array.isArray(args)) takeMarked(args);
+      throw error;
+    }
+  }
+
+  #admitOrThrow<O extends RunOptions | StreamOptions>(name: string, args: unknown[], options: O | undefined): O | undefined {
     if (this.#state !== 'open') throw new ClosedError(this.#state === 'closing' ? 'The pool is closing' : undefined);
     if (typeof name !== 'string') throw new TypeError(`The task name must be a string (got ${typeof name})`);
     if (!Array.isArray(args)) throw new TypeError(`The arguments of ${quoted(name)} must be an array`);
@@ -573,7 +584,7 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
   /** Records tasks as handed to `slot`. */
   #accept(slot: WorkerSlot, tasks: Task[], ahead = false): void {
     if (slot.inflight.length === 0) {
-      // A starting thread handed its first task is not busy yet: it counts once it is ready.
+      // A starting worker handed its first task is not busy yet: it counts once it is ready.
       if (slot.isReady) this.#busy++;
       slot.handle.ref();
     }
@@ -990,7 +1001,7 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
     for (const task of this.#queue.drain()) if (this.#fail(task, new ClosedError(message))) cancelled.queued++;
     for (const slot of this.#workers) {
       // Only the first task on a worker runs; the ones behind it (pipelined, handed ahead) wait,
-      // as does a starting thread's.
+      // as does a starting worker's.
       let isFirst = slot.isReady;
       for (const task of slot.inflight) {
         if (this.#fail(task, new ClosedError(message))) {

@@ -51,6 +51,11 @@ export function claim(cell: Int32Array, id: number): boolean {
   return false;
 }
 
+/** Worker: whether the pool has offered a task ahead that is not claimed yet (its message may still be on its way). */
+export function isOffered(cell: Int32Array): boolean {
+  return Atomics.load(cell, CELL) > 0;
+}
+
 /**
  * Worker: whether task `id` is the one handed ahead (offered or already taken back). A worker past
  * its memory limit leaves such a task unclaimed: the pool takes it back for a fresh worker.

@@ -23,7 +23,7 @@ import {
 } from '../protocol/messages.js';
 import { hasMarks, takeMarked } from '../transfer.js';
 import { isFlagged } from '../protocol/cancel-flag.js';
-import { claim, isHandedAhead } from '../protocol/claim-cell.js';
+import { claim, isHandedAhead, isOffered } from '../protocol/claim-cell.js';
 import { runCarried } from '../tracing/restore.js';
 import { cancelCurrent, createWorkerState, isBlockingMethod, type TaskContext, type WorkerState } from './context.js';
 import { memoryInUseMb } from './memory.js';
@@ -35,7 +35,18 @@ import { quoted } from '../quoted.js';
 export interface WorkerPort {
   post(message: WorkerMessage, transfer?: TransferListItem[]): void;
   onMessage(handler: (message: MainMessage) => void): void;
+  /**
+   * Takes a message already waiting, synchronously, or `undefined`; where the carrier can (a
+   * thread's port). Between two slow synchronous tasks it spares the next one the event's dispatch.
+   */
+  receive?(): MainMessage | undefined;
 }
+
+/**
+ * Most tasks handed ahead run back to back from the port without a turn of the event loop, as
+ * Node itself dispatches up to 1,000 waiting messages before it lets timers and I/O run.
+ */
+const MAX_TAKEN_AT_ONCE = 1_000;
 
 type Callable = (...args: unknown[]) => unknown;
 
@@ -266,13 +277,30 @@ class TaskLoop {
    */
   #runNow(batch: unknown[]): void {
     this.#isRunning = true;
-    const pending = this.#runBatch(batch, 1);
-    if (pending !== undefined) {
-      void this.#drain(undefined, pending);
-      return;
+    let next: MainMessage | undefined = batch as MainMessage;
+    for (let taken = 0; next !== undefined; next = ++taken < MAX_TAKEN_AT_ONCE ? this.#takeHandedAhead() : undefined) {
+      if (next[0] !== ToWorker.Run) {
+        // Anything else (a cancel, a stream, a close) is handled as its event would have been.
+        this.#isRunning = false;
+        this.#receive(next);
+        return;
+      }
+      const pending = this.#runBatch(next, 1);
+      if (pending !== undefined) {
+        void this.#drain(undefined, pending);
+        return;
+      }
     }
     this.#isRunning = false;
     if (this.#isCloseRequested) void this.#close();
+  }
+
+  /**
+   * The message of the task the pool handed ahead, when one is offered and already waiting in the
+   * port. Only then: tiny tasks in pipelined batches measured faster through their events.
+   */
+  #takeHandedAhead(): MainMessage | undefined {
+    return this.#claimCell !== undefined && isOffered(this.#claimCell) ? this.#port.receive?.() : undefined;
   }
 
   /** Runs `first` (or waits for `pending`, a batch already started), then what queued meanwhile. */
