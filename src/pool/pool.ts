@@ -801,8 +801,9 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
   #onIdle(slot: WorkerSlot): void {
     this.#busy--;
     slot.idleSince = performance.now();
-    // An idle worker must not keep the process alive: a forgotten pool never hangs an exit.
-    slot.handle.unref();
+    // An idle worker must not keep the process alive: a forgotten pool never hangs an exit. One
+    // being ended stays referenced until its exit arrives, which close() and destroy() await.
+    if (!slot.isRetiring) slot.handle.unref();
     if (slot.killTimer !== undefined) {
       clearTimeout(slot.killTimer);
       slot.killTimer = undefined;
@@ -854,7 +855,7 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
     this.#starting--;
     const first = slot.inflight.peek();
     if (first === undefined) {
-      slot.handle.unref();
+      if (!slot.isRetiring) slot.handle.unref();
       if (this.#starting > 0 && !slot.isRetiring) this.#takeOverFromStarting();
     } else {
       // The task handed with the spawn is the worker's now: it starts, or is about to. Cancelled
