@@ -5,7 +5,7 @@
 // per job on the worker's connection, as offload's `send` (its Lua push); c = + decodeArgs / encodeEntry;
 // r = c + the task through bare worker_threads (one task per thread at a time), the floor of d;
 // d = c + the task through a local offload thread pool (`pool.run`).
-import { Worker as ThreadWorker } from 'node:worker_threads';
+import { startRawThreads } from './raw-threads.mjs';
 import { Worker } from 'bullmq';
 import { createPool } from '../../dist/index.js';
 import * as tasks from '../tasks/remote.mjs';
@@ -17,34 +17,7 @@ const size = Number(concurrency);
 
 const pool = level === 'd' ? createPool(new URL('../tasks/remote.mjs', import.meta.url), { size, minSize: size, idleTimeout: Infinity }) : undefined;
 await pool?.warmup();
-const threads = level === 'r' ? await startThreads(size) : undefined;
-
-async function startThreads(count) {
-  const idle = [];
-  const pending = new Map();
-  let ids = 0;
-  for (let i = 0; i < count; i++) {
-    const thread = new ThreadWorker(new URL('./raw-thread.mjs', import.meta.url));
-    thread.on('message', ([id, value]) => {
-      const settle = pending.get(id);
-      pending.delete(id);
-      idle.push(thread);
-      settle(value);
-    });
-    await new Promise((resolve) => thread.once('online', resolve));
-    idle.push(thread);
-  }
-  return {
-    // BullMQ never takes more jobs than there are threads: one is always idle.
-    run: (name, args) =>
-      new Promise((resolve) => {
-        const id = ++ids;
-        pending.set(id, resolve);
-        idle.pop().postMessage([id, name, args]);
-      }),
-    close: () => Promise.all(idle.map((thread) => thread.terminate())),
-  };
-}
+const threads = level === 'r' ? await startRawThreads(size) : undefined;
 
 let push;
 // A job of plain BullMQ's producer names no reply list: its reply goes to one the bench drops.

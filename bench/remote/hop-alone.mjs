@@ -3,38 +3,12 @@
 // an offload pool (level d), 8 threads, 8 calls in flight, each call begun in a macrotask of its
 // own as remote jobs are.
 //   npm run build && node bench/remote/hop-alone.mjs [calls = 20000]
-import { Worker } from 'node:worker_threads';
+import { startRawThreads } from './raw-threads.mjs';
 import { createPool } from '../../dist/index.js';
 
 const CALLS = Number(process.argv[2] ?? 20_000);
 const THREADS = 8;
 const tasks = new URL('../tasks/remote.mjs', import.meta.url);
-
-async function bareThreads() {
-  const idle = [];
-  const pending = new Map();
-  let ids = 0;
-  for (let i = 0; i < THREADS; i++) {
-    const thread = new Worker(new URL('./raw-thread.mjs', import.meta.url));
-    thread.on('message', ([id, value]) => {
-      const settle = pending.get(id);
-      pending.delete(id);
-      idle.push(thread);
-      settle(value);
-    });
-    await new Promise((resolve) => thread.once('online', resolve));
-    idle.push(thread);
-  }
-  return {
-    run: (name, args) =>
-      new Promise((resolve) => {
-        const id = ++ids;
-        pending.set(id, resolve);
-        idle.pop().postMessage([id, name, args]);
-      }),
-    close: () => Promise.all(idle.map((thread) => thread.terminate())),
-  };
-}
 
 async function offloadPool() {
   const pool = createPool(tasks, { size: THREADS, minSize: THREADS, idleTimeout: Infinity });
@@ -57,7 +31,7 @@ function drive(run) {
   });
 }
 
-for (const [label, start] of [['bare worker_threads', bareThreads], ['offload pool', offloadPool]]) {
+for (const [label, start] of [['bare worker_threads', () => startRawThreads(THREADS)], ['offload pool', offloadPool]]) {
   const { run, close } = await start();
   await drive(run); // warm-up
   const before = process.cpuUsage();
