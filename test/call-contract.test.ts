@@ -232,7 +232,9 @@ describe('the call contract holds on random programs', () => {
           { numRuns: RUNS, seed: SEED, endOnFailure: true },
         );
       } catch (error) {
-        throw Object.assign(new Error(`property failed (seed ${SEED}; rerun with OFFLOAD_PROPERTY_SEED=${SEED})`), { cause: error });
+        // The reporter does not print a cause: the counterexample goes in the message.
+        const detail = error instanceof Error ? error.message : String(error);
+        throw Object.assign(new Error(`property failed (seed ${SEED}; rerun with OFFLOAD_PROPERTY_SEED=${SEED}): ${detail}`), { cause: error });
       } finally {
         process.off('uncaughtException', onEscape);
         process.off('unhandledRejection', onEscape);

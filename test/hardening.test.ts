@@ -293,6 +293,11 @@ test('3. execArgv flags a thread refuses fail calls and warmup with ERR_OFFLOAD_
   assert.match((error as Error).message, /execArgv/);
   assert.equal(codeOf(await rejection(pool.warmup())), 'ERR_OFFLOAD_TASK_MODULE');
   await pool.close();
+  // Closed in the call's own tick: the failed spawn leaves no worker whose exit would end close().
+  const closing = createPool<typeof Hostile>(fixture('hostile.ts'), { executor: 'thread', execArgv: ['--max-old-space-size=256'] });
+  const call = rejection(closing.run('add', [1, 2]));
+  assert.deepEqual(await closing.close(), { timedOut: false, cancelled: { queued: 0, running: 0 } });
+  assert.equal(codeOf(await call), 'ERR_OFFLOAD_TASK_MODULE');
 });
 
 test('resourceLimits that Node would ignore or could not start a worker on are refused by createPool, naming the limit', () => {

@@ -50,6 +50,16 @@ for (const executor of executors) {
       assert.equal(error.code, 'ERR_OFFLOAD_CLOSED');
     });
 
+    test('close() settles when destroy() ends the pool before any worker started', async () => {
+      const pool = poolFor<typeof Faults>('faults.ts', executor, { size: 1 });
+      // Same tick: the call waits for its dispatch (and, off threads, for the executor's code).
+      const call = rejection(pool.tasks.ok(1));
+      const closing = pool.close();
+      await pool.destroy();
+      assert.deepEqual(await closing, { timedOut: false, cancelled: { queued: 0, running: 0 } });
+      assert.equal(((await call) as ClosedError).code, 'ERR_OFFLOAD_CLOSED');
+    });
+
     test('calls made while closing are refused with ERR_OFFLOAD_CLOSED', async () => {
       const pool = poolFor<typeof Faults>('faults.ts', executor, { size: 1 });
       const running = pool.tasks.sleep(50);

@@ -882,6 +882,8 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
     this.#loadRetryMs = Math.min(this.#loadRetryMs * 2, LOAD_RETRY_MAX_MS);
     for (const task of this.#queue.drain()) this.#fail(task, new TaskModuleError(this.moduleUrl, cause));
     this.#notifyReady();
+    // No worker may be left to exit (the first failed to spawn): close() waits on the queue alone.
+    this.#notifyIfEmpty();
   }
 
   /**
@@ -1013,6 +1015,9 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
       }
       this.#retire(slot, true);
     }
+    // With no worker yet (the executor still loading, or the calls not yet dispatched), no exit
+    // will come to tell close() that the pool emptied.
+    this.#notifyIfEmpty();
     return cancelled;
   }
 
