@@ -8,6 +8,7 @@
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { availableParallelism } from 'node:os';
+import { connect } from 'node:net';
 import { createInterface } from 'node:readline';
 import type { PoolOptions } from '../src/index.js';
 import { redisServer } from './requirements.js';
@@ -195,4 +196,34 @@ export function until(condition: () => Promise<boolean> | boolean, timeout = 20_
     };
     void poll();
   });
+}
+
+/**
+ * Every command Redis runs, from `MONITOR` on a plain socket. ioredis's `monitor()` is not used:
+ * it enters monitoring mode a microtask after MONITOR's `+OK`, so on a busy Redis a command that
+ * arrives in the same packet as the `+OK` fails its connection ("Command queue state error").
+ */
+export async function watchCommands(url: string, onCommand: (args: string[]) => void): Promise<{ close(): void }> {
+  const { hostname, port } = new URL(url);
+  const socket = connect(Number(port), hostname);
+  socket.setEncoding('utf8');
+  let pending = '';
+  let monitoring!: () => void;
+  const started = new Promise<void>((resolve) => (monitoring = resolve));
+  socket.on('data', (chunk: string) => {
+    pending += chunk;
+    for (let end = pending.indexOf('\r\n'); end >= 0; end = pending.indexOf('\r\n')) {
+      const line = pending.slice(0, end);
+      pending = pending.slice(end + 2);
+      if (line === '+OK') monitoring();
+      // `+1796134128.208999 [0 127.0.0.1:34168] "pexpire" "key" "60000"`
+      const command = line.startsWith('+') ? line.indexOf('] "') : -1;
+      if (command < 0) continue;
+      onCommand([...line.slice(command + 2).matchAll(/"((?:[^"\\]|\\.)*)"/g)].map((match) => match[1]!));
+    }
+  });
+  await once(socket, 'connect');
+  socket.write('MONITOR\r\n');
+  await Promise.race([started, once(socket, 'error').then(([error]) => Promise.reject(error as Error))]);
+  return { close: () => socket.destroy() };
 }

@@ -29,7 +29,7 @@ import { replyRenewal } from '../src/remote/link.js';
 import { decodeError } from '../src/protocol/error-codec.js';
 import type * as Tasks from './fixtures/remote-tasks.js';
 import { collect, fixture, rejection } from './helpers.js';
-import { freePortSync, sharedRedis, startRedisServer, startWorkerProcess, type WorkerProcess, type WorkerProcessOptions, until } from './remote-harness.js';
+import { freePortSync, sharedRedis, startRedisServer, startWorkerProcess, type WorkerProcess, type WorkerProcessOptions, until, watchCommands } from './remote-harness.js';
 import { redisServer, whenAvailable } from './requirements.js';
 
 const run = promisify(execFile);
@@ -542,10 +542,8 @@ whenAvailable(redisServer, 'remote executor: options, behaviour and faults', () 
       const saved = replyRenewal.intervalMs;
       replyRenewal.intervalMs = 50; // instead of every 15 s
       const calls = pool({ maxInFlight: 1 });
-      const redis = new Redis(sharedRedis().url);
-      const monitor = await redis.monitor();
       const renewals: string[][] = [];
-      monitor.on('monitor', (_time: string, args: string[]) => {
+      const monitor = await watchCommands(sharedRedis().url, (args) => {
         if (args[0]?.toLowerCase() === 'pexpire' && args[1]?.startsWith(`offload:${queue}:offload:replies:`)) renewals.push(args);
       });
       try {
@@ -559,8 +557,7 @@ whenAvailable(redisServer, 'remote executor: options, behaviour and faults', () 
         assert.equal(new Set(idle.map((args) => args[1])).size, 1, "its own list only");
       } finally {
         replyRenewal.intervalMs = saved;
-        monitor.disconnect();
-        redis.disconnect();
+        monitor.close();
         await calls.close();
         await workers.stop();
       }
