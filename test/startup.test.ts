@@ -90,6 +90,25 @@ for (const executor of localExecutors()) {
   });
 }
 
+for (const executor of localExecutors()) {
+  test(`a worker times its tasks and throttles progress without loading perf_hooks (${executor})`, async () => {
+    const { createPool } = await import('offload');
+    const pool = createPool(new URL('./fixtures/loaded-builtins.mjs', import.meta.url), { executor, size: 1 });
+    try {
+      const reports: unknown[] = [];
+      assert.equal(await pool.run('reportsProgress', [], { onProgress: (value) => reports.push(value) }), 'done');
+      assert.deepEqual(reports, [1, 2]);
+      assert.ok(pool.stats().runTime.count >= 1, 'the task was timed');
+      const builtins = (await pool.run('builtins', [])) as string[];
+      assert.ok(builtins.includes('NativeModule worker_threads') || builtins.includes('NativeModule child_process'), 'the list is read');
+      // The global performance object loads these on first use: about 1 ms of every worker's start.
+      assert.deepEqual(builtins.filter((name) => /perf_hooks|internal\/perf\/performance$/.test(name)), []);
+    } finally {
+      await pool.close();
+    }
+  });
+}
+
 test('a thread pool starts without the built-ins only other executors need, nor node:crypto, nor Web Crypto', async () => {
   const result = await inFreshProcess(`
     // (Not \`net\`: a worker thread's own stdio loads it, with or without offload.)

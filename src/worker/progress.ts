@@ -4,6 +4,7 @@
  * is flushed before the task's result, so the caller never misses the final one.
  */
 import { FromWorker, type WorkerMessage } from '../protocol/messages.js';
+import { now } from './clock.js';
 
 const INTERVAL_MS = 25;
 const NONE = Symbol('none');
@@ -24,15 +25,15 @@ export class ProgressReporter {
       this.flush();
       this.#taskId = taskId;
     }
-    const now = performance.now();
-    if (now - this.#lastSentAt >= INTERVAL_MS) {
+    const at = now();
+    if (at - this.#lastSentAt >= INTERVAL_MS) {
       this.#pending = NONE;
-      this.#send(value, now);
+      this.#send(value, at);
       return;
     }
     this.#pending = value;
     // A trailing send, for async tasks that pause after reporting.
-    this.#timer ??= setTimeout(() => this.flush(), INTERVAL_MS - (now - this.#lastSentAt));
+    this.#timer ??= setTimeout(() => this.flush(), INTERVAL_MS - (at - this.#lastSentAt));
   }
 
   /** Sends the value held back, if any. */
@@ -44,11 +45,11 @@ export class ProgressReporter {
     if (this.#pending === NONE) return;
     const value = this.#pending;
     this.#pending = NONE;
-    this.#send(value, performance.now());
+    this.#send(value, now());
   }
 
-  #send(value: unknown, now: number): void {
-    this.#lastSentAt = now;
+  #send(value: unknown, at: number): void {
+    this.#lastSentAt = at;
     try {
       this.#post([FromWorker.Progress, this.#taskId, value]);
     } catch {

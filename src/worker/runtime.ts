@@ -28,6 +28,7 @@ import { runCarried } from '../tracing/restore.js';
 import { cancelCurrent, createWorkerState, isBlockingMethod, type TaskContext, type WorkerState } from './context.js';
 import { memoryInUseMb } from './memory.js';
 import { lowerOwnPriority } from './priority.js';
+import { now } from './clock.js';
 import { ProgressReporter } from './progress.js';
 import { isIterator, pump, StreamControl } from './stream.js';
 import { quoted } from '../quoted.js';
@@ -192,7 +193,7 @@ class TaskLoop {
     if (this.#isRunning) return; // a stream holds the worker, or a pump is on the stack
     const out: unknown[] = [FromWorker.Results, 0];
     this.#unsent = out;
-    const began = performance.now();
+    const began = now();
     while (this.#running.size < this.#concurrency && this.#waiting.length > 0) {
       const next = this.#waiting[0]!;
       if (!Array.isArray(next)) {
@@ -212,7 +213,7 @@ class TaskLoop {
 
   #sendPumped(out: unknown[], began: number): void {
     this.#progress.flush();
-    out[1] = performance.now() - began;
+    out[1] = now() - began;
     this.#unsent = undefined;
     this.#send(out);
   }
@@ -225,7 +226,7 @@ class TaskLoop {
     }
     const context: TaskContext = { taskId: id, cancelled: false, controller: undefined };
     const [name, carried] = splitAddress(address);
-    const began = performance.now();
+    const began = now();
     let value: unknown;
     try {
       const task = this.#resolve(name);
@@ -260,7 +261,7 @@ class TaskLoop {
   #settled(id: number, began: number, status: number, value: unknown): void {
     this.#running.delete(id);
     this.#progress.flush();
-    this.#send([FromWorker.Results, performance.now() - began, id, status, value]);
+    this.#send([FromWorker.Results, now() - began, id, status, value]);
     this.#pump();
   }
 
@@ -322,7 +323,7 @@ class TaskLoop {
     const out: unknown[] = [FromWorker.Results, 0];
     const state = this.#state;
     this.#unsent = out;
-    const began = performance.now();
+    const began = now();
     for (let i = start; i < batch.length; i += 3) {
       const id = batch[i] as number;
       if (this.#claimCell !== undefined) {
@@ -366,7 +367,7 @@ class TaskLoop {
         continue;
       }
       if (kind === ReturnKind.Thenable) {
-        out[1] = performance.now() - began;
+        out[1] = now() - began;
         this.#progress.flush();
         this.#unsent = undefined;
         this.#send(out);
@@ -379,7 +380,7 @@ class TaskLoop {
       out.push(id, Status.Ok, value);
     }
     this.#progress.flush();
-    out[1] = performance.now() - began;
+    out[1] = now() - began;
     this.#unsent = undefined;
     state.taskId = -1;
     this.#send(out);
@@ -387,13 +388,13 @@ class TaskLoop {
   }
 
   async #finishAsync(batch: unknown[], index: number, pending: PromiseLike<unknown>): Promise<void> {
-    const began = performance.now();
+    const began = now();
     let out: unknown[];
     try {
       const value = await pending;
-      out = [FromWorker.Results, performance.now() - began, batch[index], Status.Ok, value];
+      out = [FromWorker.Results, now() - began, batch[index], Status.Ok, value];
     } catch (error) {
-      out = [FromWorker.Results, performance.now() - began, batch[index], Status.Failed, encodeTaskError(error)];
+      out = [FromWorker.Results, now() - began, batch[index], Status.Failed, encodeTaskError(error)];
     }
     this.#progress.flush();
     this.#send(out);
@@ -419,7 +420,7 @@ class TaskLoop {
     state.taskId = id;
     state.cancelled = false;
     state.controller = undefined;
-    const began = performance.now();
+    const began = now();
     let out: unknown[];
     /** An error the runtime raised (not the generator's own): an unknown task, an item that cannot be sent. */
     let ownError: unknown;
@@ -440,11 +441,11 @@ class TaskLoop {
         if (!isIterator(iterator)) throw new TypeError(`${quoted(name)} is not a generator task, so it cannot stream: call it with run()`);
         return pump(id, iterator, control, (items, transfer) => this.#port.post(items, transfer));
       });
-      out = [FromWorker.Results, performance.now() - began, id, Status.Ok, value];
+      out = [FromWorker.Results, now() - began, id, Status.Ok, value];
     } catch (error) {
       if (error === this.#stream?.refusal) ownError = error;
       const encoded = error === ownError ? encodeOwnError(error as Error) : encodeTaskError(error);
-      out = [FromWorker.Results, performance.now() - began, id, Status.Failed, encoded];
+      out = [FromWorker.Results, now() - began, id, Status.Failed, encoded];
     }
     this.#stream = undefined;
     this.#progress.flush();
