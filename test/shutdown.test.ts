@@ -3,7 +3,7 @@ import { once } from 'node:events';
 import { describe, test } from 'node:test';
 import { ClosedError } from '../src/index.js';
 import type * as Faults from './fixtures/faults.js';
-import { executors, poolFor, rejection } from './helpers.js';
+import { capabilities, executors, poolFor, rejection } from './helpers.js';
 
 for (const executor of executors) {
   describe(`graceful shutdown (${executor})`, () => {
@@ -45,6 +45,19 @@ for (const executor of executors) {
       if (pool.stats().size === 0) await once(pool, 'workerSpawned');
       assert.ok(pool.stats().size > 0);
       await pool.destroy();
+      const error = await warming;
+      assert.ok(error instanceof ClosedError);
+      assert.equal(error.code, 'ERR_OFFLOAD_CLOSED');
+    });
+
+    test('warmup() still waiting for its workers when close({ timeout }) ends them fails with ERR_OFFLOAD_CLOSED', {
+      skip: !capabilities[executor].ownsWorkers && 'a remote slot is ready once Redis answers, which may beat the timeout',
+    }, async () => {
+      const pool = poolFor<typeof Faults>('faults.ts', executor, { size: 2 });
+      const warming = rejection(pool.warmup());
+      if (pool.stats().size === 0) await once(pool, 'workerSpawned');
+      // The timeout ends the workers while they still load the module: no Ready will ever come.
+      assert.deepEqual(await pool.close({ timeout: 0 }), { timedOut: true, cancelled: { queued: 0, running: 0 } });
       const error = await warming;
       assert.ok(error instanceof ClosedError);
       assert.equal(error.code, 'ERR_OFFLOAD_CLOSED');

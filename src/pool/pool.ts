@@ -276,6 +276,8 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
         if (this.#loadFailure !== undefined) reject(new TaskModuleError(this.moduleUrl, this.#loadFailure.cause));
         // Destroyed meanwhile: the workers it waited for were ended, and never will be ready.
         else if (this.#state === 'closed') reject(new ClosedError('The pool was destroyed'));
+        // close()'s timeout ended workers still starting: they never will be ready either.
+        else if (this.#workers.some((slot) => slot.isRetiring && !slot.isReady)) reject(new ClosedError('The pool closed before its workers started'));
         else if (this.#workers.every((slot) => slot.isReady || slot.isRetiring)) resolve();
         else this.#whenReady.push(check);
       };
@@ -1018,6 +1020,8 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
     // With no worker yet (the executor still loading, or the calls not yet dispatched), no exit
     // will come to tell close() that the pool emptied.
     this.#notifyIfEmpty();
+    // A warmup() waiting for workers ended before they were ready (close's timeout) hears it now.
+    this.#notifyReady();
     return cancelled;
   }
 
