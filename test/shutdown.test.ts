@@ -73,6 +73,21 @@ for (const executor of executors) {
       assert.equal(((await call) as ClosedError).code, 'ERR_OFFLOAD_CLOSED');
     });
 
+    test('a taskFailed listener that destroys the pool as a queued call is aborted leaves the queue empty, and close() settles', async () => {
+      const pool = poolFor<typeof Faults>('faults.ts', executor, { size: 1 });
+      const destroyed: Array<Promise<void>> = [];
+      pool.once('taskFailed', () => void destroyed.push(pool.destroy()));
+      const controller = new AbortController();
+      // No worker yet: the call waits in the queue when its signal fires, and the listener runs inside that failure.
+      const call = rejection(pool.run('ok', [1], { signal: controller.signal }));
+      controller.abort();
+      assert.equal(((await call) as { code?: string }).code, 'ERR_OFFLOAD_ABORTED');
+      assert.equal(destroyed.length, 1);
+      assert.equal(pool.stats().queued, 0, 'the aborted call is counted out of the queue once');
+      await destroyed[0];
+      assert.deepEqual(await pool.close(), { timedOut: false, cancelled: { queued: 0, running: 0 } });
+    });
+
     test('calls made while closing are refused with ERR_OFFLOAD_CLOSED', async () => {
       const pool = poolFor<typeof Faults>('faults.ts', executor, { size: 1 });
       const running = pool.tasks.sleep(50);

@@ -532,10 +532,13 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
 
   /** A deadline passed or a signal fired: settle now, then stop the work wherever it is. */
   readonly #expire = (task: Task, error: unknown): void => {
+    if (task.state === TaskState.Settled) return;
     const wasQueued = task.state === TaskState.Queued;
-    if (!this.#fail(task, error)) return;
+    // Off the queue's count before it fails: a `taskFailed` listener may destroy the pool, whose
+    // drain must not count it too (the count would then go below zero, and close() never settle).
+    if (wasQueued) this.#queue.removed();
+    this.#fail(task, error);
     if (wasQueued) {
-      this.#queue.removed();
       if (this.#state !== 'open') this.#notifyIfEmpty();
     } else {
       this.#cancelRunning(task);
