@@ -88,6 +88,24 @@ for (const executor of executors) {
       assert.deepEqual(await pool.close(), { timedOut: false, cancelled: { queued: 0, running: 0 } });
     });
 
+    test('destroy() from a workerSpawned listener starts no further worker, for calls or for warmup()', async () => {
+      for (const start of ['calls', 'warmup'] as const) {
+        const pool = poolFor<typeof Faults>('faults.ts', executor, { size: 3 });
+        let destroyed: Promise<void> | undefined;
+        const spawnedAfter: number[] = [];
+        pool.on('workerSpawned', ({ workerId }) => {
+          if (destroyed === undefined) destroyed = pool.destroy();
+          else spawnedAfter.push(workerId);
+        });
+        // Three calls on a cold pool, or warmup(), start three workers in one loop: the first one's event ends the pool.
+        const started = start === 'calls' ? Array.from({ length: 3 }, () => rejection(pool.tasks.ok(1))) : [rejection(pool.warmup())];
+        for (const outcome of started) assert.equal(((await outcome) as ClosedError).code, 'ERR_OFFLOAD_CLOSED', start);
+        await destroyed;
+        assert.deepEqual(spawnedAfter, [], `${start}: workers started after destroy()`);
+        assert.equal(pool.stats().size, 0);
+      }
+    });
+
     test('calls made while closing are refused with ERR_OFFLOAD_CLOSED', async () => {
       const pool = poolFor<typeof Faults>('faults.ts', executor, { size: 1 });
       const running = pool.tasks.sleep(50);

@@ -270,7 +270,8 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
     }
     if (this.#loadFailure !== undefined) this.#checkLoadFailure();
     const target = this.options.minSize > 0 ? this.options.minSize : this.options.maxSize;
-    while (this.#workers.length < target && this.#loadFailure === undefined) this.#spawn();
+    // A `workerSpawned` listener may destroy the pool: no worker is started after that.
+    while (this.#workers.length < target && this.#loadFailure === undefined && !this.#isDestroyed()) this.#spawn();
     await new Promise<void>((resolve, reject) => {
       const check = (): void => {
         if (this.#loadFailure !== undefined) reject(new TaskModuleError(this.moduleUrl, this.#loadFailure.cause));
@@ -633,10 +634,15 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
       }, pause);
       return;
     }
-    for (let i = Math.min(wanted, room); i > 0 && this.#loadFailure === undefined; i--) {
+    for (let i = Math.min(wanted, room); i > 0 && this.#loadFailure === undefined && !this.#isDestroyed(); i--) {
       const slot = this.#spawn();
       if (slot !== undefined && isCold) this.#dispatcher.handAtSpawn(slot);
     }
+  }
+
+  /** Read afresh after user code ran (an event's listener): a comparison inline would stay narrowed by the checks before it. */
+  #isDestroyed(): boolean {
+    return this.#state === 'closed';
   }
 
   #spawn(): WorkerSlot | undefined {
