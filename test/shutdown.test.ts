@@ -106,6 +106,28 @@ for (const executor of executors) {
       }
     });
 
+    test("close({ timeout }) right after crashes starts no replacement: the respawn still pending is dropped", {
+      skip: !capabilities[executor].ownsWorkers && "a remote worker's crash does not pause the pool's respawns",
+    }, async () => {
+      const pool = poolFor<typeof Faults>('faults.ts', executor, { size: 2 });
+      let closing: Promise<unknown> | undefined;
+      let crashes = 0;
+      const spawnedAfter: number[] = [];
+      pool.on('workerSpawned', ({ workerId }) => void (closing !== undefined && spawnedAfter.push(workerId)));
+      pool.on('workerExited', ({ expected }) => {
+        if (!expected && ++crashes === 2) closing = pool.close({ timeout: 0 });
+      });
+      // One worker stays busy, slow to report its exit once ended; the other crashes twice, so the
+      // worker for the last call is to start after a pause, which close's timeout ends first.
+      // (On a machine slow enough for the busy call to end first, nothing is left to test: it passes.)
+      const calls = [pool.tasks.waitForChild(4000), pool.tasks.exitNow(3), pool.tasks.exitNow(3), pool.tasks.ok(1)];
+      await Promise.allSettled(calls);
+      assert.equal(crashes, 2);
+      assert.equal((await closing as { timedOut: boolean }).timedOut, true);
+      assert.deepEqual(spawnedAfter, [], 'workers started after close() timed out');
+      assert.equal(pool.stats().size, 0);
+    });
+
     test('calls made while closing are refused with ERR_OFFLOAD_CLOSED', async () => {
       const pool = poolFor<typeof Faults>('faults.ts', executor, { size: 1 });
       const running = pool.tasks.sleep(50);

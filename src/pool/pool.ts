@@ -1012,6 +1012,9 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
   /** Fails everything pending with `ERR_OFFLOAD_CLOSED` and ends every worker now. */
   #terminateAll(message: string): { queued: number; running: number } {
     const cancelled = { queued: 0, running: 0 };
+    // A respawn still pending after a crash would start a worker nothing waits for (close's
+    // timeout), and the pool's end would wait for it to load.
+    clearTimeout(this.#respawnTimer);
     for (const task of this.#queue.drain()) if (this.#fail(task, new ClosedError(message))) cancelled.queued++;
     for (const slot of this.#workers) {
       // Only the first task on a worker runs; the ones behind it (pipelined, handed ahead) wait,
