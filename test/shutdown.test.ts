@@ -128,6 +128,25 @@ for (const executor of executors) {
       assert.equal(pool.stats().size, 0);
     });
 
+    test('destroy() from a taskStarted listener fails every call of the batch being handed out with ERR_OFFLOAD_CLOSED', {
+      skip: !capabilities[executor].ownsWorkers && 'a remote slot holds one job at a time',
+    }, async () => {
+      const pool = poolFor<typeof Faults>('faults.ts', executor, { size: 1, concurrentTasksPerWorker: 3 });
+      await pool.warmup();
+      let destroyed: Promise<void> | undefined;
+      let started = 0;
+      pool.on('taskStarted', () => {
+        if (++started === 2) destroyed = pool.destroy();
+      });
+      // The first call goes alone to the idle worker; the next two go to it together, and the first
+      // of those ends the pool while the other is being handed out.
+      const calls = Array.from({ length: 4 }, () => rejection(pool.tasks.sleep(200)));
+      const codes = (await Promise.all(calls)).map((error) => (error as { code?: string }).code);
+      assert.deepEqual(codes, Array.from({ length: 4 }, () => 'ERR_OFFLOAD_CLOSED'));
+      await destroyed;
+      assert.equal(pool.stats().crashes, 0);
+    });
+
     test('calls made while closing are refused with ERR_OFFLOAD_CLOSED', async () => {
       const pool = poolFor<typeof Faults>('faults.ts', executor, { size: 1 });
       const running = pool.tasks.sleep(50);

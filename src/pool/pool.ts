@@ -598,9 +598,11 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
       task.state = TaskState.Dispatched;
       task.slot = slot;
       slot.inflight.push(task);
-      if (!ahead) this.#started(slot, task);
     }
     slot.assigned += tasks.length;
+    // Announced once the whole batch is on the worker's books: a `taskStarted` listener that
+    // destroys the pool then fails every task of it as closed, none left to fail as a crash.
+    if (!ahead) for (const task of tasks) if (task.state !== TaskState.Settled) this.#started(slot, task);
   }
 
   /** A task reached its worker's hands: it waited until now. */
