@@ -270,8 +270,10 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
     }
     if (this.#loadFailure !== undefined) this.#checkLoadFailure();
     const target = this.options.minSize > 0 ? this.options.minSize : this.options.maxSize;
-    // A `workerSpawned` listener may destroy the pool: no worker is started after that.
-    while (this.#workers.length < target && this.#loadFailure === undefined && !this.#isDestroyed()) this.#spawn();
+    // A worker being recycled or ended counts for nothing: it takes no task, and leaves soon. A
+    // `workerSpawned` listener may destroy the pool: no worker is started after that.
+    const live = (): number => this.#workers.filter((slot) => !slot.isRetiring).length;
+    while (live() < target && this.#loadFailure === undefined && !this.#isDestroyed()) this.#spawn();
     await new Promise<void>((resolve, reject) => {
       const check = (): void => {
         if (this.#loadFailure !== undefined) reject(new TaskModuleError(this.moduleUrl, this.#loadFailure.cause));
