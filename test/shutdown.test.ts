@@ -29,6 +29,17 @@ for (const executor of executors) {
       assert.equal(pool.stats().size, 0);
     });
 
+    test('close({ timeout }) counts as running every task a worker runs at once (concurrentTasksPerWorker)', {
+      skip: !capabilities[executor].ownsWorkers && 'a remote slot holds one job at a time',
+    }, async () => {
+      const pool = poolFor<typeof Faults>('faults.ts', executor, { size: 1, concurrentTasksPerWorker: 3 });
+      await pool.warmup();
+      // Three overlap on the worker; the fourth waits for room.
+      const calls = ['a', 'b', 'c', 'd'].map((label) => rejection(pool.tasks.waitForCancel(label)));
+      assert.deepEqual(await pool.close({ timeout: 100 }), { timedOut: true, cancelled: { queued: 1, running: 3 } });
+      for (const call of calls) assert.equal(((await call) as ClosedError).code, 'ERR_OFFLOAD_CLOSED');
+    });
+
     test('close() refuses options of the wrong type (a bare number is not a timeout) and closes nothing', async () => {
       const pool = poolFor<typeof Faults>('faults.ts', executor, { size: 1 });
       assert.throws(() => pool.close(100 as never), { name: 'TypeError', message: 'close() options must be an object (got number)' });

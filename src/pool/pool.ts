@@ -1021,15 +1021,15 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
     clearTimeout(this.#respawnTimer);
     for (const task of this.#queue.drain()) if (this.#fail(task, new ClosedError(message))) cancelled.queued++;
     for (const slot of this.#workers) {
-      // Only the first task on a worker runs; the ones behind it (pipelined, handed ahead) wait,
-      // as does a starting worker's.
-      let isFirst = slot.isReady;
+      // Only the first task on a worker runs, or the first `concurrentTasksPerWorker` when tasks
+      // overlap; the ones behind (pipelined, handed ahead) wait, as does a starting worker's.
+      let running = slot.isReady ? this.options.concurrentTasksPerWorker : 0;
       for (const task of slot.inflight) {
         if (this.#fail(task, new ClosedError(message))) {
-          if (isFirst) cancelled.running++;
+          if (running > 0) cancelled.running++;
           else cancelled.queued++;
         }
-        isFirst = false;
+        running--;
       }
       this.#retire(slot, true);
     }
