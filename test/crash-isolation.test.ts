@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
 import { describe, test } from 'node:test';
 import { TaskModuleError, WorkerExitedError } from '../src/index.js';
 import { FromWorker } from '../src/protocol/messages.js';
@@ -162,6 +163,24 @@ for (const executor of executors) {
         // A remote pool recycles nothing itself: its workers' own pools do, as counted above.
         if (capabilities[executor].ownsWorkers) assert.ok(exits.length >= 3 && exits.every(Boolean), JSON.stringify(exits));
         else assert.deepEqual(exits, []);
+      } finally {
+        await pool.close();
+      }
+    });
+
+    if (capabilities[executor].ownsWorkers)
+    test('warmup() while the only worker is being recycled by maxTasksPerWorker starts its replacement', async () => {
+      const pool = poolFor<typeof Faults>('faults.ts', executor, { size: 1, maxTasksPerWorker: 1 });
+      try {
+        assert.equal(await pool.tasks.countRuns(), 1);
+        // That worker reached its limit and is leaving: warmup() must not count it as warm.
+        const exited = once(pool, 'workerExited');
+        await pool.warmup();
+        await exited;
+        const stats = pool.stats();
+        assert.equal(stats.size, 1, 'a warm worker is left once the recycled one has gone');
+        assert.equal(stats.idle, 1);
+        assert.equal(await pool.tasks.countRuns(), 1);
       } finally {
         await pool.close();
       }

@@ -309,5 +309,15 @@ test('resourceLimits that Node would ignore or could not start a worker on are r
   });
   assert.throws(() => createPool(module, { resourceLimits: { maxOldGenerationSizeMb: '64' as never } }), { name: 'RangeError' });
   assert.throws(() => createPool(module, { resourceLimits: { maxOldSizeMb: 64 } as never }), /options\.resourceLimits\.maxOldSizeMb is not a limit/);
+  // Limits on which Node would abort the whole process as the worker starts, not just fail the worker.
+  assert.throws(() => createPool(module, { resourceLimits: { stackSizeMb: 0.1 } }), {
+    name: 'RangeError',
+    message: /^options\.resourceLimits\.stackSizeMb must be at least 1 MB/,
+  });
+  assert.throws(() => createPool(module, { resourceLimits: { codeRangeSizeMb: 1e9 } }), {
+    name: 'RangeError',
+    message: /^options\.resourceLimits\.codeRangeSizeMb must be at most 512 MB/,
+  });
   createPool(module, { resourceLimits: { maxOldGenerationSizeMb: 64, stackSizeMb: 4 } }).destroy();
+  createPool(module, { resourceLimits: { stackSizeMb: 1, codeRangeSizeMb: 512 } }).destroy();
 });

@@ -4,10 +4,13 @@
  * inherits from its parent.
  */
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { mkdtempSync, realpathSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { workerFlags } from '../src/executors/process-flags.js';
 import { createPool, TaskModuleError, WorkerExitedError } from '../src/index.js';
 import type * as Tasks from './fixtures/process-tasks.js';
@@ -61,6 +64,17 @@ test('a worker process that cannot be spawned fails calls with ERR_OFFLOAD_TASK_
   } finally {
     await pool.close();
   }
+});
+
+test('a worker process that cannot be spawned for want of file descriptors (EMFILE) fails calls with ERR_OFFLOAD_TASK_MODULE; the main process lives on', { skip: process.platform === 'win32' && 'ulimit is a POSIX shell builtin' }, async () => {
+  // Node then sets up no pipes and no channel, and emits its 'error' on the next tick.
+  const script = fileURLToPath(fixture('spawn-out-of-fds.ts'));
+  const { stdout } = await promisify(execFile)('sh', ['-c', 'ulimit -n 256 && exec "$0" "$@"', process.execPath, '--import', 'tsx', script], { timeout: 60_000 });
+  assert.deepEqual(JSON.parse(stdout.trim().split('\n').at(-1)!), {
+    first: 'number',
+    outcome: { code: 'ERR_OFFLOAD_TASK_MODULE', cause: 'EMFILE' },
+    closed: { timedOut: false, cancelled: { queued: 0, running: 0 } },
+  });
 });
 
 test("the parent's own flags pass on, except those that would hijack or break a worker", () => {

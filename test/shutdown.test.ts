@@ -3,7 +3,7 @@ import { once } from 'node:events';
 import { describe, test } from 'node:test';
 import { ClosedError } from '../src/index.js';
 import type * as Faults from './fixtures/faults.js';
-import { executors, poolFor, rejection } from './helpers.js';
+import { capabilities, executors, poolFor, rejection } from './helpers.js';
 
 for (const executor of executors) {
   describe(`graceful shutdown (${executor})`, () => {
@@ -29,6 +29,17 @@ for (const executor of executors) {
       assert.equal(pool.stats().size, 0);
     });
 
+    test('close({ timeout }) counts as running every task a worker runs at once (concurrentTasksPerWorker)', {
+      skip: !capabilities[executor].ownsWorkers && 'a remote slot holds one job at a time',
+    }, async () => {
+      const pool = poolFor<typeof Faults>('faults.ts', executor, { size: 1, concurrentTasksPerWorker: 3 });
+      await pool.warmup();
+      // Three overlap on the worker; the fourth waits for room.
+      const calls = ['a', 'b', 'c', 'd'].map((label) => rejection(pool.tasks.waitForCancel(label)));
+      assert.deepEqual(await pool.close({ timeout: 100 }), { timedOut: true, cancelled: { queued: 1, running: 3 } });
+      for (const call of calls) assert.equal(((await call) as ClosedError).code, 'ERR_OFFLOAD_CLOSED');
+    });
+
     test('close() refuses options of the wrong type (a bare number is not a timeout) and closes nothing', async () => {
       const pool = poolFor<typeof Faults>('faults.ts', executor, { size: 1 });
       assert.throws(() => pool.close(100 as never), { name: 'TypeError', message: 'close() options must be an object (got number)' });
@@ -50,6 +61,19 @@ for (const executor of executors) {
       assert.equal(error.code, 'ERR_OFFLOAD_CLOSED');
     });
 
+    test('warmup() still waiting for its workers when close({ timeout }) ends them fails with ERR_OFFLOAD_CLOSED', {
+      skip: !capabilities[executor].ownsWorkers && 'a remote slot is ready once Redis answers, which may beat the timeout',
+    }, async () => {
+      const pool = poolFor<typeof Faults>('faults.ts', executor, { size: 2 });
+      const warming = rejection(pool.warmup());
+      if (pool.stats().size === 0) await once(pool, 'workerSpawned');
+      // The timeout ends the workers while they still load the module: no Ready will ever come.
+      assert.deepEqual(await pool.close({ timeout: 0 }), { timedOut: true, cancelled: { queued: 0, running: 0 } });
+      const error = await warming;
+      assert.ok(error instanceof ClosedError);
+      assert.equal(error.code, 'ERR_OFFLOAD_CLOSED');
+    });
+
     test('close() settles when destroy() ends the pool before any worker started', async () => {
       const pool = poolFor<typeof Faults>('faults.ts', executor, { size: 1 });
       // Same tick: the call waits for its dispatch (and, off threads, for the executor's code).
@@ -58,6 +82,80 @@ for (const executor of executors) {
       await pool.destroy();
       assert.deepEqual(await closing, { timedOut: false, cancelled: { queued: 0, running: 0 } });
       assert.equal(((await call) as ClosedError).code, 'ERR_OFFLOAD_CLOSED');
+    });
+
+    test('a taskFailed listener that destroys the pool as a queued call is aborted leaves the queue empty, and close() settles', async () => {
+      const pool = poolFor<typeof Faults>('faults.ts', executor, { size: 1 });
+      const destroyed: Array<Promise<void>> = [];
+      pool.once('taskFailed', () => void destroyed.push(pool.destroy()));
+      const controller = new AbortController();
+      // No worker yet: the call waits in the queue when its signal fires, and the listener runs inside that failure.
+      const call = rejection(pool.run('ok', [1], { signal: controller.signal }));
+      controller.abort();
+      assert.equal(((await call) as { code?: string }).code, 'ERR_OFFLOAD_ABORTED');
+      assert.equal(destroyed.length, 1);
+      assert.equal(pool.stats().queued, 0, 'the aborted call is counted out of the queue once');
+      await destroyed[0];
+      assert.deepEqual(await pool.close(), { timedOut: false, cancelled: { queued: 0, running: 0 } });
+    });
+
+    test('destroy() from a workerSpawned listener starts no further worker, for calls or for warmup()', async () => {
+      for (const start of ['calls', 'warmup'] as const) {
+        const pool = poolFor<typeof Faults>('faults.ts', executor, { size: 3 });
+        let destroyed: Promise<void> | undefined;
+        const spawnedAfter: number[] = [];
+        pool.on('workerSpawned', ({ workerId }) => {
+          if (destroyed === undefined) destroyed = pool.destroy();
+          else spawnedAfter.push(workerId);
+        });
+        // Three calls on a cold pool, or warmup(), start three workers in one loop: the first one's event ends the pool.
+        const started = start === 'calls' ? Array.from({ length: 3 }, () => rejection(pool.tasks.ok(1))) : [rejection(pool.warmup())];
+        for (const outcome of started) assert.equal(((await outcome) as ClosedError).code, 'ERR_OFFLOAD_CLOSED', start);
+        await destroyed;
+        assert.deepEqual(spawnedAfter, [], `${start}: workers started after destroy()`);
+        assert.equal(pool.stats().size, 0);
+      }
+    });
+
+    test("close({ timeout }) right after crashes starts no replacement: the respawn still pending is dropped", {
+      skip: !capabilities[executor].ownsWorkers && "a remote worker's crash does not pause the pool's respawns",
+    }, async () => {
+      const pool = poolFor<typeof Faults>('faults.ts', executor, { size: 2 });
+      let closing: Promise<unknown> | undefined;
+      let crashes = 0;
+      const spawnedAfter: number[] = [];
+      pool.on('workerSpawned', ({ workerId }) => void (closing !== undefined && spawnedAfter.push(workerId)));
+      pool.on('workerExited', ({ expected }) => {
+        if (!expected && ++crashes === 2) closing = pool.close({ timeout: 0 });
+      });
+      // One worker stays busy, slow to report its exit once ended; the other crashes twice, so the
+      // worker for the last call is to start after a pause, which close's timeout ends first.
+      // (On a machine slow enough for the busy call to end first, nothing is left to test: it passes.)
+      const calls = [pool.tasks.waitForChild(4000), pool.tasks.exitNow(3), pool.tasks.exitNow(3), pool.tasks.ok(1)];
+      await Promise.allSettled(calls);
+      assert.equal(crashes, 2);
+      assert.equal((await closing as { timedOut: boolean }).timedOut, true);
+      assert.deepEqual(spawnedAfter, [], 'workers started after close() timed out');
+      assert.equal(pool.stats().size, 0);
+    });
+
+    test('destroy() from a taskStarted listener fails every call of the batch being handed out with ERR_OFFLOAD_CLOSED', {
+      skip: !capabilities[executor].ownsWorkers && 'a remote slot holds one job at a time',
+    }, async () => {
+      const pool = poolFor<typeof Faults>('faults.ts', executor, { size: 1, concurrentTasksPerWorker: 3 });
+      await pool.warmup();
+      let destroyed: Promise<void> | undefined;
+      let started = 0;
+      pool.on('taskStarted', () => {
+        if (++started === 2) destroyed = pool.destroy();
+      });
+      // The first call goes alone to the idle worker; the next two go to it together, and the first
+      // of those ends the pool while the other is being handed out.
+      const calls = Array.from({ length: 4 }, () => rejection(pool.tasks.sleep(200)));
+      const codes = (await Promise.all(calls)).map((error) => (error as { code?: string }).code);
+      assert.deepEqual(codes, Array.from({ length: 4 }, () => 'ERR_OFFLOAD_CLOSED'));
+      await destroyed;
+      assert.equal(pool.stats().crashes, 0);
     });
 
     test('calls made while closing are refused with ERR_OFFLOAD_CLOSED', async () => {

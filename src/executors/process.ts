@@ -63,6 +63,24 @@ export class ProcessExecutor implements Executor {
       stdio: ['ignore', 'pipe', 'pipe', 'ipc', 'pipe'],
     });
     const pipes = pipesOf(child);
+    let isReported = false;
+    const report = (exit: WorkerExit): void => {
+      if (isReported) return;
+      isReported = true;
+      // From now on the pipes only forward what a grandchild may still write: never wait for them.
+      for (const pipe of pipes) pipe.unref();
+      events.exit(exit);
+    };
+    child.on('error', (error) => {
+      // A failed spawn may end without an 'exit'; other errors (a send on a closed channel) are
+      // followed by the exit, which is what the pool needs to hear.
+      if (child.pid === undefined) report({ exitCode: null, signal: null, reason: error.message, error });
+    });
+    if (child.stdio == null) {
+      // Out of file descriptors (EMFILE, ENFILE): Node set up neither pipes nor channel, and its
+      // 'error', heard above, follows on the next tick. Nothing can reach this worker meanwhile.
+      return { post: () => {}, ref: () => {}, unref: () => {}, terminate: () => {} };
+    }
     const control = child.stdio[CONTROL_FD] as Socket;
     // Written to, never read; it must never keep the parent alive, and a dead child's EPIPE is
     // told by its exit.
@@ -82,19 +100,6 @@ export class ProcessExecutor implements Executor {
       else events.message(message);
     });
 
-    let isReported = false;
-    const report = (exit: WorkerExit): void => {
-      if (isReported) return;
-      isReported = true;
-      // From now on the pipes only forward what a grandchild may still write: never wait for them.
-      for (const pipe of pipes) pipe.unref();
-      events.exit(exit);
-    };
-    child.on('error', (error) => {
-      // A failed spawn may end without an 'exit'; other errors (a send on a closed channel) are
-      // followed by the exit, which is what the pool needs to hear.
-      if (child.pid === undefined) report({ exitCode: null, signal: null, reason: error.message, error });
-    });
     child.once('exit', (exitCode, signal) => {
       // 'close' follows once the pipes and the channel are drained, so the out-of-memory line and
       // a fatal error sent just before dying have been read by then.
@@ -173,7 +178,7 @@ function cancelRecord(taskId: number): Buffer {
 
 /** The child's stdout and stderr, which are sockets over pipes, so they can be (un)referenced. */
 function pipesOf(child: ChildProcess): Socket[] {
-  return [child.stdout, child.stderr].filter((pipe) => pipe !== null) as Socket[];
+  return [child.stdout, child.stderr].filter((pipe) => pipe != null) as Socket[];
 }
 
 

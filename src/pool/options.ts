@@ -238,6 +238,9 @@ export function checkRunOptions(options: RunOptionsInput): RunOptionsInput {
 }
 
 const HEAP_LIMITS = ['maxOldGenerationSizeMb', 'maxYoungGenerationSizeMb', 'codeRangeSizeMb', 'stackSizeMb'];
+const MIN_STACK_MB = 1;
+/** More than V8 uses for code on any 64-bit platform (128 MB on x64). */
+const MAX_CODE_RANGE_MB = 512;
 
 /** Checked now: Node ignores a limit it cannot read and starts a worker that cannot run on a limit below zero. */
 function heapLimits(value: unknown): ResourceLimits {
@@ -249,6 +252,14 @@ function heapLimits(value: unknown): ResourceLimits {
     if (limit === undefined) continue;
     if (!(typeof limit === 'number' && Number.isFinite(limit) && limit > 0)) {
       throw new RangeError(`options.resourceLimits.${key} must be a positive number of MB (got ${String(limit)})`);
+    }
+    // Node aborts the whole process, not just the worker, when a thread's stack cannot hold its
+    // start-up (below about 0.25 MB), or when V8 cannot reserve the code range up front.
+    if (key === 'stackSizeMb' && limit < MIN_STACK_MB) {
+      throw new RangeError(`options.resourceLimits.stackSizeMb must be at least ${MIN_STACK_MB} MB: a smaller stack aborts the whole process as the worker starts (got ${limit})`);
+    }
+    if (key === 'codeRangeSizeMb' && limit > MAX_CODE_RANGE_MB) {
+      throw new RangeError(`options.resourceLimits.codeRangeSizeMb must be at most ${MAX_CODE_RANGE_MB} MB: a range V8 cannot reserve aborts the whole process (got ${limit})`);
     }
   }
   return value as ResourceLimits;

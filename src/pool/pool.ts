@@ -270,12 +270,17 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
     }
     if (this.#loadFailure !== undefined) this.#checkLoadFailure();
     const target = this.options.minSize > 0 ? this.options.minSize : this.options.maxSize;
-    while (this.#workers.length < target && this.#loadFailure === undefined) this.#spawn();
+    // A worker being recycled or ended counts for nothing: it takes no task, and leaves soon. A
+    // `workerSpawned` listener may destroy the pool: no worker is started after that.
+    const live = (): number => this.#workers.filter((slot) => !slot.isRetiring).length;
+    while (live() < target && this.#loadFailure === undefined && !this.#isDestroyed()) this.#spawn();
     await new Promise<void>((resolve, reject) => {
       const check = (): void => {
         if (this.#loadFailure !== undefined) reject(new TaskModuleError(this.moduleUrl, this.#loadFailure.cause));
         // Destroyed meanwhile: the workers it waited for were ended, and never will be ready.
         else if (this.#state === 'closed') reject(new ClosedError('The pool was destroyed'));
+        // close()'s timeout ended workers still starting: they never will be ready either.
+        else if (this.#workers.some((slot) => slot.isRetiring && !slot.isReady)) reject(new ClosedError('The pool closed before its workers started'));
         else if (this.#workers.every((slot) => slot.isReady || slot.isRetiring)) resolve();
         else this.#whenReady.push(check);
       };
@@ -530,10 +535,13 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
 
   /** A deadline passed or a signal fired: settle now, then stop the work wherever it is. */
   readonly #expire = (task: Task, error: unknown): void => {
+    if (task.state === TaskState.Settled) return;
     const wasQueued = task.state === TaskState.Queued;
-    if (!this.#fail(task, error)) return;
+    // Off the queue's count before it fails: a `taskFailed` listener may destroy the pool, whose
+    // drain must not count it too (the count would then go below zero, and close() never settle).
+    if (wasQueued) this.#queue.removed();
+    this.#fail(task, error);
     if (wasQueued) {
-      this.#queue.removed();
       if (this.#state !== 'open') this.#notifyIfEmpty();
     } else {
       this.#cancelRunning(task);
@@ -592,9 +600,11 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
       task.state = TaskState.Dispatched;
       task.slot = slot;
       slot.inflight.push(task);
-      if (!ahead) this.#started(slot, task);
     }
     slot.assigned += tasks.length;
+    // Announced once the whole batch is on the worker's books: a `taskStarted` listener that
+    // destroys the pool then fails every task of it as closed, none left to fail as a crash.
+    if (!ahead) for (const task of tasks) if (task.state !== TaskState.Settled) this.#started(slot, task);
   }
 
   /** A task reached its worker's hands: it waited until now. */
@@ -628,10 +638,15 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
       }, pause);
       return;
     }
-    for (let i = Math.min(wanted, room); i > 0 && this.#loadFailure === undefined; i--) {
+    for (let i = Math.min(wanted, room); i > 0 && this.#loadFailure === undefined && !this.#isDestroyed(); i--) {
       const slot = this.#spawn();
       if (slot !== undefined && isCold) this.#dispatcher.handAtSpawn(slot);
     }
+  }
+
+  /** Read afresh after user code ran (an event's listener): a comparison inline would stay narrowed by the checks before it. */
+  #isDestroyed(): boolean {
+    return this.#state === 'closed';
   }
 
   #spawn(): WorkerSlot | undefined {
@@ -1001,23 +1016,28 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
   /** Fails everything pending with `ERR_OFFLOAD_CLOSED` and ends every worker now. */
   #terminateAll(message: string): { queued: number; running: number } {
     const cancelled = { queued: 0, running: 0 };
+    // A respawn still pending after a crash would start a worker nothing waits for (close's
+    // timeout), and the pool's end would wait for it to load.
+    clearTimeout(this.#respawnTimer);
     for (const task of this.#queue.drain()) if (this.#fail(task, new ClosedError(message))) cancelled.queued++;
     for (const slot of this.#workers) {
-      // Only the first task on a worker runs; the ones behind it (pipelined, handed ahead) wait,
-      // as does a starting worker's.
-      let isFirst = slot.isReady;
+      // Only the first task on a worker runs, or the first `concurrentTasksPerWorker` when tasks
+      // overlap; the ones behind (pipelined, handed ahead) wait, as does a starting worker's.
+      let running = slot.isReady ? this.options.concurrentTasksPerWorker : 0;
       for (const task of slot.inflight) {
         if (this.#fail(task, new ClosedError(message))) {
-          if (isFirst) cancelled.running++;
+          if (running > 0) cancelled.running++;
           else cancelled.queued++;
         }
-        isFirst = false;
+        running--;
       }
       this.#retire(slot, true);
     }
     // With no worker yet (the executor still loading, or the calls not yet dispatched), no exit
     // will come to tell close() that the pool emptied.
     this.#notifyIfEmpty();
+    // A warmup() waiting for workers ended before they were ready (close's timeout) hears it now.
+    this.#notifyReady();
     return cancelled;
   }
 
