@@ -29,9 +29,9 @@ for (const executor of executors) {
       assert.equal(pool.stats().size, 0);
     });
 
-    test('close({ timeout }) counts as running every task a worker runs at once (concurrentTasksPerWorker)', {
-      skip: !capabilities[executor].ownsWorkers && 'a remote slot holds one job at a time',
-    }, async () => {
+    // Not on remote: a remote slot holds one job at a time.
+    if (capabilities[executor].ownsWorkers)
+    test('close({ timeout }) counts as running every task a worker runs at once (concurrentTasksPerWorker)', async () => {
       const pool = poolFor<typeof Faults>('faults.ts', executor, { size: 1, concurrentTasksPerWorker: 3 });
       await pool.warmup();
       // Three overlap on the worker; the fourth waits for room.
@@ -61,9 +61,9 @@ for (const executor of executors) {
       assert.equal(error.code, 'ERR_OFFLOAD_CLOSED');
     });
 
-    test('warmup() still waiting for its workers when close({ timeout }) ends them fails with ERR_OFFLOAD_CLOSED', {
-      skip: !capabilities[executor].ownsWorkers && 'a remote slot is ready once Redis answers, which may beat the timeout',
-    }, async () => {
+    // Not on remote: a remote slot is ready once Redis answers, which may beat the timeout.
+    if (capabilities[executor].ownsWorkers)
+    test('warmup() still waiting for its workers when close({ timeout }) ends them fails with ERR_OFFLOAD_CLOSED', async () => {
       const pool = poolFor<typeof Faults>('faults.ts', executor, { size: 2 });
       const warming = rejection(pool.warmup());
       if (pool.stats().size === 0) await once(pool, 'workerSpawned');
@@ -117,9 +117,9 @@ for (const executor of executors) {
       }
     });
 
-    test("close({ timeout }) right after crashes starts no replacement: the respawn still pending is dropped", {
-      skip: !capabilities[executor].ownsWorkers && "a remote worker's crash does not pause the pool's respawns",
-    }, async () => {
+    // Not on remote: a remote worker's crash does not pause the pool's respawns.
+    if (capabilities[executor].ownsWorkers)
+    test("close({ timeout }) right after crashes starts no replacement: the respawn still pending is dropped", async () => {
       const pool = poolFor<typeof Faults>('faults.ts', executor, { size: 2 });
       let closing: Promise<unknown> | undefined;
       let crashes = 0;
@@ -139,9 +139,9 @@ for (const executor of executors) {
       assert.equal(pool.stats().size, 0);
     });
 
-    test('destroy() from a taskStarted listener fails every call of the batch being handed out with ERR_OFFLOAD_CLOSED', {
-      skip: !capabilities[executor].ownsWorkers && 'a remote slot holds one job at a time',
-    }, async () => {
+    // Not on remote: a remote slot holds one job at a time.
+    if (capabilities[executor].ownsWorkers)
+    test('destroy() from a taskStarted listener fails every call of the batch being handed out with ERR_OFFLOAD_CLOSED', async () => {
       const pool = poolFor<typeof Faults>('faults.ts', executor, { size: 1, concurrentTasksPerWorker: 3 });
       await pool.warmup();
       let destroyed: Promise<void> | undefined;
