@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { describe, test } from 'node:test';
 import { ClosedError } from '../src/index.js';
@@ -168,3 +169,36 @@ for (const executor of executors) {
     });
   });
 }
+
+test('close() loses nothing a thread printed: lines still held in its stdout stream reach the main thread before the thread ends', async () => {
+  // A fresh process whose stdout stalls for 500 ms without blocking its event loop (as a slow
+  // pipe or terminal does), so the thread's last line is still in its stream when close() runs.
+  const script = `
+    import { createPool } from 'offload';
+    const write = process.stdout.write.bind(process.stdout);
+    let held = [];
+    process.stdout.write = (chunk, encoding, callback) => {
+      if (held === undefined) return write(chunk, encoding, callback);
+      held.push([chunk, encoding, callback]);
+      return false;
+    };
+    setTimeout(() => {
+      for (const [chunk, encoding, callback] of held) write(chunk, encoding, callback);
+      held = undefined;
+      process.stdout.emit('drain');
+    }, 500);
+    const pool = createPool(new URL('./test/fixtures/late-output.mjs', import.meta.url), { size: 1 });
+    const result = await pool.run('printsAfterBacklog', []);
+    await pool.close();
+    console.error(result);
+  `;
+  const child = spawn(process.execPath, ['--input-type=module', '-e', script], { cwd: new URL('..', import.meta.url), stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+  const [code] = (await once(child, 'close')) as [number | null];
+  assert.equal(code, 0, stderr);
+  assert.equal(stderr.trim(), 'returned');
+  assert.deepEqual(stdout.split('\n').map((line) => line.slice(0, 10)), ['a'.repeat(10), 'b'.repeat(10), 'LAST LINE', '']);
+});

@@ -29,6 +29,7 @@ import { cancelCurrent, createWorkerState, isBlockingMethod, type TaskContext, t
 import { memoryInUseMb } from './memory.js';
 import { lowerOwnPriority } from './priority.js';
 import { now } from './clock.js';
+import { flushStdio } from './flush-stdio.js';
 import { ProgressReporter } from './progress.js';
 import { isIterator, pump, StreamControl } from './stream.js';
 import { quoted } from '../quoted.js';
@@ -52,6 +53,8 @@ const MAX_TAKEN_AT_ONCE = 1_000;
 type Callable = (...args: unknown[]) => unknown;
 
 const RUNTIME_FILE = fileURLToPath(import.meta.url);
+/** How long a closing worker waits for its stdout and stderr to reach the main thread. */
+const STDIO_FLUSH_LIMIT_MS = 2_000;
 
 /** Encodes a task's error without the task loop's own frames, which only add noise. */
 function encodeTaskError(error: unknown): EncodedError {
@@ -552,6 +555,8 @@ class TaskLoop {
         console.error('offload: teardown() failed:', error);
       }
     }
+    // The pool ends this worker once it hears `Closed`: what its tasks printed goes out first.
+    await flushStdio(STDIO_FLUSH_LIMIT_MS);
     this.#port.post([FromWorker.Closed]);
   }
 }
