@@ -272,8 +272,7 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
     const target = this.options.minSize > 0 ? this.options.minSize : this.options.maxSize;
     // A worker being recycled or ended counts for nothing: it takes no task, and leaves soon. A
     // `workerSpawned` listener may destroy the pool: no worker is started after that.
-    const live = (): number => this.#workers.filter((slot) => !slot.isRetiring).length;
-    while (live() < target && this.#loadFailure === undefined && !this.#isDestroyed()) this.#spawn();
+    while (this.#liveWorkers() < target && this.#loadFailure === undefined && !this.#isDestroyed()) this.#spawn();
     await new Promise<void>((resolve, reject) => {
       const check = (): void => {
         if (this.#loadFailure !== undefined) reject(new TaskModuleError(this.moduleUrl, this.#loadFailure.cause));
@@ -649,6 +648,13 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
     return this.#state === 'closed';
   }
 
+  /** Workers that stay: neither being recycled nor ended. */
+  #liveWorkers(): number {
+    let live = 0;
+    for (const slot of this.#workers) if (!slot.isRetiring) live++;
+    return live;
+  }
+
   #spawn(): WorkerSlot | undefined {
     const executor = this.#executor!;
     const sharesMemory = executor.sharesMemory;
@@ -987,7 +993,7 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
     const period = Math.max(10, Math.min(this.options.idleTimeout / 2, 5000));
     this.#idleTimer = setInterval(() => {
       const now = performance.now();
-      let alive = this.#workers.filter((slot) => !slot.isRetiring).length;
+      let alive = this.#liveWorkers();
       for (const slot of this.#workers) {
         if (alive <= this.options.minSize) break;
         if (slot.isReady && !slot.isRetiring && slot.inflight.length === 0 && now - slot.idleSince >= this.options.idleTimeout) {

@@ -1,7 +1,5 @@
-import { isMainThread } from 'node:worker_threads';
-
 /**
- * Resolves once what task code wrote to this worker's stdout and stderr has left it, or after
+ * Resolves once what task code wrote to this thread's stdout and stderr has left it, or after
  * `limitMs`. A worker thread's stdio is a stream to the main thread that holds each write until
  * the main thread has taken the one before: lines written while the main thread's own stdout was
  * slow, or just before a task returned, may still be here when the pool ends the thread after its
@@ -9,9 +7,6 @@ import { isMainThread } from 'node:worker_threads';
  * hold the pool's close forever.
  */
 export function flushStdio(limitMs: number): Promise<void> {
-  // A worker process writes to real pipes or files, which it does not buffer on its way out;
-  // reading its stdout here would only create the stream at the last moment.
-  if (isMainThread) return Promise.resolve();
   const pending = [process.stdout, process.stderr].filter((stream) => stream.writableLength > 0 && !stream.destroyed);
   if (pending.length === 0) return Promise.resolve();
   return new Promise((resolve) => {

@@ -29,7 +29,6 @@ import { cancelCurrent, createWorkerState, isBlockingMethod, type TaskContext, t
 import { memoryInUseMb } from './memory.js';
 import { lowerOwnPriority } from './priority.js';
 import { now } from './clock.js';
-import { flushStdio } from './flush-stdio.js';
 import { ProgressReporter } from './progress.js';
 import { isIterator, pump, StreamControl } from './stream.js';
 import { quoted } from '../quoted.js';
@@ -42,6 +41,11 @@ export interface WorkerPort {
    * thread's port). Between two slow synchronous tasks it spares the next one the event's dispatch.
    */
   receive?(): MainMessage | undefined;
+  /**
+   * Resolves once what the worker's tasks printed has left it, where the carrier holds it back
+   * (a thread's stdio is a stream to the main thread): the pool ends the worker on `Closed`.
+   */
+  flushOutput?(): Promise<void>;
 }
 
 /**
@@ -53,8 +57,6 @@ const MAX_TAKEN_AT_ONCE = 1_000;
 type Callable = (...args: unknown[]) => unknown;
 
 const RUNTIME_FILE = fileURLToPath(import.meta.url);
-/** How long a closing worker waits for its stdout and stderr to reach the main thread. */
-const STDIO_FLUSH_LIMIT_MS = 2_000;
 
 /** Encodes a task's error without the task loop's own frames, which only add noise. */
 function encodeTaskError(error: unknown): EncodedError {
@@ -555,8 +557,7 @@ class TaskLoop {
         console.error('offload: teardown() failed:', error);
       }
     }
-    // The pool ends this worker once it hears `Closed`: what its tasks printed goes out first.
-    await flushStdio(STDIO_FLUSH_LIMIT_MS);
+    await this.#port.flushOutput?.();
     this.#port.post([FromWorker.Closed]);
   }
 }

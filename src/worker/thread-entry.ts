@@ -1,6 +1,10 @@
 import { parentPort, receiveMessageOnPort, workerData, type TransferListItem } from 'node:worker_threads';
 import type { MainMessage, WorkerInit, WorkerMessage } from '../protocol/messages.js';
+import { flushStdio } from './flush-stdio.js';
 import { runWorker } from './runtime.js';
+
+/** How long a closing thread waits for its stdout and stderr to reach the main thread. */
+const STDIO_FLUSH_LIMIT_MS = 2_000;
 
 const port = parentPort!;
 void runWorker(
@@ -8,6 +12,7 @@ void runWorker(
     post: (message: WorkerMessage, transfer?: TransferListItem[]) => port.postMessage(message, transfer),
     onMessage: (handler: (message: MainMessage) => void) => port.on('message', handler),
     receive: () => receiveMessageOnPort(port)?.message as MainMessage | undefined,
+    flushOutput: () => flushStdio(STDIO_FLUSH_LIMIT_MS),
   },
   workerData as WorkerInit,
 );
