@@ -34,6 +34,7 @@ import { MAX_DEPTH, PipelineDepth } from './scheduling/pipeline-depth.js';
 import { WorkerSlot } from './worker-slot.js';
 import { CallTracing, type CarryingOptions } from '../tracing/call-trace.js';
 import { quoted } from '../quoted.js';
+import { now as clock } from '../clock.js';
 
 export interface RunOptions {
   /** Buffers to move rather than copy, besides those marked with `transfer()`. */
@@ -501,7 +502,7 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
     settle: (outcome: unknown) => void,
   ): Task {
     this.#nextTaskId = ((this.#nextTaskId + 1) & 0x7fffffff) || 1; // 0 never names a task
-    const task = new Task(this.#nextTaskId, name, args, transfer, options?.priority ?? 0, performance.now(), settle);
+    const task = new Task(this.#nextTaskId, name, args, transfer, options?.priority ?? 0, clock(), settle);
     task.trace = this.#tracing.start(task, options as CarryingOptions | undefined);
     if (options !== undefined) {
       if (options.timeout !== undefined || options.signal !== undefined) {
@@ -521,7 +522,7 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
 
   #checkLoadFailure(): void {
     const failure = this.#loadFailure!;
-    if (performance.now() < failure.until) throw new TaskModuleError(this.moduleUrl, failure.cause);
+    if (clock() < failure.until) throw new TaskModuleError(this.moduleUrl, failure.cause);
     this.#loadFailure = undefined;
   }
 
@@ -608,7 +609,7 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
 
   /** A task reached its worker's hands: it waited until now. */
   #started(slot: WorkerSlot, task: Task): void {
-    const now = performance.now();
+    const now = clock();
     const waitTime = now - task.enqueuedAt;
     this.#stats.waitTime.record(waitTime);
     if (task.trace !== undefined) task.trace.dispatched(slot.id, now);
@@ -821,7 +822,7 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
 
   #onIdle(slot: WorkerSlot): void {
     this.#busy--;
-    slot.idleSince = performance.now();
+    slot.idleSince = clock();
     // An idle worker must not keep the process alive: a forgotten pool never hangs an exit. One
     // being ended stays referenced until its exit arrives, which close() and destroy() await.
     if (!slot.isRetiring) slot.handle.unref();
@@ -871,7 +872,7 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
 
   #onReady(slot: WorkerSlot): void {
     slot.isReady = true;
-    slot.idleSince = performance.now();
+    slot.idleSince = clock();
     this.#loadRetryMs = LOAD_RETRY_MS;
     this.#starting--;
     const first = slot.inflight.peek();
@@ -899,7 +900,7 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
       this.#retire(slot, true);
     }
     // Fail fast, then let a later call try again after a growing pause: no respawn loop.
-    this.#loadFailure = { cause, until: performance.now() + this.#loadRetryMs };
+    this.#loadFailure = { cause, until: clock() + this.#loadRetryMs };
     this.#loadRetryMs = Math.min(this.#loadRetryMs * 2, LOAD_RETRY_MAX_MS);
     for (const task of this.#queue.drain()) this.#fail(task, new TaskModuleError(this.moduleUrl, cause));
     this.#notifyReady();
@@ -992,7 +993,7 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
     if (this.#idleTimer !== undefined || this.options.idleTimeout === Infinity) return;
     const period = Math.max(10, Math.min(this.options.idleTimeout / 2, 5000));
     this.#idleTimer = setInterval(() => {
-      const now = performance.now();
+      const now = clock();
       let alive = this.#liveWorkers();
       for (const slot of this.#workers) {
         if (alive <= this.options.minSize) break;

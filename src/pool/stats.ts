@@ -1,6 +1,7 @@
 /** What `pool.stats()` reports, and the counters behind it. */
 import { Histogram, type Percentiles } from './histogram.js';
 import type { WorkerSlot } from './worker-slot.js';
+import { now as clock } from '../clock.js';
 
 export interface WorkerStats {
   id: number;
@@ -58,7 +59,7 @@ export class StatsRecorder {
   }
 
   snapshot(workers: readonly WorkerSlot[], busy: number, queued: number): PoolStats {
-    const now = performance.now();
+    const now = clock();
     let idle = 0;
     for (const slot of workers) if (slot.isReady && slot.inflight.length === 0) idle++;
     return {

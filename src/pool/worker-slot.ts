@@ -2,6 +2,7 @@
 import type { WorkerHandle } from '../executors/executor.js';
 import { Queue } from './queue.js';
 import type { Task } from './task.js';
+import { now } from '../clock.js';
 
 export class WorkerSlot {
   handle!: WorkerHandle;
@@ -14,8 +15,8 @@ export class WorkerSlot {
   assigned = 0;
   /** Milliseconds spent running tasks, as the worker measured them. */
   busyTime = 0;
-  readonly spawnedAt = performance.now();
-  idleSince = performance.now();
+  readonly spawnedAt = now();
+  idleSince = now();
   /** Reported itself past `maxWorkerMemoryMb`: takes no new task, and is replaced once idle. */
   isOverMemory = false;
   /** Running a generator task: it holds the worker until the stream ends. */

@@ -14,6 +14,7 @@
 import { Failure } from '../pool/task.js';
 import { fromW3C, toW3C, type Carried } from './carried.js';
 import { mayHaveActiveSpan, openTelemetry, type OtelApi, type OtelContext, type OtelSpan } from './otel.js';
+import { now as clock } from '../clock.js';
 
 /** Internal run option: a context a call brings from elsewhere (a remote job), passed on as is. */
 export const carriedContext = Symbol('offload.carriedContext');
@@ -150,7 +151,7 @@ export class CallTrace {
 
   #record(span: OtelSpan, outcome: unknown): void {
     const failure = outcome instanceof Failure ? outcome : undefined;
-    const now = performance.now();
+    const now = clock();
     const task = this.#task;
     const dispatched = !Number.isNaN(this.#dispatchedAt);
     const attributes: Record<string, string | number | boolean> = {

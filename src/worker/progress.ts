@@ -4,7 +4,7 @@
  * is flushed before the task's result, so the caller never misses the final one.
  */
 import { FromWorker, type WorkerMessage } from '../protocol/messages.js';
-import { now } from './clock.js';
+import { now } from '../clock.js';
 
 const INTERVAL_MS = 25;
 const NONE = Symbol('none');

@@ -28,7 +28,7 @@ import { runCarried } from '../tracing/restore.js';
 import { cancelCurrent, createWorkerState, isBlockingMethod, type TaskContext, type WorkerState } from './context.js';
 import { memoryInUseMb } from './memory.js';
 import { lowerOwnPriority } from './priority.js';
-import { now } from './clock.js';
+import { now } from '../clock.js';
 import { ProgressReporter } from './progress.js';
 import { isIterator, pump, StreamControl } from './stream.js';
 import { quoted } from '../quoted.js';

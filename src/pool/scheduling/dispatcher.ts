@@ -147,7 +147,9 @@ export class Dispatcher {
       // Slow tasks, or no backlog beyond what free workers can take: one task each, so a slow
       // task never waits behind another while a worker could run it.
       if (depth === 1) this.#reclaim();
-      this.#assign(1, true);
+      // Every worker busy (the seed's steady state: a thread's answer finds its next task
+      // already handed ahead): nothing to share out.
+      if (idle > 0) this.#assign(1, true);
       // A backlog beyond the workers starting or yet to start: busy threads get their next
       // task ahead, still revocable (see hand-ahead.ts).
       if (depth === 1) this.#handAhead(starting + spare);
@@ -156,7 +158,7 @@ export class Dispatcher {
       this.#assign(depth, true);
       if (queue.length > 0) this.#assign(depth, false);
     }
-    if (queue.length > 0) this.host.grow();
+    if (queue.length > 0 && workers.length < this.host.maxSize) this.host.grow();
   }
 
   /**
@@ -274,10 +276,14 @@ export class Dispatcher {
    */
   #reclaim(): void {
     const { queue, workers } = this.host;
+    // The head of the queue has the highest priority waiting: nothing outranks a task handed
+    // ahead at its priority or above (the usual case, one priority for every call).
+    const highest = queue.peek()?.priority;
+    if (highest === undefined) return;
     let taken = 0;
     for (const slot of workers) {
       const ahead = waitingAhead(slot);
-      if (ahead === undefined || queue.countAbove(ahead.priority) <= taken) continue;
+      if (ahead === undefined || ahead.priority >= highest || queue.countAbove(ahead.priority) <= taken) continue;
       if (slot.askedBack !== undefined || askBack(slot, ahead, ToWorker.Revoke)) {
         taken++;
       } else if (withdraw(slot, ahead)) {
