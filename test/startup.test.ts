@@ -127,6 +127,22 @@ test('a thread pool starts without the built-ins only other executors need, nor 
   assert.deepEqual(result, { atStart: [], afterCalls: [], witness: true });
 });
 
+test('a pool times its calls without loading perf_hooks on the main thread', async () => {
+  const result = await inFreshProcess(`
+    const perf = () => process.moduleLoadList.filter((name) => /^NativeModule (perf_hooks|internal\\/perf\\/performance)$/.test(name));
+    const { createPool } = await import('offload');
+    const pool = createPool(new URL('./test/fixtures/basic-js.mjs', import.meta.url), { size: 2 });
+    await Promise.all([pool.run('add', [1, 2]), pool.run('add', [3, 4]), pool.run('slowDouble', [2])]);
+    const timed = pool.stats().waitTime.count >= 3 && pool.stats().runTime.count >= 3;
+    await pool.close();
+    const afterCalls = perf();
+    // The check itself must be able to fail: the global performance object loads them on first use.
+    performance.now();
+    console.log(JSON.stringify({ timed, afterCalls, witness: perf().length > 0 }));
+  `);
+  assert.deepEqual(result, { timed: true, afterCalls: [], witness: true });
+});
+
 /** The files `entry` loads through static imports, itself included (relative specifiers only). */
 function staticGraph(entry: URL): URL[] {
   const seen = new Map<string, URL>();
