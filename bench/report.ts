@@ -14,6 +14,8 @@ export interface RunSettings {
   rounds: number;
   measureMs: number;
   pools: readonly PoolName[];
+  /** `--cpu N`: every process ran pinned to that one core. */
+  cpu?: number | undefined;
 }
 
 interface Row {
@@ -38,6 +40,12 @@ export function renderReport(results: Results, settings: RunSettings, started: E
     `- ${settings.rounds} rounds, medians shown; every pool × scenario in a fresh process, pool order rotated each round; ` +
       `${settings.measureMs} ms per steady-state measurement`,
     `- Load average (1/5/15 min) at start ${started.loadAverage}, at end ${endLoad}`,
+    ...(settings.cpu === undefined
+      ? []
+      : [
+          `- Every process pinned to CPU ${settings.cpu} (\`--cpu ${settings.cpu}\`, taskset): its threads share one core, so a wake-up is a ` +
+            'context switch instead of a cross-core wake-up; scaling, throughput and seed rows mean nothing here',
+        ]),
     '',
     table(rows, settings.pools),
     '',

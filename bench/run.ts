@@ -3,7 +3,13 @@
  * same tasks, same machine, one run. `npm run bench` (full, recorded in bench/RESULTS.md) or
  * `npm run bench -- --quick` (about a minute, printed only).
  *
- * Options: --quick, --rounds N, --measure-ms N, --scenarios a,b, --pools a,b, --record / --no-record.
+ * Options: --quick, --rounds N, --measure-ms N, --scenarios a,b, --pools a,b, --record / --no-record,
+ * --cpu N (Linux: every child pinned to core N with `taskset`).
+ *
+ * `--cpu` is for the request path (`--scenarios latency,floors`): on a virtual machine a round
+ * trip is mostly the cost of waking a thread on the other core, which the scheduler's placement
+ * changes from run to run (the same pool measured 10 µs and 90 µs p50 an hour apart); with every
+ * thread on one core, what remains is the pools' own work and the platform's message passing.
  *
  * Each pool × scenario runs in a fresh child process, so no pool inherits another's heap, JIT
  * state or threads. Rounds interleave the pools (and rotate their order) so slow drift on a
@@ -11,6 +17,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { appendFileSync, existsSync, writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { isPoolName, POOL_NAMES, type PoolName } from './adapters/adapter.js';
@@ -37,6 +44,7 @@ const { values: options } = parseArgs({
     pools: { type: 'string' },
     record: { type: 'boolean' },
     'no-record': { type: 'boolean' },
+    cpu: { type: 'string' },
   },
 });
 
@@ -46,6 +54,7 @@ const settings: RunSettings = {
   rounds: positiveInteger('rounds', options.rounds ?? String(defaults.rounds)),
   measureMs: positiveInteger('measure-ms', options['measure-ms'] ?? String(defaults.measureMs)),
   pools: listOption('pools', options.pools, POOL_NAMES, isPoolName),
+  cpu: options.cpu === undefined ? undefined : cpuOption(options.cpu),
 };
 const scenarios = listOption('scenarios', options.scenarios, SCENARIO_NAMES, isScenarioName);
 const shouldRecord = options['no-record'] ? false : (options.record ?? settings.mode === 'full');
@@ -80,7 +89,9 @@ if (shouldRecord) {
 }
 
 function runChild(pool: PoolName, scenario: ScenarioName): Metrics | undefined {
-  const child = spawnSync(process.execPath, [CHILD, pool, scenario, String(settings.measureMs)], {
+  const command = [process.execPath, CHILD, pool, scenario, String(settings.measureMs)];
+  if (settings.cpu !== undefined) command.unshift('taskset', '-c', String(settings.cpu));
+  const child = spawnSync(command[0]!, command.slice(1), {
     encoding: 'utf8',
     timeout: CHILD_TIMEOUT_MS,
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -102,6 +113,17 @@ function summary(metrics: Metrics | undefined): string {
 function rotate<T>(items: readonly T[], by: number): T[] {
   const shift = by % items.length;
   return [...items.slice(shift), ...items.slice(0, shift)];
+}
+
+/** `--cpu N`: a core this machine has, and `taskset` to pin to it. */
+function cpuOption(text: string): number {
+  const cpu = Number(text);
+  if (!Number.isInteger(cpu) || cpu < 0 || cpu >= availableParallelism()) {
+    throw new RangeError(`--cpu must be a core number below ${availableParallelism()} (got ${text})`);
+  }
+  const probe = spawnSync('taskset', ['-c', String(cpu), process.execPath, '-e', '0']);
+  if (probe.status !== 0) throw new Error(`--cpu needs taskset (util-linux) and a Linux kernel: ${probe.error?.message ?? probe.stderr}`);
+  return cpu;
 }
 
 function positiveInteger(name: string, text: string): number {
