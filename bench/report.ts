@@ -33,7 +33,7 @@ export function renderReport(results: Results, settings: RunSettings, started: E
   const rows = measures.map((measure) => summarise(measure, results, settings.pools));
   const peers = Object.entries(started.peers).map(([name, version]) => `${name} ${version}`).join(', ');
   return [
-    `## ${started.date} — ${settings.mode} run`,
+    `## ${started.date} — ${settings.mode} run${settings.cpu === undefined ? '' : `, pinned to CPU ${settings.cpu}`}`,
     '',
     `- Node ${started.node}, ${started.os}; ${started.cpu}, ${started.cores} cores; ${started.memoryGiB} GiB`,
     `- offload ${started.offload}; ${peers}`,
