@@ -94,5 +94,40 @@ for (const executor of localExecutors()) {
       await Promise.all([first, low, high]);
       assert.deepEqual(await pool.tasks.startOrder(), ['first', 'high', 'low']);
     });
+
+    test('tasks taken back for calls of higher priority run in the order they were called', async () => {
+      const pool = poolFor<typeof HandAhead>('hand-ahead.ts', executor, { size: 2 });
+      after(() => pool.close());
+      await pool.warmup();
+      // The first worker ends its task long before the second: it runs everything that follows.
+      const busy = [pool.tasks.block('short', 150), pool.tasks.block('long', 600)];
+      const low1 = pool.tasks.block('low 1', 1);
+      const low2 = pool.tasks.block('low 2', 1);
+      await nextTurn(); // on threads, each low task now waits ahead on a busy worker
+      const highs = [pool.run('block', ['high 1', 1], { priority: 5 }), pool.run('block', ['high 2', 1], { priority: 5 })];
+      const [low1Started, low2Started] = await Promise.all([low1, low2, ...highs, ...busy]);
+      assert.ok(low1Started! < low2Started!, 'low 1, called first, started first');
+    });
+
+    test('a task waiting ahead behind a long task moves to a worker that becomes free', async () => {
+      const pool = poolFor<typeof HandAhead>('hand-ahead.ts', executor, { size: 2 });
+      after(() => pool.close());
+      await pool.warmup();
+      const settled: string[] = [];
+      const track = (label: string, call: Promise<number>): Promise<number | void> =>
+        call.then(
+          () => void settled.push(label),
+          () => void settled.push(`${label} failed`),
+        );
+      // `long` would hold its worker far longer than the test runs: it is ended by destroy().
+      const long = track('long', pool.tasks.block('long', 10_000));
+      const short = track('short', pool.tasks.block('short', 20));
+      const next = track('next', pool.tasks.block('next', 1));
+      await Promise.all([short, next]);
+      assert.deepEqual(settled, ['short', 'next'], 'next ran on the freed worker while long still ran');
+      await pool.destroy();
+      await long;
+      assert.deepEqual(settled, ['short', 'next', 'long failed']);
+    });
   });
 }

@@ -831,27 +831,7 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
       slot.killTimer = undefined;
     }
     if (slot.isOverMemory || slot.assigned >= this.options.maxTasksPerWorker) this.#recycle(slot);
-    else if (this.#starting > 0) this.#takeOverFromStarting();
-  }
-
-  /**
-   * A ready worker has nothing to do while a worker still starting holds the task it was handed
-   * with its spawn: that task goes back to the queue, for the ready worker (the caller's dispatch
-   * follows), as it would have been had it waited in the queue. A worker process is asked, and
-   * its answer (`GivenBack`) requeues the task.
-   */
-  #takeOverFromStarting(): void {
-    if (this.#queue.length > 0) return;
-    for (const slot of this.#workers) {
-      if (slot.isReady) continue;
-      const handed = waitingAhead(slot);
-      if (handed === undefined || handed.state === TaskState.Settled) continue;
-      if (slot.askedBack !== undefined || askBack(slot, handed, ToWorker.Revoke)) return;
-      if (withdraw(slot, handed)) {
-        this.#queue.requeue([handed]);
-        return;
-      }
-    }
+    else this.#dispatcher.freed(slot);
   }
 
   /** A worker process still starting gave back the task handed with its spawn: queued again, if still wanted. */
@@ -878,7 +858,7 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
     const first = slot.inflight.peek();
     if (first === undefined) {
       if (!slot.isRetiring) slot.handle.unref();
-      if (this.#starting > 0 && !slot.isRetiring) this.#takeOverFromStarting();
+      this.#dispatcher.freed(slot);
     } else {
       // The task handed with the spawn is the worker's now: it starts, or is about to. Cancelled
       // meanwhile, it runs cancelled, and the grace period starts now.

@@ -12,7 +12,7 @@ import { NotCloneableError, OffloadError } from '../../errors.js';
 import { findUncloneablePath } from '../../protocol/clone-path.js';
 import { offer, retract } from '../../protocol/claim-cell.js';
 import { ToWorker } from '../../protocol/messages.js';
-import type { Task } from '../task.js';
+import { TaskState, type Task } from '../task.js';
 import type { TaskQueue } from '../task-queue.js';
 import type { WorkerSlot } from '../worker-slot.js';
 import { askBack, canTakeAhead, canTakeAtSpawn, waitingAhead, withdraw } from './hand-ahead.js';
@@ -281,15 +281,54 @@ export class Dispatcher {
     const highest = queue.peek()?.priority;
     if (highest === undefined) return;
     let taken = 0;
+    let withdrawn: Task[] | undefined;
     for (const slot of workers) {
       const ahead = waitingAhead(slot);
       if (ahead === undefined || ahead.priority >= highest || queue.countAbove(ahead.priority) <= taken) continue;
       if (slot.askedBack !== undefined || askBack(slot, ahead, ToWorker.Revoke)) {
         taken++;
       } else if (withdraw(slot, ahead)) {
-        queue.requeue([ahead]);
+        (withdrawn ??= []).push(ahead);
         taken++;
       }
+    }
+    // Back in the order they were called, not the order their workers are listed in.
+    if (withdrawn !== undefined) queue.requeue(withdrawn.sort(byCallOrder));
+  }
+
+  /**
+   * `slot` has just become free (its last task answered, or it is ready with none) while tasks
+   * handed ahead wait on other workers — behind a running task, or in a worker still starting.
+   * The one that should run first goes back to the queue for it, unless the queue already holds
+   * something as urgent: no call waits on another's task while a worker could run it. The
+   * caller's dispatch follows. A worker process still starting is asked, and its answer
+   * (`GivenBack`) requeues the task.
+   */
+  freed(slot: WorkerSlot): void {
+    const { queue, workers } = this.host;
+    if (this.host.concurrency > 1 || !canTake(slot, 1, true, this.host.maxTasksPerWorker)) return;
+    // A task that could not be taken back has just been started by its thread: try the next.
+    let started: Task[] | undefined;
+    for (let tries = workers.length; tries > 0; tries--) {
+      let holder: WorkerSlot | undefined;
+      let first: Task | undefined;
+      for (const other of workers) {
+        const waiting = waitingAhead(other);
+        if (waiting === undefined || waiting.state === TaskState.Settled || started?.includes(waiting)) continue;
+        if (first === undefined || runsBefore(waiting, first)) {
+          holder = other;
+          first = waiting;
+        }
+      }
+      if (holder === undefined || first === undefined) return;
+      const head = queue.peek();
+      if (head !== undefined && first.priority <= head.priority) return;
+      if (holder.askedBack !== undefined || askBack(holder, first, ToWorker.Revoke)) return;
+      if (withdraw(holder, first)) {
+        queue.requeue([first]);
+        return;
+      }
+      (started ??= []).push(first);
     }
   }
 
@@ -376,6 +415,15 @@ export class Dispatcher {
     this.#accept(slot, [task], ahead);
     return true;
   }
+}
+
+/** Higher priority first, then the earlier call. */
+function runsBefore(a: Task, b: Task): boolean {
+  return a.priority > b.priority || (a.priority === b.priority && byCallOrder(a, b) < 0);
+}
+
+function byCallOrder(a: Task, b: Task): number {
+  return a.enqueuedAt - b.enqueuedAt;
 }
 
 /**
