@@ -129,5 +129,49 @@ for (const executor of localExecutors()) {
       await long;
       assert.deepEqual(settled, ['short', 'next', 'long failed']);
     });
+
+    test('a task waiting ahead behind a long task moves to a new worker when another worker leaves', async () => {
+      // The other worker is replaced after two tasks; nothing else is queued to start its successor.
+      const pool = poolFor<typeof HandAhead>('hand-ahead.ts', executor, { size: 2, maxTasksPerWorker: 2 });
+      after(() => pool.close());
+      await pool.warmup();
+      let longEnded = false;
+      // Runs far longer than the test: it is ended by destroy().
+      const long = pool.tasks.block('long', 10_000).then(
+        () => (longEnded = true),
+        () => (longEnded = true),
+      );
+      const first = pool.tasks.block('first', 20);
+      const next = pool.tasks.block('next', 1); // on threads, ahead of `long`
+      const second = pool.tasks.block('second', 20); // the other worker's last
+      await Promise.all([first, next, second]);
+      assert.equal(longEnded, false, 'next ran while long still ran');
+      await pool.destroy();
+      await long;
+    });
+
+    test('a task waiting ahead of a straggler moves to a thread that keeps taking later calls', async () => {
+      const pool = poolFor<typeof HandAhead>('hand-ahead.ts', executor, { size: 2 });
+      after(() => pool.close());
+      await pool.warmup();
+      let longEnded = false;
+      // Runs far longer than the test: it is ended by destroy().
+      const long = pool.tasks.block('long', 10_000).then(
+        () => (longEnded = true),
+        () => (longEnded = true),
+      );
+      const short = pool.tasks.block('short', 20);
+      const next = pool.tasks.block('next', 1); // on threads, ahead of `long`
+      let nextSettled = false;
+      void next.finally(() => (nextSettled = true));
+      // Later calls of the same priority keep the other worker busy, so it is never idle.
+      const caller = async (): Promise<void> => {
+        while (!nextSettled && !longEnded) await pool.tasks.block('later', 20);
+      };
+      await Promise.all([short, next, caller(), caller(), caller()]);
+      assert.equal(longEnded, false, 'next ran while long still ran');
+      await pool.destroy();
+      await long;
+    });
   });
 }

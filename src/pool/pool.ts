@@ -610,6 +610,7 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
   /** A task reached its worker's hands: it waited until now. */
   #started(slot: WorkerSlot, task: Task): void {
     const now = clock();
+    slot.runningSince = now;
     const waitTime = now - task.enqueuedAt;
     this.#stats.waitTime.record(waitTime);
     if (task.trace !== undefined) task.trace.dispatched(slot.id, now);
@@ -924,6 +925,7 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
     }
     if (!slot.isReady && !expected) this.#onLoadFailed(slot, exit.error ?? new WorkerExitedError(exit));
     this.#announce('workerExited', { workerId: slot.id, exitCode: exit.exitCode, signal: exit.signal, expected, reason: exit.reason });
+    if (this.#state === 'open') this.#dispatcher.vacated();
     if (this.#queue.length > 0) this.#dispatcher.dispatch();
     if (this.#workers.length > 0 && this.#state !== 'open') this.#closeIdleWorkers();
     this.#notifyIfEmpty();

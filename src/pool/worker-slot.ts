@@ -17,6 +17,8 @@ export class WorkerSlot {
   busyTime = 0;
   readonly spawnedAt = now();
   idleSince = now();
+  /** When the task it runs now started, as far as the pool knows (its answer to the last one came). */
+  runningSince = 0;
   /** Reported itself past `maxWorkerMemoryMb`: takes no new task, and is replaced once idle. */
   isOverMemory = false;
   /** Running a generator task: it holds the worker until the stream ends. */

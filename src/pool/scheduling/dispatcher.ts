@@ -19,9 +19,14 @@ import { askBack, canTakeAhead, canTakeAtSpawn, waitingAhead, withdraw } from '.
 import { KeyAffinity } from './key-affinity.js';
 import type { PipelineDepth } from './pipeline-depth.js';
 import { canTake, shareOut } from './worker-choice.js';
+import { now as clock } from '../../clock.js';
 
 const NO_TRANSFER: readonly TransferListItem[] = [];
 const SETTLED = Promise.resolve();
+/** A task running this many times as long as tasks usually do is a straggler (see `#handAhead`)... */
+const STRAGGLER_RUNS = 4;
+/** ...and at least this long (ms), so the jitter of short tasks moves nothing. */
+const STRAGGLER_MIN_MS = 20;
 
 /** What the dispatcher needs from the pool, which keeps admission, faults and lifecycle. */
 export interface DispatchHost {
@@ -239,19 +244,48 @@ export class Dispatcher {
     shareOut(this.host.workers, depth, idleOnly, this.host.maxTasksPerWorker, () => queue.length, this.#send);
   }
 
-  /** Hands one queued task ahead to each busy thread that can take one, keeping `reserve` queued. */
+  /**
+   * Hands one queued task ahead to each busy thread that can take one, keeping `reserve` queued.
+   * A thread whose task has run far longer than tasks usually do (a straggler) takes none, and
+   * the task waiting ahead of it moves to the next thread that takes one, if it should run before
+   * the queue's head: calls of one priority keep their order however long one task runs.
+   */
   #handAhead(reserve: number): void {
     const { queue, workers, maxTasksPerWorker } = this.host;
+    let now: number | undefined;
     for (const slot of workers) {
       if (queue.length <= reserve) return;
       if (!canTakeAhead(slot, maxTasksPerWorker)) continue;
       // A stream holds a worker until it ends: it waits for a free one, and so does what follows it.
       if (queue.peek()!.stream !== undefined) return;
-      const task = queue.shift()!;
+      now ??= clock();
+      if (this.#isStraggling(slot, now)) continue;
+      const task = this.#takeFromStraggler(queue.peek()!, now) ?? queue.shift()!;
       offer(slot.claimCell!, task.id); // before the message: the thread must find its claim
       if (this.#postAlone(slot, task, true)) slot.ahead = task;
       else retract(slot.claimCell!);
     }
+  }
+
+  /** Whether the task `slot` runs has run `STRAGGLER_RUNS` times as long as tasks usually do. */
+  #isStraggling(slot: WorkerSlot, now: number): boolean {
+    const usual = this.host.depth.runTimeMs; // NaN until a task has finished: nothing straggles
+    return slot.inflight.length > 0 && now - slot.runningSince > Math.max(usual * STRAGGLER_RUNS, STRAGGLER_MIN_MS);
+  }
+
+  /** Takes back the task waiting ahead of a straggler that should run first, if it should run before `head`. */
+  #takeFromStraggler(head: Task, now: number): Task | undefined {
+    let holder: WorkerSlot | undefined;
+    let first: Task | undefined;
+    for (const other of this.host.workers) {
+      const waiting = waitingAhead(other);
+      if (waiting === undefined || waiting.state === TaskState.Settled || !other.isReady) continue;
+      if (!runsBefore(waiting, first ?? head) || !this.#isStraggling(other, now)) continue;
+      holder = other;
+      first = waiting;
+    }
+    // Not taken back: its thread has just started it (its straggler ended).
+    return holder !== undefined && first !== undefined && withdraw(holder, first) ? first : undefined;
   }
 
   /**
@@ -299,20 +333,41 @@ export class Dispatcher {
   /**
    * `slot` has just become free (its last task answered, or it is ready with none) while tasks
    * handed ahead wait on other workers — behind a running task, or in a worker still starting.
-   * The one that should run first goes back to the queue for it, unless the queue already holds
-   * something as urgent: no call waits on another's task while a worker could run it. The
-   * caller's dispatch follows. A worker process still starting is asked, and its answer
-   * (`GivenBack`) requeues the task.
+   * The one that should run first goes back to the queue for it, unless the queue's head should
+   * run before it: no call waits on another's task while a worker could run it, and calls of one
+   * priority keep their order. The caller's dispatch follows.
    */
   freed(slot: WorkerSlot): void {
-    const { queue, workers } = this.host;
     if (this.host.concurrency > 1 || !canTake(slot, 1, true, this.host.maxTasksPerWorker)) return;
+    this.#takeBackFirstWaiting(true);
+  }
+
+  /**
+   * A worker left (recycled, crashed, over its memory limit). With nothing queued the pool would
+   * not replace it while a task waits ahead behind another's long task: the one that should run
+   * first goes back to the queue, and the dispatch that follows starts a worker for it (or the
+   * busy one takes it, if its task ends first).
+   */
+  vacated(): void {
+    const { queue, workers, maxSize } = this.host;
+    if (this.host.concurrency > 1 || queue.length > 0 || workers.length >= maxSize) return;
+    this.#takeBackFirstWaiting(false);
+  }
+
+  /**
+   * Takes back the task handed ahead that should run first, if it should run before the queue's
+   * head. From a thread at once; a worker process still starting is asked, and its answer
+   * (`GivenBack`) requeues the task. `fromStarting`: also from workers still starting.
+   */
+  #takeBackFirstWaiting(fromStarting: boolean): void {
+    const { queue, workers } = this.host;
     // A task that could not be taken back has just been started by its thread: try the next.
     let started: Task[] | undefined;
     for (let tries = workers.length; tries > 0; tries--) {
       let holder: WorkerSlot | undefined;
       let first: Task | undefined;
       for (const other of workers) {
+        if (!fromStarting && !other.isReady) continue;
         const waiting = waitingAhead(other);
         if (waiting === undefined || waiting.state === TaskState.Settled || started?.includes(waiting)) continue;
         if (first === undefined || runsBefore(waiting, first)) {
@@ -322,7 +377,10 @@ export class Dispatcher {
       }
       if (holder === undefined || first === undefined) return;
       const head = queue.peek();
-      if (head !== undefined && first.priority <= head.priority) return;
+      if (head !== undefined && !runsBefore(first, head)) return;
+      // A process answers later: meanwhile the free worker takes the queue's head, and the task
+      // asked back would only trade places with it.
+      if (head !== undefined && holder.givesBack) return;
       if (holder.askedBack !== undefined || askBack(holder, first, ToWorker.Revoke)) return;
       if (withdraw(holder, first)) {
         queue.requeue([first]);

@@ -4,7 +4,9 @@
  * trip through the main thread (the seed's case: 20 ms tasks back to back on every thread).
  * Such a task still waits as far as the pool is concerned: admission (`maxQueue`) counts it, and
  * until the thread starts it the pool can take it back through the slot's claim cell — when it
- * is cancelled, or when a call of higher priority arrives and should run first.
+ * is cancelled, or when a call of higher priority arrives and should run first, or when it would
+ * wait behind a long task while another worker could run it (see the dispatcher's `freed`,
+ * `vacated` and `#handAhead`).
  *
  * A thread started for a call while no other is ready (a cold start) is handed that call the
  * same way, with its spawn: the task waits in the starting thread's port and runs as soon as its
