@@ -186,6 +186,24 @@ for (const executor of executors) {
       }
     });
 
+    if (capabilities[executor].ownsWorkers)
+    test('warmup() while workers are being recycled never holds more workers than the pool size', async () => {
+      const pool = poolFor<typeof Faults>('faults.ts', executor, { size: 2, maxTasksPerWorker: 1 });
+      let most = 0;
+      pool.on('workerSpawned', () => (most = Math.max(most, pool.stats().size)));
+      try {
+        await Promise.all([pool.tasks.countRuns(), pool.tasks.countRuns()]);
+        // Both workers reached their limit and are leaving: their successors wait for their places.
+        await pool.warmup();
+        assert.ok(most <= 2, `at most 2 workers at once (saw ${most})`);
+        const stats = pool.stats();
+        assert.equal(stats.size, 2, 'two warm workers once the recycled ones have gone');
+        assert.equal(stats.idle, 2);
+      } finally {
+        await pool.close();
+      }
+    });
+
     // A remote worker whose module fails to load refuses to start (remote tests): no call reaches it.
     if (capabilities[executor].ownsWorkers)
     test('a module that fails at load is ERR_OFFLOAD_TASK_MODULE for queued calls too', async () => {

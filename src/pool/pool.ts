@@ -271,9 +271,22 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
     }
     if (this.#loadFailure !== undefined) this.#checkLoadFailure();
     const target = this.options.minSize > 0 ? this.options.minSize : this.options.maxSize;
-    // A worker being recycled or ended counts for nothing: it takes no task, and leaves soon. A
-    // `workerSpawned` listener may destroy the pool: no worker is started after that.
-    while (this.#liveWorkers() < target && this.#loadFailure === undefined && !this.#isDestroyed()) this.#spawn();
+    // A worker being recycled or ended counts for nothing: it takes no task, and leaves soon. It
+    // holds its place until it has left, though: never more than `maxSize` workers at once, so
+    // its successor starts once it is gone (each exit checks again). A `workerSpawned` listener
+    // may destroy the pool: no worker is started after that.
+    const startMissing = (): void => {
+      while (
+        this.#state === 'open' &&
+        this.#liveWorkers() < target &&
+        this.#workers.length < this.options.maxSize &&
+        this.#loadFailure === undefined &&
+        !this.#isDestroyed()
+      ) {
+        this.#spawn();
+      }
+    };
+    startMissing();
     await new Promise<void>((resolve, reject) => {
       const check = (): void => {
         if (this.#loadFailure !== undefined) reject(new TaskModuleError(this.moduleUrl, this.#loadFailure.cause));
@@ -281,8 +294,13 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
         else if (this.#state === 'closed') reject(new ClosedError('The pool was destroyed'));
         // close()'s timeout ended workers still starting: they never will be ready either.
         else if (this.#workers.some((slot) => slot.isRetiring && !slot.isReady)) reject(new ClosedError('The pool closed before its workers started'));
-        else if (this.#workers.every((slot) => slot.isReady || slot.isRetiring)) resolve();
-        else this.#whenReady.push(check);
+        else {
+          startMissing();
+          // Closing meanwhile, no worker is started any more: what was started is all it waits for.
+          const isStarted = this.#state !== 'open' || this.#liveWorkers() >= target;
+          if (isStarted && this.#workers.every((slot) => slot.isReady || slot.isRetiring)) resolve();
+          else this.#whenReady.push(check);
+        }
       };
       check();
     });
@@ -927,6 +945,7 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
     this.#announce('workerExited', { workerId: slot.id, exitCode: exit.exitCode, signal: exit.signal, expected, reason: exit.reason });
     if (this.#state === 'open') this.#dispatcher.vacated();
     if (this.#queue.length > 0) this.#dispatcher.dispatch();
+    this.#notifyReady(); // a warmup() waiting for this worker's place
     if (this.#workers.length > 0 && this.#state !== 'open') this.#closeIdleWorkers();
     this.#notifyIfEmpty();
   }
