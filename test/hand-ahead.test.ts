@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import { setImmediate as nextTurn } from 'node:timers/promises';
-import { AbortError, QueueFullError } from '../src/index.js';
+import { AbortError, QueueFullError, type Pool } from '../src/index.js';
 import type * as HandAhead from './fixtures/hand-ahead.js';
 import { capabilities, localExecutors, poolFor, rejection } from './helpers.js';
 
@@ -10,6 +10,13 @@ function blockMainThread(ms: number): number {
   const until = performance.now() + ms;
   while (performance.now() < until);
   return performance.timeOrigin + performance.now();
+}
+
+/** A task that would hold its worker far longer than a test runs (the test ends it by destroy()). */
+function startLong(pool: Pool<typeof HandAhead>): { ended: Promise<void>; hasEnded: () => boolean } {
+  let hasEnded = false;
+  const end = (): void => void (hasEnded = true);
+  return { ended: pool.tasks.block('long', 10_000).then(end, end), hasEnded: () => hasEnded };
 }
 
 for (const executor of localExecutors()) {
@@ -135,43 +142,33 @@ for (const executor of localExecutors()) {
       const pool = poolFor<typeof HandAhead>('hand-ahead.ts', executor, { size: 2, maxTasksPerWorker: 2 });
       after(() => pool.close());
       await pool.warmup();
-      let longEnded = false;
-      // Runs far longer than the test: it is ended by destroy().
-      const long = pool.tasks.block('long', 10_000).then(
-        () => (longEnded = true),
-        () => (longEnded = true),
-      );
+      const long = startLong(pool);
       const first = pool.tasks.block('first', 20);
       const next = pool.tasks.block('next', 1); // on threads, ahead of `long`
       const second = pool.tasks.block('second', 20); // the other worker's last
       await Promise.all([first, next, second]);
-      assert.equal(longEnded, false, 'next ran while long still ran');
+      assert.equal(long.hasEnded(), false, 'next ran while long still ran');
       await pool.destroy();
-      await long;
+      await long.ended;
     });
 
     test('a task waiting ahead of a straggler moves to a thread that keeps taking later calls', async () => {
       const pool = poolFor<typeof HandAhead>('hand-ahead.ts', executor, { size: 2 });
       after(() => pool.close());
       await pool.warmup();
-      let longEnded = false;
-      // Runs far longer than the test: it is ended by destroy().
-      const long = pool.tasks.block('long', 10_000).then(
-        () => (longEnded = true),
-        () => (longEnded = true),
-      );
+      const long = startLong(pool);
       const short = pool.tasks.block('short', 20);
       const next = pool.tasks.block('next', 1); // on threads, ahead of `long`
       let nextSettled = false;
       void next.finally(() => (nextSettled = true));
       // Later calls of the same priority keep the other worker busy, so it is never idle.
       const caller = async (): Promise<void> => {
-        while (!nextSettled && !longEnded) await pool.tasks.block('later', 20);
+        while (!nextSettled && !long.hasEnded()) await pool.tasks.block('later', 20);
       };
       await Promise.all([short, next, caller(), caller(), caller()]);
-      assert.equal(longEnded, false, 'next ran while long still ran');
+      assert.equal(long.hasEnded(), false, 'next ran while long still ran');
       await pool.destroy();
-      await long;
+      await long.ended;
     });
   });
 }
