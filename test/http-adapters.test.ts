@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { on, once } from 'node:events';
+import { on } from 'node:events';
 import { existsSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { createPool, type Pool } from 'offload';
@@ -46,6 +46,18 @@ for (const [adapter, serve] of Object.entries(servers)) {
       const response = await fetch(`${served.base}${path}`);
       const text = await response.text();
       return { status: response.status, headers: response.headers, body: JSON.parse(text) as T, text };
+    }
+
+    /**
+     * The task `tag` has begun in the worker, not only been sent to it: a task cancelled before it
+     * begins is skipped, unrun, and records no cancellation.
+     */
+    async function begun(tag: string): Promise<void> {
+      const marker = startedMarker(tag);
+      for (let waits = 0; !existsSync(marker); waits++) {
+        assert.ok(waits < 2000, `the task ${tag} began`);
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
     }
 
     /** Every earlier task has left the worker: the pool of one runs calls in order. */
@@ -106,9 +118,8 @@ for (const [adapter, serve] of Object.entries(servers)) {
     });
 
     test('a full queue is a 503 (ERR_OFFLOAD_QUEUE_FULL) with Retry-After in whole seconds', async () => {
-      const started = once(pool, 'taskStarted');
       const running = openRequest(`${served.base}/wait?tag=full-running`);
-      await started;
+      await begun('full-running');
       const queued = emitted(served.calls, 'called', 'full-queued');
       const waiting = openRequest(`${served.base}/wait?tag=full-queued`);
       await queued;
@@ -133,13 +144,8 @@ for (const [adapter, serve] of Object.entries(servers)) {
         assert.ok(waits < 2000, 'the pool went idle');
         await new Promise((resolve) => setTimeout(resolve, 5));
       }
-      const marker = startedMarker('left');
       const request = openRequest(`${served.base}/wait?tag=left`);
-      // Begun in the worker, not only sent: a task cancelled before it begins is skipped, unrun.
-      for (let waits = 0; !existsSync(marker); waits++) {
-        assert.ok(waits < 2000, 'the task began');
-        await new Promise((resolve) => setTimeout(resolve, 5));
-      }
+      await begun('left');
       request.drop();
       // Runs in the same worker, after the cancelled task returned: the record is the worker's own.
       assert.ok((await cancellations()).includes('left'));
