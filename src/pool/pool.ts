@@ -274,15 +274,9 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
     // A worker being recycled or ended counts for nothing: it takes no task, and leaves soon. It
     // holds its place until it has left, though: never more than `maxSize` workers at once, so
     // its successor starts once it is gone (each exit checks again). A `workerSpawned` listener
-    // may destroy the pool: no worker is started after that.
+    // may destroy or close the pool: no worker is started after that.
     const startMissing = (): void => {
-      while (
-        this.#state === 'open' &&
-        this.#liveWorkers() < target &&
-        this.#workers.length < this.options.maxSize &&
-        this.#loadFailure === undefined &&
-        !this.#isDestroyed()
-      ) {
+      while (this.#state === 'open' && this.#liveWorkers() < target && this.#workers.length < this.options.maxSize && this.#loadFailure === undefined) {
         this.#spawn();
       }
     };

@@ -23,7 +23,7 @@ import { now as clock } from '../../clock.js';
 
 const NO_TRANSFER: readonly TransferListItem[] = [];
 const SETTLED = Promise.resolve();
-/** A task running this many times as long as tasks usually do is a straggler (see `#handAhead`)... */
+/** A task running this many times as long as tasks usually do (their moving average) is a straggler (see `#handAhead`)... */
 const STRAGGLER_RUNS = 4;
 /** ...and at least this long (ms), so the jitter of short tasks moves nothing. */
 const STRAGGLER_MIN_MS = 20;
@@ -252,40 +252,48 @@ export class Dispatcher {
    */
   #handAhead(reserve: number): void {
     const { queue, workers, maxTasksPerWorker } = this.host;
-    let now: number | undefined;
+    // A task started before this is a straggler; read once a thread can take a task ahead. NaN,
+    // so nothing straggles, until a task has finished and the usual run time is known.
+    let stragglerStart: number | undefined;
     for (const slot of workers) {
       if (queue.length <= reserve) return;
       if (!canTakeAhead(slot, maxTasksPerWorker)) continue;
       // A stream holds a worker until it ends: it waits for a free one, and so does what follows it.
       if (queue.peek()!.stream !== undefined) return;
-      now ??= clock();
-      if (this.#isStraggling(slot, now)) continue;
-      const task = this.#takeFromStraggler(queue.peek()!, now) ?? queue.shift()!;
+      stragglerStart ??= clock() - Math.max(this.host.depth.runTimeMs * STRAGGLER_RUNS, STRAGGLER_MIN_MS);
+      if (slot.runningSince < stragglerStart) continue;
+      const task = this.#takeFromStraggler(queue.peek()!, stragglerStart) ?? queue.shift()!;
       offer(slot.claimCell!, task.id); // before the message: the thread must find its claim
       if (this.#postAlone(slot, task, true)) slot.ahead = task;
       else retract(slot.claimCell!);
     }
   }
 
-  /** Whether the task `slot` runs has run `STRAGGLER_RUNS` times as long as tasks usually do. */
-  #isStraggling(slot: WorkerSlot, now: number): boolean {
-    const usual = this.host.depth.runTimeMs; // NaN until a task has finished: nothing straggles
-    return slot.inflight.length > 0 && now - slot.runningSince > Math.max(usual * STRAGGLER_RUNS, STRAGGLER_MIN_MS);
+  /**
+   * Takes back the task waiting ahead of a straggler (a thread whose task started before
+   * `stragglerStart`) that should run first, if it should run before `head`. Not taken back when
+   * its thread has just started it: the straggler ended.
+   */
+  #takeFromStraggler(head: Task, stragglerStart: number): Task | undefined {
+    const first = this.#firstWaiting(false, stragglerStart);
+    return first !== undefined && runsBefore(first, head) && withdraw(first.slot!, first) ? first : undefined;
   }
 
-  /** Takes back the task waiting ahead of a straggler that should run first, if it should run before `head`. */
-  #takeFromStraggler(head: Task, now: number): Task | undefined {
-    let holder: WorkerSlot | undefined;
+  /**
+   * The task handed ahead that should run first, among those waiting on ready workers (and on
+   * workers still starting, with `fromStarting`), only behind tasks started before
+   * `stragglerStart` if given, and not in `skip`. Its `slot` is the worker holding it.
+   */
+  #firstWaiting(fromStarting: boolean, stragglerStart?: number, skip?: readonly Task[]): Task | undefined {
     let first: Task | undefined;
-    for (const other of this.host.workers) {
-      const waiting = waitingAhead(other);
-      if (waiting === undefined || waiting.state === TaskState.Settled || !other.isReady) continue;
-      if (!runsBefore(waiting, first ?? head) || !this.#isStraggling(other, now)) continue;
-      holder = other;
-      first = waiting;
+    for (const slot of this.host.workers) {
+      if (!fromStarting && !slot.isReady) continue;
+      if (stragglerStart !== undefined && !(slot.runningSince < stragglerStart)) continue;
+      const waiting = waitingAhead(slot);
+      if (waiting === undefined || waiting.state === TaskState.Settled || skip?.includes(waiting)) continue;
+      if (first === undefined || runsBefore(waiting, first)) first = waiting;
     }
-    // Not taken back: its thread has just started it (its straggler ended).
-    return holder !== undefined && first !== undefined && withdraw(holder, first) ? first : undefined;
+    return first;
   }
 
   /**
@@ -360,24 +368,15 @@ export class Dispatcher {
    * (`GivenBack`) requeues the task. `fromStarting`: also from workers still starting.
    */
   #takeBackFirstWaiting(fromStarting: boolean): void {
-    const { queue, workers } = this.host;
+    const queue = this.host.queue;
     // A task that could not be taken back has just been started by its thread: try the next.
     let started: Task[] | undefined;
-    for (let tries = workers.length; tries > 0; tries--) {
-      let holder: WorkerSlot | undefined;
-      let first: Task | undefined;
-      for (const other of workers) {
-        if (!fromStarting && !other.isReady) continue;
-        const waiting = waitingAhead(other);
-        if (waiting === undefined || waiting.state === TaskState.Settled || started?.includes(waiting)) continue;
-        if (first === undefined || runsBefore(waiting, first)) {
-          holder = other;
-          first = waiting;
-        }
-      }
-      if (holder === undefined || first === undefined) return;
+    for (let tries = this.host.workers.length; tries > 0; tries--) {
+      const first = this.#firstWaiting(fromStarting, undefined, started);
+      if (first === undefined) return;
       const head = queue.peek();
       if (head !== undefined && !runsBefore(first, head)) return;
+      const holder = first.slot!;
       // A process answers later: meanwhile the free worker takes the queue's head, and the task
       // asked back would only trade places with it.
       if (head !== undefined && holder.givesBack) return;
