@@ -62,6 +62,8 @@ for (const executor of executors) {
       assert.match(error.stack!, /fixtures\/errors\.ts/);
       assert.match(error.stack!, /callerFunctionName/);
       assert.match(error.stack!, /errors\.test\.ts/);
+      // Nor the task loop's own, which only add noise: the task's frames end where offload's begin.
+      assert.doesNotMatch(error.stack!, /\/worker\/(runtime|thread-entry|process-entry)\.[jt]s/);
     });
 
     test('odd thrown values arrive as thrown and never crash the pool', async () => {

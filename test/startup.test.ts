@@ -16,8 +16,10 @@ const run = promisify(execFile);
 const root = new URL('..', import.meta.url);
 
 /** Runs `script` as an ES module in a fresh process at the repository root; returns its last line as JSON. */
-async function inFreshProcess(script: string): Promise<unknown> {
-  const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script], { cwd: root.pathname, timeout: 30_000 });
+async function inFreshProcess(script: string, env?: NodeJS.ProcessEnv): Promise<unknown> {
+  // Told ES module by NODE_OPTIONS, the flag is not repeated.
+  const flags = env?.NODE_OPTIONS?.includes('--input-type') ? [] : ['--input-type=module'];
+  const { stdout } = await run(process.execPath, [...flags, '-e', script], { cwd: root.pathname, timeout: 30_000, env });
   return JSON.parse(stdout.trim().split('\n').at(-1)!);
 }
 
@@ -108,6 +110,27 @@ for (const executor of localExecutors()) {
     }
   });
 }
+
+test('a thread starts from its entry file, not eval code, unless the flags it inherits name an --input-type', async () => {
+  const { createPool } = await import('offload');
+  const pool = createPool(new URL('./fixtures/loaded-builtins.mjs', import.meta.url), { size: 1 });
+  try {
+    assert.match(String(await pool.run('startedFrom', [])), /\/dist\/worker\/thread-entry\.js$/);
+  } finally {
+    await pool.close();
+  }
+  // Node refuses a file entry to a thread told `--input-type`, by flags or by NODE_OPTIONS: such
+  // a thread starts from eval code, and works.
+  const script = `
+    const { createPool } = await import('offload');
+    const pool = createPool(new URL('./test/fixtures/loaded-builtins.mjs', import.meta.url), { size: 1 });
+    const startedFrom = await pool.run('startedFrom', []);
+    await pool.close();
+    console.log(JSON.stringify(startedFrom));
+  `;
+  assert.equal(await inFreshProcess(script), null);
+  assert.equal(await inFreshProcess(script, { ...process.env, NODE_OPTIONS: '--input-type=module' }), null);
+});
 
 test('a thread pool starts without the built-ins only other executors need, nor node:crypto, nor Web Crypto', async () => {
   const result = await inFreshProcess(`

@@ -8,11 +8,13 @@ export interface ThreadExecutorOptions {
   execArgv?: string[] | undefined;
 }
 
-const entry = entryUrl('thread-entry').href;
+const entry = entryUrl('thread-entry');
 
-// A tiny bootstrap: registers the TypeScript loader when one is needed, then loads the real
+// Where a worker must load TypeScript, a tiny bootstrap registers the loader, then loads the real
 // entry. Only dynamic import(), so it runs whether the inherited flags make eval code CommonJS
-// or ESM (`--input-type=module`). Errors surface as the worker's own uncaught error.
+// or ESM (`--input-type=module`). Errors surface as the worker's own uncaught error. Otherwise
+// the thread starts from the entry file itself (eval code, and its extra import, cost a worker's
+// start-up about 2 ms), unless its flags hold `--input-type`, which Node refuses for a file.
 const BOOTSTRAP = `
 (async () => {
   const { workerData } = await import('node:worker_threads');
@@ -30,9 +32,11 @@ export class ThreadExecutor implements Executor {
   }
 
   spawn(init: WorkerInit, events: WorkerEvents): WorkerHandle {
-    const worker = new Worker(BOOTSTRAP, {
-      eval: true,
-      workerData: { ...init, entry, loader: typeScriptLoader(init.moduleUrl) },
+    const loader = typeScriptLoader(init.moduleUrl);
+    const isBootstrapped = loader !== undefined || hasInputType(this.#options.execArgv ?? process.execArgv);
+    const worker = new Worker(isBootstrapped ? BOOTSTRAP : entry, {
+      eval: isBootstrapped,
+      workerData: isBootstrapped ? { ...init, entry: entry.href, loader } : init,
       name: `${init.poolName}#${init.workerId}`,
       resourceLimits: this.#options.resourceLimits,
       env: this.#options.env,
@@ -61,4 +65,12 @@ export class ThreadExecutor implements Executor {
       terminate: () => void worker.terminate(),
     };
   }
+}
+
+/**
+ * Whether a worker with `flags` (inherited or given) would be told the type of string input, as
+ * by `node --input-type=module -e`, or `NODE_OPTIONS` which every thread of the process reads.
+ */
+function hasInputType(flags: readonly string[]): boolean {
+  return flags.some((flag) => flag === '--input-type' || flag.startsWith('--input-type=')) || (process.env.NODE_OPTIONS ?? '').includes('--input-type');
 }

@@ -6,7 +6,6 @@
  * instead: up to that many run at once, started in arrival order, each answered when it settles.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { fileURLToPath } from 'node:url';
 import type { TransferListItem } from 'node:worker_threads';
 import { AbortError, NotCloneableError, UnknownTaskError } from '../errors.js';
 import { findUncloneablePath } from '../protocol/clone-path.js';
@@ -32,6 +31,7 @@ import { now } from '../clock.js';
 import { ProgressReporter } from './progress.js';
 import { isIterator, pump, StreamControl } from './stream.js';
 import { quoted } from '../quoted.js';
+import { url } from '../builtins.js';
 
 export interface WorkerPort {
   post(message: WorkerMessage, transfer?: TransferListItem[]): void;
@@ -56,7 +56,13 @@ const MAX_TAKEN_AT_ONCE = 1_000;
 
 type Callable = (...args: unknown[]) => unknown;
 
-const RUNTIME_FILE = fileURLToPath(import.meta.url);
+/** How this file's frames look in a stack: by URL (ES modules), or by path (through source maps). */
+let runtimeLocation: [url: string, path: string] | undefined;
+
+/** Only once a task throws: `import.meta` and `node:url` would cost every starting worker tenths of a millisecond. */
+function locateRuntime(): [url: string, path: string] {
+  return [import.meta.url, url().fileURLToPath(import.meta.url)];
+}
 
 /** Encodes a task's error without the task loop's own frames, which only add noise. */
 function encodeTaskError(error: unknown): EncodedError {
@@ -64,7 +70,8 @@ function encodeTaskError(error: unknown): EncodedError {
   const encoded = encodeThrownByTask(error);
   if (encoded.kind === 'error' && encoded.stack !== undefined) {
     const lines = encoded.stack.split('\n');
-    const first = lines.findIndex((line) => line.includes(RUNTIME_FILE));
+    const [url, path] = (runtimeLocation ??= locateRuntime());
+    const first = lines.findIndex((line) => line.includes(url) || line.includes(path));
     if (first > 0) encoded.stack = lines.slice(0, first).join('\n');
   }
   return encoded;
