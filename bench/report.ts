@@ -2,7 +2,7 @@
 import { PEER_NAMES, type PoolName } from './adapters/adapter.js';
 import type { Environment } from './environment.js';
 import { MEASURES, type Measure } from './measures.js';
-import type { ScenarioName } from './scenarios/index.js';
+import { SAMPLES_PER_ROUND, type ScenarioName } from './scenarios/index.js';
 import type { Metrics } from './scenarios/scenario.js';
 import { median } from './stats.js';
 
@@ -38,7 +38,11 @@ export function renderReport(results: Results, settings: RunSettings, started: E
     `- Node ${started.node}, ${started.os}; ${started.cpu}, ${started.cores} cores; ${started.memoryGiB} GiB`,
     `- offload ${started.offload}; ${peers}`,
     `- ${settings.rounds} rounds, medians shown; every pool × scenario in a fresh process, pool order rotated each round; ` +
-      `${settings.measureMs} ms per steady-state measurement`,
+      `${settings.measureMs} ms per steady-state measurement` +
+      Object.entries(SAMPLES_PER_ROUND)
+        .filter(([scenario]) => results.has(scenario as ScenarioName))
+        .map(([scenario, samples]) => `; ${scenario}: ${samples} fresh processes per pool and round, interleaved`)
+        .join(''),
     `- Load average (1/5/15 min) at start ${started.loadAverage}, at end ${endLoad}`,
     ...(settings.cpu === undefined
       ? []

@@ -23,7 +23,7 @@ import { parseArgs } from 'node:util';
 import { isPoolName, POOL_NAMES, type PoolName } from './adapters/adapter.js';
 import { currentLoad, describeEnvironment } from './environment.js';
 import { renderReport, type Results, type RunSettings } from './report.js';
-import { isScenarioName, RAW_ONLY, SCENARIO_NAMES, type ScenarioName } from './scenarios/index.js';
+import { isScenarioName, RAW_ONLY, SAMPLES_PER_ROUND, SCENARIO_NAMES, type ScenarioName } from './scenarios/index.js';
 import type { Metrics } from './scenarios/scenario.js';
 
 const FULL = { rounds: 3, measureMs: 3_000 };
@@ -69,13 +69,16 @@ const results: Results = new Map(scenarios.map((scenario) => [scenario, new Map(
 for (let round = 0; round < settings.rounds; round++) {
   const order = rotate(settings.pools, round);
   for (const scenario of scenarios) {
-    for (const pool of order) {
-      if (RAW_ONLY.has(scenario) && pool !== 'raw') continue;
-      const began = performance.now();
-      const metrics = runChild(pool, scenario);
-      results.get(scenario)!.get(pool)!.push(metrics);
-      const seconds = ((performance.now() - began) / 1_000).toFixed(1);
-      console.error(`  round ${round + 1}/${settings.rounds}  ${scenario.padEnd(11)} ${pool.padEnd(10)} ${seconds.padStart(4)} s  ${summary(metrics)}`);
+    // Several samples interleave pool by pool, so that a slow spell of the machine hits them all.
+    for (let sample = 0; sample < (SAMPLES_PER_ROUND[scenario] ?? 1); sample++) {
+      for (const pool of order) {
+        if (RAW_ONLY.has(scenario) && pool !== 'raw') continue;
+        const began = performance.now();
+        const metrics = runChild(pool, scenario);
+        results.get(scenario)!.get(pool)!.push(metrics);
+        const seconds = ((performance.now() - began) / 1_000).toFixed(1);
+        console.error(`  round ${round + 1}/${settings.rounds}  ${scenario.padEnd(11)} ${pool.padEnd(10)} ${seconds.padStart(4)} s  ${summary(metrics)}`);
+      }
     }
   }
 }

@@ -66,6 +66,16 @@ for (const executor of executors) {
       assert.doesNotMatch(error.stack!, /\/worker\/(runtime|thread-entry|process-entry)\.[jt]s/);
     });
 
+    test("a message that names the task loop's file stays whole, and the loop's frames are still cut", async () => {
+      for (const onFirstLine of [false, true]) {
+        const error = (await rejection(pool.tasks.throwsNamingTheTaskLoop(onFirstLine))) as Error;
+        assert.match(error.message, /\/worker\/(runtime|thread-entry|process-entry)\.[jt]s/, 'the message names the file');
+        assert.ok(error.stack!.startsWith(`Error: ${error.message}\n`), 'the stack holds the whole message');
+        assert.match(error.stack!, /^\s+at throwsNamingTheTaskLoop /m);
+        assert.doesNotMatch(error.stack!, /^\s+at .*\/worker\/(runtime|thread-entry|process-entry)\.[jt]s/m);
+      }
+    });
+
     test('odd thrown values arrive as thrown and never crash the pool', async () => {
       assert.equal(await rejection(pool.tasks.throwsString()), 'plain string');
       assert.equal(await rejection(pool.tasks.throwsNull()), null);

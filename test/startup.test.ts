@@ -7,7 +7,9 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { promisify } from 'node:util';
 import { localExecutors } from './helpers.js';
@@ -15,12 +17,27 @@ import { localExecutors } from './helpers.js';
 const run = promisify(execFile);
 const root = new URL('..', import.meta.url);
 
-/** Runs `script` as an ES module in a fresh process at the repository root; returns its last line as JSON. */
-async function inFreshProcess(script: string, env?: NodeJS.ProcessEnv): Promise<unknown> {
-  // Told ES module by NODE_OPTIONS, the flag is not repeated.
-  const flags = env?.NODE_OPTIONS?.includes('--input-type') ? [] : ['--input-type=module'];
+/**
+ * Runs `script` as an ES module in a fresh process at the repository root (`-e`, told
+ * `--input-type=module` unless `flags` say otherwise); returns its last line as JSON.
+ */
+async function inFreshProcess(script: string, options: { flags?: string[]; env?: NodeJS.ProcessEnv } = {}): Promise<unknown> {
+  const { flags = ['--input-type=module'], env } = options;
   const { stdout } = await run(process.execPath, [...flags, '-e', script], { cwd: root.pathname, timeout: 30_000, env });
   return JSON.parse(stdout.trim().split('\n').at(-1)!);
+}
+
+/** Runs `script` as an ES module file in a fresh process, under `flags`; returns its last line as JSON. */
+async function inFreshFile(script: string, flags: string[] = []): Promise<unknown> {
+  const directory = mkdtempSync(join(tmpdir(), 'offload-startup-'));
+  try {
+    const file = join(directory, 'main.mjs');
+    writeFileSync(file, script);
+    const { stdout } = await run(process.execPath, [...flags, file], { cwd: root.pathname, timeout: 30_000 });
+    return JSON.parse(stdout.trim().split('\n').at(-1)!);
+  } finally {
+    rmSync(directory, { recursive: true, force: true });
+  }
 }
 
 test('each worker entry, and offload/task, is one file: it imports only Node built-ins', () => {
@@ -111,25 +128,33 @@ for (const executor of localExecutors()) {
   });
 }
 
-test('a thread starts from its entry file, not eval code, unless the flags it inherits name an --input-type', async () => {
-  const { createPool } = await import('offload');
-  const pool = createPool(new URL('./fixtures/loaded-builtins.mjs', import.meta.url), { size: 1 });
-  try {
-    assert.match(String(await pool.run('startedFrom', [])), /\/dist\/worker\/thread-entry\.js$/);
-  } finally {
+/** A script that creates a thread pool, `options` its source text, and prints where its thread started. */
+function threadStart(options = '{}', afterImport = ''): string {
+  return `
+    const { createPool } = await import(${JSON.stringify(new URL('dist/index.js', root).href)});
+    ${afterImport}
+    const pool = createPool(new URL(${JSON.stringify(new URL('test/fixtures/loaded-builtins.mjs', root).href)}), { size: 1, ...${options} });
+    const started = await pool.run('startedFrom', []);
     await pool.close();
-  }
-  // Node refuses a file entry to a thread told `--input-type`, by flags or by NODE_OPTIONS: such
-  // a thread starts from eval code, and works.
-  const script = `
-    const { createPool } = await import('offload');
-    const pool = createPool(new URL('./test/fixtures/loaded-builtins.mjs', import.meta.url), { size: 1 });
-    const startedFrom = await pool.run('startedFrom', []);
-    await pool.close();
-    console.log(JSON.stringify(startedFrom));
+    console.log(JSON.stringify(started));
   `;
-  assert.equal(await inFreshProcess(script), null);
-  assert.equal(await inFreshProcess(script, { ...process.env, NODE_OPTIONS: '--input-type=module' }), null);
+}
+
+test('a thread starts from its entry file, not eval code, unless a flag it inherits or is given would tell them apart', async () => {
+  assert.deepEqual(await inFreshFile(threadStart()), { fromEntryFile: true, preloaded: false });
+  const fromEval = { fromEntryFile: false, preloaded: false };
+  // Node refuses a file entry to a thread told `--input-type`: by the parent's flags (in either
+  // spelling), by NODE_OPTIONS (even once cleared), or by the pool's own `execArgv` or `env`.
+  assert.deepEqual(await inFreshProcess(threadStart()), fromEval);
+  assert.deepEqual(await inFreshProcess(threadStart(), { flags: ['--input_type=module'] }), fromEval);
+  const esmByEnv = { flags: [], env: { ...process.env, NODE_OPTIONS: '--input-type=module' } };
+  assert.deepEqual(await inFreshProcess(threadStart(), esmByEnv), fromEval);
+  assert.deepEqual(await inFreshProcess(threadStart('{}', 'delete process.env.NODE_OPTIONS;'), esmByEnv), fromEval);
+  assert.deepEqual(await inFreshFile(threadStart("{ env: { NODE_OPTIONS: '--input-type module' } }")), fromEval);
+  assert.deepEqual(await inFreshFile(threadStart("{ execArgv: ['--input-type=module'] }")), fromEval);
+  // A file-started thread would run the application's `--import` preloads, which threads started
+  // from eval code never did: a tracing SDK set up twice, or tsx loaded again in every thread.
+  assert.deepEqual(await inFreshFile(threadStart(), ['--import', './test/fixtures/preload-marker.mjs']), fromEval);
 });
 
 test('a thread pool starts without the built-ins only other executors need, nor node:crypto, nor Web Crypto', async () => {

@@ -27,3 +27,9 @@ export function isScenarioName(name: string): name is ScenarioName {
 
 /** Scenarios that measure the platform rather than a pool: run once a round, beside `raw`. */
 export const RAW_ONLY: ReadonlySet<ScenarioName> = new Set<ScenarioName>(['floors']);
+
+/**
+ * Fresh processes per pool and round, where one sample is mostly noise: a cold start measured
+ * once a round swung from 44 to 71 ms between rounds on the shared machine, every pool alike.
+ */
+export const SAMPLES_PER_ROUND: Partial<Record<ScenarioName, number>> = { lifecycle: 5 };

@@ -12,9 +12,9 @@ const entry = entryUrl('thread-entry');
 
 // Where a worker must load TypeScript, a tiny bootstrap registers the loader, then loads the real
 // entry. Only dynamic import(), so it runs whether the inherited flags make eval code CommonJS
-// or ESM (`--input-type=module`). Errors surface as the worker's own uncaught error. Otherwise
-// the thread starts from the entry file itself (eval code, and its extra import, cost a worker's
-// start-up about 2 ms), unless its flags hold `--input-type`, which Node refuses for a file.
+// or ESM (`--input-type=module`). Errors surface as the worker's own uncaught error. Where no
+// flag could tell the two apart, the thread starts from the entry file itself instead: eval
+// code, and its extra import, cost a worker's start-up about 2 ms.
 const BOOTSTRAP = `
 (async () => {
   const { workerData } = await import('node:worker_threads');
@@ -33,7 +33,7 @@ export class ThreadExecutor implements Executor {
 
   spawn(init: WorkerInit, events: WorkerEvents): WorkerHandle {
     const loader = typeScriptLoader(init.moduleUrl);
-    const isBootstrapped = loader !== undefined || hasInputType(this.#options.execArgv ?? process.execArgv);
+    const isBootstrapped = loader !== undefined || startsDifferentlyFromFile(this.#options);
     const worker = new Worker(isBootstrapped ? BOOTSTRAP : entry, {
       eval: isBootstrapped,
       workerData: isBootstrapped ? { ...init, entry: entry.href, loader } : init,
@@ -67,10 +67,24 @@ export class ThreadExecutor implements Executor {
   }
 }
 
+/** Read as offload loads: an application may clear it before it creates a pool, yet its threads keep it. */
+const STARTING_NODE_OPTIONS = process.env.NODE_OPTIONS;
+
 /**
- * Whether a worker with `flags` (inherited or given) would be told the type of string input, as
- * by `node --input-type=module -e`, or `NODE_OPTIONS` which every thread of the process reads.
+ * Flags under which a thread started from a file behaves otherwise than one started from eval
+ * code: Node refuses a file entry with `--input-type` (as `node --input-type=module -e` passes
+ * on), and runs `--import` preloads in a file-started thread only (an application's tracing SDK,
+ * say, or tsx: 50 ms and more in every thread). Loader hooks keep the start they always had.
  */
-function hasInputType(flags: readonly string[]): boolean {
-  return flags.some((flag) => flag === '--input-type' || flag.startsWith('--input-type=')) || (process.env.NODE_OPTIONS ?? '').includes('--input-type');
+const EVAL_SENSITIVE = new Set(['--input-type', '--import', '--loader', '--experimental-loader']);
+
+/** Whether a thread started with these options could tell a file entry from eval code; in doubt, yes. */
+function startsDifferentlyFromFile(options: ThreadExecutorOptions): boolean {
+  const env = options.env;
+  // The thread reads NODE_OPTIONS from its own environment (the `env` option), and keeps the
+  // process's: both count.
+  const nodeOptions = [process.env.NODE_OPTIONS, STARTING_NODE_OPTIONS, typeof env === 'object' ? env.NODE_OPTIONS : undefined];
+  const flags = [...(options.execArgv ?? process.execArgv), ...nodeOptions.flatMap((value) => value?.split(/\s+/) ?? [])];
+  // Node reads `_` as `-` in a flag's name (`--input_type`).
+  return flags.some((flag) => EVAL_SENSITIVE.has(flag.split('=', 1)[0]!.replaceAll('_', '-')));
 }

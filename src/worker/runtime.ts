@@ -56,13 +56,23 @@ const MAX_TAKEN_AT_ONCE = 1_000;
 
 type Callable = (...args: unknown[]) => unknown;
 
-/** How this file's frames look in a stack: by URL (ES modules), or by path (through source maps). */
-let runtimeLocation: [url: string, path: string] | undefined;
+/** How this file's frames name it: by URL (an ES module), or by path (as tsx's source maps show it). */
+let runtimeLocation: string[] | undefined;
 
 /** Only once a task throws: `import.meta` and `node:url` would cost every starting worker tenths of a millisecond. */
-function locateRuntime(): [url: string, path: string] {
-  return [import.meta.url, url().fileURLToPath(import.meta.url)];
+function locateRuntime(): string[] {
+  const names = [import.meta.url];
+  try {
+    // Task code may have replaced the built-in by then: the URL alone still finds the frames.
+    const path: unknown = url().fileURLToPath(import.meta.url);
+    if (typeof path === 'string' && path !== '') names.push(path);
+  } catch {
+    // As above.
+  }
+  return names;
 }
+
+const FRAME = /^\s+at /;
 
 /** Encodes a task's error without the task loop's own frames, which only add noise. */
 function encodeTaskError(error: unknown): EncodedError {
@@ -70,8 +80,9 @@ function encodeTaskError(error: unknown): EncodedError {
   const encoded = encodeThrownByTask(error);
   if (encoded.kind === 'error' && encoded.stack !== undefined) {
     const lines = encoded.stack.split('\n');
-    const [url, path] = (runtimeLocation ??= locateRuntime());
-    const first = lines.findIndex((line) => line.includes(url) || line.includes(path));
+    const names = (runtimeLocation ??= locateRuntime());
+    // Frames only: the message's own lines may name this file too.
+    const first = lines.findIndex((line) => FRAME.test(line) && names.some((name) => line.includes(name)));
     if (first > 0) encoded.stack = lines.slice(0, first).join('\n');
   }
   return encoded;
