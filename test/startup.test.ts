@@ -140,11 +140,13 @@ function threadStart(options = '{}', afterImport = ''): string {
   `;
 }
 
-test('a thread starts from its entry file, not eval code, unless a flag it inherits or is given would tell them apart', async () => {
-  assert.deepEqual(await inFreshFile(threadStart()), { fromEntryFile: true, preloaded: false });
+test("a thread never runs the application's --import preloads, and starts under whatever --input-type it inherits", async () => {
+  // A thread started from a file would: Node runs `--import` preloads in such a thread (a tracing
+  // SDK set up again, tsx loaded again, in every thread), and refuses it a file when told
+  // `--input-type`, by the parent's flags (in either spelling), NODE_OPTIONS (even once cleared),
+  // or the pool's own `execArgv` or `env`.
   const fromEval = { fromEntryFile: false, preloaded: false };
-  // Node refuses a file entry to a thread told `--input-type`: by the parent's flags (in either
-  // spelling), by NODE_OPTIONS (even once cleared), or by the pool's own `execArgv` or `env`.
+  assert.deepEqual(await inFreshFile(threadStart(), ['--import', './test/fixtures/preload-marker.mjs']), fromEval);
   assert.deepEqual(await inFreshProcess(threadStart()), fromEval);
   assert.deepEqual(await inFreshProcess(threadStart(), { flags: ['--input_type=module'] }), fromEval);
   const esmByEnv = { flags: [], env: { ...process.env, NODE_OPTIONS: '--input-type=module' } };
@@ -152,9 +154,6 @@ test('a thread starts from its entry file, not eval code, unless a flag it inher
   assert.deepEqual(await inFreshProcess(threadStart('{}', 'delete process.env.NODE_OPTIONS;'), esmByEnv), fromEval);
   assert.deepEqual(await inFreshFile(threadStart("{ env: { NODE_OPTIONS: '--input-type module' } }")), fromEval);
   assert.deepEqual(await inFreshFile(threadStart("{ execArgv: ['--input-type=module'] }")), fromEval);
-  // A file-started thread would run the application's `--import` preloads, which threads started
-  // from eval code never did: a tracing SDK set up twice, or tsx loaded again in every thread.
-  assert.deepEqual(await inFreshFile(threadStart(), ['--import', './test/fixtures/preload-marker.mjs']), fromEval);
 });
 
 test('a thread pool starts without the built-ins only other executors need, nor node:crypto, nor Web Crypto', async () => {

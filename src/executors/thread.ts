@@ -8,13 +8,14 @@ export interface ThreadExecutorOptions {
   execArgv?: string[] | undefined;
 }
 
-const entry = entryUrl('thread-entry');
+const entry = entryUrl('thread-entry').href;
 
-// Where a worker must load TypeScript, a tiny bootstrap registers the loader, then loads the real
+// A tiny bootstrap: registers the TypeScript loader when one is needed, then loads the real
 // entry. Only dynamic import(), so it runs whether the inherited flags make eval code CommonJS
-// or ESM (`--input-type=module`). Errors surface as the worker's own uncaught error. Where no
-// flag could tell the two apart, the thread starts from the entry file itself instead: eval
-// code, and its extra import, cost a worker's start-up about 2 ms.
+// or ESM (`--input-type=module`). Errors surface as the worker's own uncaught error. Not the
+// entry file itself: Node refuses a file to a thread that inherits `--input-type`, and runs the
+// application's `--import` preloads in a file-started thread (its tracing SDK, or tsx, again in
+// every thread), for a saving of 0.2 to 0.5 ms per thread.
 const BOOTSTRAP = `
 (async () => {
   const { workerData } = await import('node:worker_threads');
@@ -32,11 +33,9 @@ export class ThreadExecutor implements Executor {
   }
 
   spawn(init: WorkerInit, events: WorkerEvents): WorkerHandle {
-    const loader = typeScriptLoader(init.moduleUrl);
-    const isBootstrapped = loader !== undefined || startsDifferentlyFromFile(this.#options);
-    const worker = new Worker(isBootstrapped ? BOOTSTRAP : entry, {
-      eval: isBootstrapped,
-      workerData: isBootstrapped ? { ...init, entry: entry.href, loader } : init,
+    const worker = new Worker(BOOTSTRAP, {
+      eval: true,
+      workerData: { ...init, entry, loader: typeScriptLoader(init.moduleUrl) },
       name: `${init.poolName}#${init.workerId}`,
       resourceLimits: this.#options.resourceLimits,
       env: this.#options.env,
@@ -65,26 +64,4 @@ export class ThreadExecutor implements Executor {
       terminate: () => void worker.terminate(),
     };
   }
-}
-
-/** Read as offload loads: an application may clear it before it creates a pool, yet its threads keep it. */
-const STARTING_NODE_OPTIONS = process.env.NODE_OPTIONS;
-
-/**
- * Flags under which a thread started from a file behaves otherwise than one started from eval
- * code: Node refuses a file entry with `--input-type` (as `node --input-type=module -e` passes
- * on), and runs `--import` preloads in a file-started thread only (an application's tracing SDK,
- * say, or tsx: 50 ms and more in every thread). Loader hooks keep the start they always had.
- */
-const EVAL_SENSITIVE = new Set(['--input-type', '--import', '--loader', '--experimental-loader']);
-
-/** Whether a thread started with these options could tell a file entry from eval code; in doubt, yes. */
-function startsDifferentlyFromFile(options: ThreadExecutorOptions): boolean {
-  const env = options.env;
-  // The thread reads NODE_OPTIONS from its own environment (the `env` option), and keeps the
-  // process's: both count.
-  const nodeOptions = [process.env.NODE_OPTIONS, STARTING_NODE_OPTIONS, typeof env === 'object' ? env.NODE_OPTIONS : undefined];
-  const flags = [...(options.execArgv ?? process.execArgv), ...nodeOptions.flatMap((value) => value?.split(/\s+/) ?? [])];
-  // Node reads `_` as `-` in a flag's name (`--input_type`).
-  return flags.some((flag) => EVAL_SENSITIVE.has(flag.split('=', 1)[0]!.replaceAll('_', '-')));
 }
