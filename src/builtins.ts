@@ -3,9 +3,8 @@
  * `offload`. Every worker whose task module imports `offload` (for `transfer()`, `isCancelled()`...)
  * loads it too, and a thread pool should not pay at start-up for `child_process`, `crypto`, `net`
  * or `v8`, each several milliseconds to load, when only the process or remote executor uses them;
- * nor a worker for `fs` and `os` when it has no `niceIncrement` to apply, nor for `url` before a task
- * throws. `fs` and `os` come from
- * here for the pool too: see `loader`.
+ * nor a worker for `fs` and `os` when it has no `niceIncrement` to apply, nor for `url` before a
+ * task throws. `fs` and `os` come from here for the pool too: see `loader`.
  */
 import { createRequire } from 'node:module';
 

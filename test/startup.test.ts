@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -155,6 +155,33 @@ test("a thread never runs the application's --import preloads, and starts under 
   assert.deepEqual(await inFreshFile(threadStart("{ env: { NODE_OPTIONS: '--input-type module' } }")), fromEval);
   assert.deepEqual(await inFreshFile(threadStart("{ execArgv: ['--input-type=module'] }")), fromEval);
 });
+
+for (const executor of localExecutors()) {
+  test(`a task's stack loses the task loop's frames wherever offload is installed: a path with spaces and non-ASCII letters (${executor})`, async () => {
+    const directory = mkdtempSync(join(tmpdir(), 'offload stack ü '));
+    try {
+      const installed = join(directory, 'node_modules', 'offload');
+      cpSync(new URL('dist', root), join(installed, 'dist'), { recursive: true });
+      copyFileSync(new URL('package.json', root), join(installed, 'package.json'));
+      writeFileSync(join(directory, 'tasks.mjs'), 'export function fails() { throw new TypeError("bad input"); }\n');
+      writeFileSync(
+        join(directory, 'main.mjs'),
+        `import { createPool } from 'offload';
+        const pool = createPool(new URL('./tasks.mjs', import.meta.url), { executor: '${executor}', size: 1 });
+        const stack = await pool.run('fails', []).then(() => 'no error', (error) => error.stack);
+        await pool.close();
+        console.log(JSON.stringify(stack));`,
+      );
+      const { stdout } = await run(process.execPath, [join(directory, 'main.mjs')], { cwd: directory, timeout: 30_000 });
+      const stack = JSON.parse(stdout.trim().split('\n').at(-1)!) as string;
+      assert.match(stack, /^TypeError: bad input\n\s+at fails /);
+      // Frames name a module by URL, where the space and the ü are escaped: a path never matches them.
+      assert.doesNotMatch(stack, /^\s+at .*\/dist\/worker\//m);
+    } finally {
+      rmSync(directory, { recursive: true, force: true });
+    }
+  });
+}
 
 test('a thread pool starts without the built-ins only other executors need, nor node:crypto, nor Web Crypto', async () => {
   const result = await inFreshProcess(`
