@@ -187,6 +187,22 @@ for (const executor of executors) {
     });
 
     if (capabilities[executor].ownsWorkers)
+    test('stats() counts a worker being recycled in its size, not as idle: it takes no task', async () => {
+      const pool = poolFor<typeof Faults>('faults.ts', executor, { size: 1, maxTasksPerWorker: 1 });
+      try {
+        const exited = once(pool, 'workerExited');
+        assert.equal(await pool.tasks.countRuns(), 1);
+        // The worker reached its limit: it is leaving, and its exit is still to come.
+        const leaving = pool.stats();
+        assert.deepEqual({ size: leaving.size, busy: leaving.busy, idle: leaving.idle }, { size: 1, busy: 0, idle: 0 });
+        await exited;
+        assert.equal(pool.stats().size, 0);
+      } finally {
+        await pool.close();
+      }
+    });
+
+    if (capabilities[executor].ownsWorkers)
     test('warmup() while workers are being recycled never holds more workers than the pool size', async () => {
       const pool = poolFor<typeof Faults>('faults.ts', executor, { size: 2, maxTasksPerWorker: 1 });
       let most = 0;

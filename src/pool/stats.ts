@@ -20,7 +20,7 @@ export interface PoolStats {
   size: number;
   /** Workers running a task. */
   busy: number;
-  /** Workers ready and without a task. */
+  /** Workers ready for a task: started, without one, and not leaving (recycled, past `idleTimeout`, or closing). */
   idle: number;
   /** Tasks waiting for a worker. */
   queued: number;
@@ -61,7 +61,8 @@ export class StatsRecorder {
   snapshot(workers: readonly WorkerSlot[], busy: number, queued: number): PoolStats {
     const now = clock();
     let idle = 0;
-    for (const slot of workers) if (slot.isReady && slot.inflight.length === 0) idle++;
+    // A worker being recycled stays in `size` until it has left, but takes no task.
+    for (const slot of workers) if (slot.isReady && !slot.isRetiring && slot.inflight.length === 0) idle++;
     return {
       size: workers.length,
       busy,
