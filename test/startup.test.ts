@@ -157,7 +157,7 @@ test("a thread never runs the application's --import preloads, and starts under 
 });
 
 for (const executor of localExecutors()) {
-  test(`a task's stack loses the task loop's frames wherever offload is installed: a path with spaces and non-ASCII letters (${executor})`, async () => {
+  test(`a task's stack loses the task loop's frames wherever offload is installed (a path with spaces and non-ASCII letters), source maps or not (${executor})`, async () => {
     const directory = mkdtempSync(join(tmpdir(), 'offload stack ü '));
     try {
       const installed = join(directory, 'node_modules', 'offload');
@@ -172,11 +172,14 @@ for (const executor of localExecutors()) {
         await pool.close();
         console.log(JSON.stringify(stack));`,
       );
-      const { stdout } = await run(process.execPath, [join(directory, 'main.mjs')], { cwd: directory, timeout: 30_000 });
-      const stack = JSON.parse(stdout.trim().split('\n').at(-1)!) as string;
-      assert.match(stack, /^TypeError: bad input\n\s+at fails /);
-      // Frames name a module by URL, where the space and the ü are escaped: a path never matches them.
-      assert.doesNotMatch(stack, /^\s+at .*\/dist\/worker\//m);
+      // Frames name a module by URL, where the space and the ü are escaped: a path never matches
+      // them. Under --enable-source-maps they name the source the bundle maps back to.
+      for (const flags of [[], ['--enable-source-maps']]) {
+        const { stdout } = await run(process.execPath, [...flags, join(directory, 'main.mjs')], { cwd: directory, timeout: 30_000 });
+        const stack = JSON.parse(stdout.trim().split('\n').at(-1)!) as string;
+        assert.match(stack, /^TypeError: bad input\n\s+at fails /);
+        assert.doesNotMatch(stack, /^\s+at .*\/(dist|src)\/worker\//m, `under ${flags.join(' ') || 'no flags'}`);
+      }
     } finally {
       rmSync(directory, { recursive: true, force: true });
     }

@@ -56,16 +56,23 @@ const MAX_TAKEN_AT_ONCE = 1_000;
 
 type Callable = (...args: unknown[]) => unknown;
 
-/** How this file's frames name it: by URL (an ES module), or by path (as tsx's source maps show it). */
-let runtimeLocation: string[] | undefined;
+/**
+ * How the task loop's frames name its file: by URL (an ES module), by path (as tsx's source maps
+ * show it), or by the path of the source a bundled entry maps back to (`dist/worker/*.js` to
+ * `src/worker/runtime.ts`, under `--enable-source-maps`). This file only: the helpers task code
+ * calls (`throwIfCancelled()`...) sit beside it in `src/worker/`, and their frames are the task's.
+ */
+let taskLoopFile: string[] | undefined;
 
 /** Only once a task throws: `import.meta` and `node:url` would cost every starting worker tenths of a millisecond. */
-function locateRuntime(): string[] {
+function locateTaskLoop(): string[] {
   const names = [import.meta.url];
   try {
     // Task code may have replaced the built-in by then: the URL alone still finds the frames.
-    const path: unknown = url().fileURLToPath(import.meta.url);
-    if (typeof path === 'string' && path !== '') names.push(path);
+    for (const file of [import.meta.url, new URL('../../src/worker/runtime.ts', import.meta.url).href]) {
+      const path: unknown = url().fileURLToPath(file);
+      if (typeof path === 'string' && path !== '') names.push(path);
+    }
   } catch {
     // As above.
   }
@@ -74,13 +81,13 @@ function locateRuntime(): string[] {
 
 const FRAME = /^\s+at /;
 
-/** Encodes a task's error without the task loop's own frames, which only add noise. */
+/** Encodes a task's error without the task loop's own frames (and Node's below them), which only add noise. */
 function encodeTaskError(error: unknown): EncodedError {
   // Task code can build offload's error classes in its own worker: what it throws is its own.
   const encoded = encodeThrownByTask(error);
   if (encoded.kind === 'error' && encoded.stack !== undefined) {
     const lines = encoded.stack.split('\n');
-    const names = (runtimeLocation ??= locateRuntime());
+    const names = (taskLoopFile ??= locateTaskLoop());
     // Frames only: the message's own lines may name this file too.
     const first = lines.findIndex((line) => FRAME.test(line) && names.some((name) => line.includes(name)));
     if (first > 0) encoded.stack = lines.slice(0, first).join('\n');
