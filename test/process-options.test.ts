@@ -102,6 +102,11 @@ test("the parent's own flags pass on, except those that would hijack or break a 
   ]);
   // Without a loader of the worker's own, the parent's `--import tsx` stays.
   assert.deepEqual(workerFlags({ execArgv: undefined, loader: undefined, maxOldSpaceSizeMb: undefined }, ['-p', '1', '--import=tsx']), ['--import=tsx']);
+  // Node reads `_` as `-` in a long flag's name: either spelling is the same flag.
+  assert.deepEqual(
+    workerFlags({ execArgv: undefined, loader: undefined, maxOldSpaceSizeMb: undefined }, ['--input_type=module', '--test_reporter', 'spec', '--max_old_space_size=512']),
+    ['--max_old_space_size=512'],
+  );
   // Flags given in the options are used as they are.
   assert.deepEqual(workerFlags({ execArgv: ['--input-type=module'], loader: undefined, maxOldSpaceSizeMb: undefined }, ['-e', 'x']), [
     '--input-type=module',

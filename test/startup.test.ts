@@ -157,6 +157,17 @@ test("a thread never runs the application's --import preloads, and starts under 
 });
 
 for (const executor of localExecutors()) {
+  test(`a pool works under a parent told --input-type in either spelling: --input_type too (${executor})`, async () => {
+    const script = `
+      const { createPool } = await import('offload');
+      const pool = createPool(new URL('./test/fixtures/basic-js.mjs', import.meta.url), { executor: '${executor}', size: 1 });
+      const sum = await pool.run('add', [1, 2]);
+      await pool.close();
+      console.log(JSON.stringify(sum));
+    `;
+    assert.equal(await inFreshProcess(script, { flags: ['--input_type=module'] }), 3);
+  });
+
   test(`a task's stack loses the task loop's frames wherever offload is installed (a path with spaces and non-ASCII letters), source maps or not (${executor})`, async () => {
     const directory = mkdtempSync(join(tmpdir(), 'offload stack ü '));
     try {

@@ -67,8 +67,10 @@ function filterInherited(inherited: readonly string[], hasLoader: boolean): stri
   for (let i = 0; i < inherited.length; i++) {
     const flag = inherited[i]!;
     const equals = flag.indexOf('=');
-    const name = flag.startsWith('--') && equals !== -1 ? flag.slice(0, equals) : flag;
-    const hasInlineValue = name !== flag;
+    const written = flag.startsWith('--') && equals !== -1 ? flag.slice(0, equals) : flag;
+    const hasInlineValue = written !== flag;
+    // Node reads `_` as `-` in a long flag's name (`--input_type`).
+    const name = written.startsWith('--') ? written.replaceAll('_', '-') : written;
     const takesValue = PARENT_ONLY.get(name);
     if (takesValue !== undefined) {
       if (takesValue === true && !hasInlineValue) i++;
