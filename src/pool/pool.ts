@@ -646,7 +646,10 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
       const pause = Math.min(RESPAWN_MAX_MS, 50 * 2 ** (this.#crashStreak - 2));
       this.#respawnTimer = setTimeout(() => {
         this.#respawnTimer = undefined;
-        this.#spawn();
+        // warmup() may have started workers meanwhile: never more than `maxSize` at once. (Once,
+        // a CI chaos run held 5 workers on a pool of 4, and the dispatch that sized its backlog
+        // by the room left found none behind a negative count, and threw from the next call.)
+        if (this.#workers.length < this.options.maxSize) this.#spawn();
         this.#dispatcher.dispatch();
       }, pause);
       return;
