@@ -17,6 +17,11 @@ import { localExecutors } from './helpers.js';
 const run = promisify(execFile);
 const root = new URL('..', import.meta.url);
 
+/** What a script printed last, as JSON. */
+function lastLineJson(stdout: string): unknown {
+  return JSON.parse(stdout.trim().split('\n').at(-1)!);
+}
+
 /**
  * Runs `script` as an ES module in a fresh process at the repository root (`-e`, told
  * `--input-type=module` unless `flags` say otherwise); returns its last line as JSON.
@@ -24,7 +29,7 @@ const root = new URL('..', import.meta.url);
 async function inFreshProcess(script: string, options: { flags?: string[]; env?: NodeJS.ProcessEnv } = {}): Promise<unknown> {
   const { flags = ['--input-type=module'], env } = options;
   const { stdout } = await run(process.execPath, [...flags, '-e', script], { cwd: root.pathname, timeout: 30_000, env });
-  return JSON.parse(stdout.trim().split('\n').at(-1)!);
+  return lastLineJson(stdout);
 }
 
 /** Runs `script` as an ES module file in a fresh process, under `flags`; returns its last line as JSON. */
@@ -34,7 +39,7 @@ async function inFreshFile(script: string, flags: string[] = []): Promise<unknow
     const file = join(directory, 'main.mjs');
     writeFileSync(file, script);
     const { stdout } = await run(process.execPath, [...flags, file], { cwd: root.pathname, timeout: 30_000 });
-    return JSON.parse(stdout.trim().split('\n').at(-1)!);
+    return lastLineJson(stdout);
   } finally {
     rmSync(directory, { recursive: true, force: true });
   }
@@ -187,7 +192,7 @@ for (const executor of localExecutors()) {
       // them. Under --enable-source-maps they name the source the bundle maps back to.
       for (const flags of [[], ['--enable-source-maps']]) {
         const { stdout } = await run(process.execPath, [...flags, join(directory, 'main.mjs')], { cwd: directory, timeout: 30_000 });
-        const stack = JSON.parse(stdout.trim().split('\n').at(-1)!) as string;
+        const stack = lastLineJson(stdout) as string;
         assert.match(stack, /^TypeError: bad input\n\s+at fails /);
         assert.doesNotMatch(stack, /^\s+at .*\/(dist|src)\/worker\//m, `under ${flags.join(' ') || 'no flags'}`);
       }

@@ -646,10 +646,7 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
       const pause = Math.min(RESPAWN_MAX_MS, 50 * 2 ** (this.#crashStreak - 2));
       this.#respawnTimer = setTimeout(() => {
         this.#respawnTimer = undefined;
-        // warmup() may have started workers meanwhile: never more than `maxSize` at once. (Once,
-        // a CI chaos run held 5 workers on a pool of 4, and the dispatch that sized its backlog
-        // by the room left found none behind a negative count, and threw from the next call.)
-        if (this.#workers.length < this.options.maxSize) this.#spawn();
+        this.#spawn();
         this.#dispatcher.dispatch();
       }, pause);
       return;
@@ -672,7 +669,13 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
     return live;
   }
 
+  /**
+   * Starts a worker, unless `maxSize` are there already (counting those still leaving): every
+   * caller relies on it, warmup(), growth and a respawn held back after crashes alike, and the
+   * dispatch sizes what it hands ahead by the room left. `undefined` when none was started.
+   */
   #spawn(): WorkerSlot | undefined {
+    if (this.#workers.length >= this.options.maxSize) return undefined;
     const executor = this.#executor!;
     const sharesMemory = executor.sharesMemory;
     const cancelFlag = sharesMemory ? createCancelFlag() : undefined;
@@ -995,7 +998,7 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
       let alive = this.#liveWorkers();
       for (const slot of this.#workers) {
         if (alive <= this.options.minSize) break;
-        if (slot.isReady && !slot.isRetiring && slot.inflight.length === 0 && now - slot.idleSince >= this.options.idleTimeout) {
+        if (slot.isIdle && now - slot.idleSince >= this.options.idleTimeout) {
           this.#retire(slot, false);
           alive--;
         }
@@ -1014,7 +1017,7 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
   #closeIdleWorkers(): void {
     if (this.#state === 'open' || this.#queue.length > 0) return;
     for (const slot of this.#workers) {
-      if (slot.isReady && !slot.isRetiring && slot.inflight.length === 0) this.#retire(slot, false);
+      if (slot.isIdle) this.#retire(slot, false);
     }
   }
 

@@ -62,7 +62,7 @@ export class StatsRecorder {
     const now = clock();
     let idle = 0;
     // A worker being recycled stays in `size` until it has left, but takes no task.
-    for (const slot of workers) if (slot.isReady && !slot.isRetiring && slot.inflight.length === 0) idle++;
+    for (const slot of workers) if (slot.isIdle) idle++;
     return {
       size: workers.length,
       busy,

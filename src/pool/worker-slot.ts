@@ -30,6 +30,11 @@ export class WorkerSlot {
   ahead: Task | undefined;
   /** A worker process still starting was asked to give back `ahead`; its answer is on the way. */
   askedBack: Task | undefined;
+  /** Ready for a task now: started, not leaving, and holding none. */
+  get isIdle(): boolean {
+    return this.isReady && !this.isRetiring && this.inflight.length === 0;
+  }
+
   /** The in-flight task `id`: the head when tasks run one at a time, anywhere when they overlap. */
   find(id: number): Task | undefined {
     const inflight = this.inflight;

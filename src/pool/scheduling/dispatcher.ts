@@ -145,7 +145,7 @@ export class Dispatcher {
     let starting = 0;
     for (const slot of workers) {
       if (!slot.isReady) starting++;
-      else if (!slot.isRetiring && slot.inflight.length === 0) idle++;
+      else if (slot.isIdle) idle++;
     }
     const spare = this.host.maxSize - workers.length;
     if (depth === 1 || queue.length <= idle + starting + spare) {
@@ -258,8 +258,6 @@ export class Dispatcher {
     for (const slot of workers) {
       if (queue.length <= reserve) return;
       if (!canTakeAhead(slot, maxTasksPerWorker)) continue;
-      // Read, not assumed from the count: a chaos run in CI once found nothing behind a count of
-      // one (after warmup(), at the first call), and the call threw from `run()`.
       const head = queue.peek();
       // A stream holds a worker until it ends: it waits for a free one, and so does what follows it.
       if (head === undefined || head.stream !== undefined) return;
