@@ -12,7 +12,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { AbortError, type Pool } from '../src/index.js';
+import { AbortError, transfer, type Pool } from '../src/index.js';
 import type * as FirstCall from './fixtures/first-call.js';
 import { localExecutors, poolFor } from './helpers.js';
 
@@ -140,6 +140,22 @@ for (const executor of localExecutors()) {
         const high = pool.run('order', ['high'], { priority: 5 });
         assert.deepEqual(await high, ['high']);
         assert.deepEqual(await low, ['high', 'low']);
+      } finally {
+        await pool.close();
+      }
+    }));
+
+  test(`a first call that moves a buffer, taken back for a call of higher priority while the worker starts, still gets its bytes (${executor})`, () =>
+    withSlowLoad(1, 500, async () => {
+      const pool = poolFor<typeof FirstCall>('first-call.ts', executor, { size: 1 });
+      try {
+        const bytes = new Uint8Array([1, 2, 3]);
+        const low = pool.run('orderSum', ['low', transfer(bytes)]);
+        await spawned(pool);
+        const high = pool.run('order', ['high'], { priority: 5 });
+        assert.deepEqual(await high, ['high']);
+        assert.deepEqual(await low, [['high', 'low'], 6]);
+        assert.equal(bytes.byteLength, 0, "the caller's buffer was moved");
       } finally {
         await pool.close();
       }

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import { setImmediate as nextTurn } from 'node:timers/promises';
-import { AbortError, QueueFullError, type Pool } from '../src/index.js';
+import { AbortError, QueueFullError, transfer, type Pool } from '../src/index.js';
 import type * as HandAhead from './fixtures/hand-ahead.js';
 import { capabilities, localExecutors, poolFor, rejection } from './helpers.js';
 
@@ -100,6 +100,21 @@ for (const executor of localExecutors()) {
       const high = pool.run('block', ['high', 1], { priority: 5 });
       await Promise.all([first, low, high]);
       assert.deepEqual(await pool.tasks.startOrder(), ['first', 'high', 'low']);
+    });
+
+    test('a call that moves a buffer is never handed ahead where it could not be taken back whole: a call of higher priority still runs first, and it gets its bytes', async () => {
+      const pool = poolFor<typeof HandAhead>('hand-ahead.ts', executor, { size: 1 });
+      after(() => pool.close());
+      await pool.warmup();
+      const first = pool.tasks.block('first', 150);
+      const bytes = new Uint8Array([1, 2, 3]);
+      const moved = pool.run('sum', ['moved', transfer(bytes)]);
+      await nextTurn(); // a buffer sent ahead to a thread is in its port: taken back, it would be lost
+      const high = pool.run('block', ['high', 1], { priority: 5 });
+      const [, sum] = await Promise.all([first, moved, high]);
+      assert.equal(sum, 6, 'the moved buffer reached the worker that ran the call');
+      assert.equal(bytes.byteLength, 0, "the caller's buffer was moved");
+      assert.deepEqual(await pool.tasks.startOrder(), ['first', 'high', 'moved']);
     });
 
     test('tasks taken back for calls of higher priority run in the order they were called', async () => {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { createPool } from '../src/index.js';
+import { createPool, transfer } from '../src/index.js';
 import type * as Scheduling from './fixtures/scheduling.js';
 import { executors, fixture, poolFor, refusedOnRemote } from './helpers.js';
 
@@ -33,6 +33,35 @@ for (const executor of executors) {
         await pool.close();
       }
     });
+
+    for (const concurrentTasksPerWorker of [1, 2]) {
+      test(`calls sent in one batch behind the task that crossed the limit run on the fresh worker, a moved buffer with its bytes (concurrentTasksPerWorker ${concurrentTasksPerWorker})`, async () => {
+        const limit = executor === 'process' ? 400 : 150;
+        const pool = poolFor<typeof Scheduling>('scheduling.ts', executor, { size: 1, maxWorkerMemoryMb: limit, concurrentTasksPerWorker });
+        try {
+          // Tiny calls first: the pool learns to send several per message to a worker.
+          for (let round = 0; round < 3; round++) await Promise.all(Array.from({ length: 50 }, () => pool.tasks.whoAmI()));
+          const first = await pool.tasks.whoAmI();
+          const bytes = new Uint8Array([1, 2, 3]);
+          const [overLimit, before, moved, after] = await Promise.all([
+            pool.tasks.hold(limit + 50),
+            pool.tasks.whoAmI(),
+            pool.run('sumHere', [transfer(bytes)]),
+            pool.tasks.whoAmI(),
+          ]);
+          assert.equal(overLimit, first, 'the task that crossed the limit ran on the first worker');
+          for (const id of [before, moved.worker, after]) assert.notEqual(id, first, 'work behind it went to the fresh worker');
+          assert.equal(moved.sum, 6, 'the moved buffer came back whole and went on to the fresh worker');
+          assert.equal(bytes.byteLength, 0, "the caller's buffer was moved");
+          const stats = pool.stats();
+          assert.deepEqual(stats.replaced, { tasks: 0, memory: 1 });
+          assert.equal(stats.crashes, 0);
+          assert.equal(stats.failed, 0);
+        } finally {
+          await pool.close();
+        }
+      });
+    }
 
     test('replacements are counted by cause: task count and memory apart', async () => {
       const pool = poolFor<typeof Scheduling>('scheduling.ts', executor, { size: 1, maxTasksPerWorker: 2 });

@@ -28,7 +28,7 @@ import { Failure, Task, TaskState } from './task.js';
 import { TaskQueue } from './task-queue.js';
 import { TaskStream, type StreamControl, type StreamLimits } from './stream.js';
 import { setLongTimeout } from './long-timeout.js';
-import { Dispatcher } from './scheduling/dispatcher.js';
+import { byCallOrder, Dispatcher } from './scheduling/dispatcher.js';
 import { askBack, givenBack, takeBackUnstarted, waitingAhead, withdraw } from './scheduling/hand-ahead.js';
 import { MAX_DEPTH, PipelineDepth } from './scheduling/pipeline-depth.js';
 import { WorkerSlot } from './worker-slot.js';
@@ -768,7 +768,8 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
         if (!slot.isReady) this.#onLoadFailed(slot, decodeError(message[1]));
         break;
       case FromWorker.GivenBack:
-        this.#onGivenBack(slot, message[1]);
+        if (slot.isReady) this.#onGivenBackOverMemory(slot, message);
+        else this.#onGivenBack(slot, message[1], message[2]);
         break;
       case FromWorker.Closed:
         slot.handle.terminate();
@@ -854,11 +855,38 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
   }
 
   /** A worker process still starting gave back the task handed with its spawn: queued again, if still wanted. */
-  #onGivenBack(slot: WorkerSlot, id: number): void {
+  #onGivenBack(slot: WorkerSlot, id: unknown, args: unknown): void {
     const task = givenBack(slot, id);
     if (task === undefined || task.state === TaskState.Settled) return;
+    task.cameBack(args);
     this.#queue.requeue([task]);
     this.#dispatcher.dispatch();
+  }
+
+  /**
+   * A worker past its memory limit gave back tasks it had not started, sent in a batch or before
+   * the pool heard its `OverMemory`: they go back to the front of the queue, for a fresh worker.
+   * Only ever after that `OverMemory`; never the task handed ahead, which the claim cell returns.
+   */
+  #onGivenBackOverMemory(slot: WorkerSlot, message: unknown[]): void {
+    if (!slot.isOverMemory) return;
+    let returned: Task[] | undefined;
+    let removed = false;
+    for (let i = 1; i < message.length; i += 2) {
+      const task = typeof message[i] === 'number' ? slot.find(message[i] as number) : undefined;
+      if (task === undefined || task === slot.ahead || task.stream !== undefined) continue;
+      slot.inflight.remove(task);
+      slot.assigned--;
+      removed = true;
+      this.#dispatcher.release(task);
+      if (task.state === TaskState.Settled) continue; // cancelled or timed out meanwhile
+      task.cameBack(message[i + 1]);
+      (returned ??= []).push(task);
+    }
+    // Back in the order they were called, as a crashed worker's unstarted tasks go.
+    if (returned !== undefined) this.#queue.requeue(returned.sort(byCallOrder));
+    if (removed && slot.inflight.length === 0) this.#onIdle(slot);
+    if (this.#queue.length > 0) this.#dispatcher.dispatch();
   }
 
   /** Replaces a worker that reached `maxTasksPerWorker` or `maxWorkerMemoryMb`, counted by cause. */

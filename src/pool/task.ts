@@ -50,12 +50,22 @@ export class Task {
   constructor(
     readonly id: number,
     readonly name: string,
-    readonly args: unknown[],
-    readonly transfer: TransferListItem[] | undefined,
+    public args: unknown[],
+    public transfer: TransferListItem[] | undefined,
     readonly priority: number,
     readonly enqueuedAt: number,
     public settle: (outcome: unknown) => void,
   ) {}
+
+  /**
+   * A worker gave the task back unstarted, with `args` as it received them. What the call moved
+   * (a buffer, a port) was detached here and exists only in that copy now, which it sends next.
+   */
+  cameBack(args: unknown): void {
+    if (this.transfer === undefined || !Array.isArray(args)) return;
+    this.args = args;
+    this.transfer = undefined;
+  }
 
   /** Settles once; later outcomes (a result after a timeout, say) are dropped. */
   finish(outcome: unknown): boolean {

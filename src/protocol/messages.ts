@@ -44,8 +44,11 @@ export const FromWorker = {
   /** `[OverMemory, mb]`: past `maxWorkerMemoryMb` after a task; sent before that task's result. */
   OverMemory: 6,
   /**
-   * `[GivenBack, id]`: a worker process still starting will never run task `id`, handed with its
-   * spawn, as asked (by `Revoke` or `Cancel`). Always before its `Ready`.
+   * `[GivenBack, id, args, id, args, ...]`: tasks this worker will never run, with their arguments
+   * as it received them (a buffer a call moved is nowhere else now). Before its `Ready`, a worker
+   * process still starting gives back the task handed with its spawn, as asked (by `Revoke` or
+   * `Cancel`); after it, a worker past `maxWorkerMemoryMb` gives back every task it has not
+   * started (but the one handed ahead through the claim cell), right after its `OverMemory`.
    */
   GivenBack: 7,
 } as const;
@@ -79,7 +82,7 @@ export type WorkerMessage =
   | [typeof FromWorker.Items, number, ...unknown[]]
   | [typeof FromWorker.Progress, number, unknown]
   | [typeof FromWorker.OverMemory, number]
-  | [typeof FromWorker.GivenBack, number];
+  | [typeof FromWorker.GivenBack, ...unknown[]];
 export type MainMessage =
   | RunMessage
   | [typeof ToWorker.Close]

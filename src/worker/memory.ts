@@ -4,11 +4,14 @@
  * Buffers); a process owns its resident set, which also catches native leaks.
  */
 import { isMainThread } from 'node:worker_threads';
+import { v8 } from '../builtins.js';
 
 const MB = 1024 * 1024;
 
 export function memoryInUseMb(): number {
   if (isMainThread) return process.memoryUsage.rss() / MB;
-  const usage = process.memoryUsage();
-  return (usage.heapUsed + usage.external) / MB;
+  // What process.memoryUsage() reports as heapUsed + external, without the resident set it also
+  // reads (a tenth of the cost): a worker looks after every task that is not tiny.
+  const heap = v8().getHeapStatistics();
+  return (heap.used_heap_size + heap.external_memory) / MB;
 }

@@ -54,6 +54,13 @@ export interface WorkerPort {
  */
 const MAX_TAKEN_AT_ONCE = 1_000;
 
+/**
+ * Within a batch, the longest a worker with `maxWorkerMemoryMb` runs tasks between two looks at
+ * its memory: a look costs a process about 15 µs (its resident set) and a thread about 2, so
+ * tiny tasks are looked at together, and any task that ran this long is looked at on its own.
+ */
+const MEMORY_CHECK_MS = 0.25;
+
 type Callable = (...args: unknown[]) => unknown;
 
 /**
@@ -134,6 +141,8 @@ class TaskLoop {
   readonly #claimCell: Int32Array | undefined;
   readonly #maxMemoryMb: number | undefined;
   #isOverMemory = false;
+  /** When the worker last looked at its memory (see `MEMORY_CHECK_MS`). */
+  #memoryCheckedAt = 0;
   /** Most async tasks running at once; above 1, tasks run through `#pump` instead of `#drain`. */
   readonly #concurrency: number;
   /** Concurrent mode: tasks received and not started, as `[id, name, args]` or `{ stream: message }`. */
@@ -224,7 +233,14 @@ class TaskLoop {
     const out: unknown[] = [FromWorker.Results, 0];
     this.#unsent = out;
     const began = now();
-    while (this.#running.size < this.#concurrency && this.#waiting.length > 0) {
+    let keepsTheRest = false;
+    for (let started = 0; this.#running.size < this.#concurrency && this.#waiting.length > 0; started++) {
+      if (started > 0) this.#checkMemoryMidway();
+      if (this.#isOverMemory && !keepsTheRest) {
+        this.#giveBackWaiting();
+        keepsTheRest = true;
+        if (this.#waiting.length === 0) break;
+      }
       const next = this.#waiting[0]!;
       if (!Array.isArray(next)) {
         // A stream holds its worker alone, as without concurrency.
@@ -354,8 +370,15 @@ class TaskLoop {
     const state = this.#state;
     this.#unsent = out;
     const began = now();
+    let keepsTheRest = false;
     for (let i = start; i < batch.length; i += 3) {
       const id = batch[i] as number;
+      if (i > start) this.#checkMemoryMidway();
+      if (this.#isOverMemory && !keepsTheRest) {
+        // What has not started goes to a fresh worker, unless it cannot travel back.
+        if (this.#giveBack(batch, i)) break;
+        keepsTheRest = true;
+      }
       if (this.#claimCell !== undefined) {
         // Past the memory limit, a task handed ahead is left for the pool to take back (it heard
         // `OverMemory` before this worker's last result) and run on a fresh worker.
@@ -513,11 +536,57 @@ class TaskLoop {
    * Says so once the worker is past its memory limit, before the result that follows: the pool
    * then gives it no more work and replaces it as soon as it is idle.
    */
+  /** Between two tasks of one batch: looks at memory if the last look is `MEMORY_CHECK_MS` old. */
+  #checkMemoryMidway(): void {
+    if (this.#maxMemoryMb !== undefined && !this.#isOverMemory && now() - this.#memoryCheckedAt >= MEMORY_CHECK_MS) {
+      this.#checkMemory(this.#maxMemoryMb);
+    }
+  }
+
   #checkMemory(limitMb: number): void {
     const mb = memoryInUseMb();
+    this.#memoryCheckedAt = now();
     if (mb <= limitMb) return;
     this.#isOverMemory = true;
     this.#port.post([FromWorker.OverMemory, mb]);
+  }
+
+  /**
+   * Past the memory limit: gives the pool back the tasks of `batch` from `start` on, none of them
+   * started, with their arguments (a buffer the call moved here exists nowhere else now). A task
+   * handed ahead is not among them: the pool takes it back through the claim cell. `false` when
+   * an argument cannot travel back (a port, a file handle): the tasks then run here after all.
+   */
+  #giveBack(batch: unknown[], start: number): boolean {
+    const message: unknown[] = [FromWorker.GivenBack];
+    for (let i = start; i < batch.length; i += 3) {
+      const id = batch[i] as number;
+      if (this.#claimCell !== undefined && isHandedAhead(this.#claimCell, id)) continue;
+      message.push(id, batch[i + 2]);
+    }
+    return this.#postGivenBack(message);
+  }
+
+  /** Concurrent mode, past the memory limit: gives back the calls waiting here (a stream runs here). */
+  #giveBackWaiting(): void {
+    const message: unknown[] = [FromWorker.GivenBack];
+    for (const entry of this.#waiting) if (Array.isArray(entry)) message.push(entry[0], entry[2]);
+    if (!this.#postGivenBack(message)) return;
+    const streams = this.#waiting.filter((entry) => !Array.isArray(entry));
+    this.#waiting.length = 0;
+    this.#waiting.push(...streams);
+  }
+
+  #postGivenBack(message: unknown[]): boolean {
+    if (message.length === 1) return true;
+    try {
+      this.#port.post(message as WorkerMessage);
+    } catch {
+      return false;
+    }
+    // A cancel that came for one of them meanwhile is the pool's to settle now.
+    for (let i = 1; i < message.length; i += 2) this.#skip.delete(message[i] as number);
+    return true;
   }
 
   #resolve(name: string): Resolved {

@@ -30,8 +30,9 @@ export class SpawnInbox {
       const at = this.#held.findIndex((held) => held[0] === ToWorker.Run && held[1] === message[1]);
       // Not held: already given back (a cancel crossing a revoke). Nothing runs yet to cancel.
       if (at === -1) return;
-      this.#held.splice(at, 1);
-      this.#answer([FromWorker.GivenBack, message[1]]);
+      // With its arguments: a buffer the call moved exists only here now.
+      const [given] = this.#held.splice(at, 1) as [[number, number, unknown, unknown[]]];
+      this.#answer([FromWorker.GivenBack, message[1], given[3]]);
       return;
     }
     this.#held.push(message);

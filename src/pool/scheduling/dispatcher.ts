@@ -259,8 +259,9 @@ export class Dispatcher {
       if (queue.length <= reserve) return;
       if (!canTakeAhead(slot, maxTasksPerWorker)) continue;
       const head = queue.peek();
-      // A stream holds a worker until it ends: it waits for a free one, and so does what follows it.
-      if (head === undefined || head.stream !== undefined) return;
+      // A stream holds a worker until it ends: it waits for a free one, and so does what follows
+      // it. So does a call that moves something: taken back, it would be lost in the thread's port.
+      if (head === undefined || head.stream !== undefined || head.transfer !== undefined) return;
       stragglerStart ??= clock() - Math.max(this.host.depth.runTimeMs * STRAGGLER_RUNS, STRAGGLER_MIN_MS);
       if (slot.runningSince < stragglerStart) continue;
       const task = this.#takeFromStraggler(head, stragglerStart) ?? queue.shift()!;
@@ -306,6 +307,9 @@ export class Dispatcher {
     const task = this.host.queue.peek();
     if (task === undefined || task.stream !== undefined || task.key !== undefined) return;
     if (this.#affinity !== undefined || this.host.concurrency > 1 || !canTakeAtSpawn(slot)) return;
+    // A thread takes back what it skips in silence: what a call moved would be lost in its port.
+    // A process gives a call back with its arguments.
+    if (task.transfer !== undefined && slot.claimCell !== undefined) return;
     this.host.queue.shift();
     const cell = slot.claimCell;
     if (cell !== undefined) offer(cell, task.id);
@@ -480,7 +484,7 @@ function runsBefore(a: Task, b: Task): boolean {
   return a.priority > b.priority || (a.priority === b.priority && byCallOrder(a, b) < 0);
 }
 
-function byCallOrder(a: Task, b: Task): number {
+export function byCallOrder(a: Task, b: Task): number {
   return a.enqueuedAt - b.enqueuedAt;
 }
 

@@ -72,7 +72,7 @@ export function askBack(slot: WorkerSlot, task: Task, request: typeof ToWorker.R
 }
 
 /** A worker process gave back task `id`, handed with its spawn: the task, off the worker's books. */
-export function givenBack(slot: WorkerSlot, id: number): Task | undefined {
+export function givenBack(slot: WorkerSlot, id: unknown): Task | undefined {
   const task = waitingAhead(slot);
   if (task === undefined || task.id !== id || slot.isReady) return undefined;
   release(slot, task);
