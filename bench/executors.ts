@@ -24,7 +24,7 @@ const fromDist: CreatePool = (task, options) => compiled.createPool(task, { ...o
 const fromSource: CreatePool = (task, options) => source.createPool(task, options);
 
 const EXECUTORS: Executor[] = ['thread', 'process'];
-const START_SAMPLES = 7;
+const START_SAMPLES = 15;
 const SEQUENTIAL = 5_000;
 const THROUGHPUT = 50_000;
 const WINDOW = 1_000;
@@ -41,38 +41,62 @@ function median(values: number[]): number {
 
 /** Pool created → first result, in ms: what the first caller after a cold start waits. */
 async function startUp(createPool: CreatePool, task: URL, executor: Executor): Promise<number> {
-  const samples: number[] = [];
-  for (let i = 0; i < START_SAMPLES; i++) {
-    const began = performance.now();
-    const pool = createPool(task, { executor, size: 1 });
-    await pool.run('noop', []);
-    samples.push(performance.now() - began);
-    await pool.close();
-  }
-  return median(samples);
+  const began = performance.now();
+  const pool = createPool(task, { executor, size: 1 });
+  await pool.run('noop', []);
+  const elapsed = performance.now() - began;
+  await pool.close();
+  return elapsed;
 }
 
 /** The floor under start-up: a bare worker thread or forked process answering one message. */
 async function rawStartUp(executor: Executor): Promise<number> {
-  const samples: number[] = [];
-  for (let i = 0; i < START_SAMPLES; i++) {
-    const began = performance.now();
-    if (executor === 'thread') {
-      const worker = new Worker(rawEcho, { execArgv: [] }); // without this bench's tsx, as fromDist
-      worker.postMessage(0);
-      await once(worker, 'message');
-      samples.push(performance.now() - began);
-      await worker.terminate();
-    } else {
-      const child = fork(rawEcho, [], { serialization: 'advanced', execArgv: [] });
-      child.send(0);
-      await once(child, 'message');
-      samples.push(performance.now() - began);
-      child.kill();
-      await once(child, 'exit');
-    }
+  const began = performance.now();
+  if (executor === 'thread') {
+    const worker = new Worker(rawEcho, { execArgv: [] }); // without this bench's tsx, as fromDist
+    worker.postMessage(0);
+    await once(worker, 'message');
+    const elapsed = performance.now() - began;
+    await worker.terminate();
+    return elapsed;
   }
-  return median(samples);
+  const child = fork(rawEcho, [], { serialization: 'advanced', execArgv: [] });
+  child.send(0);
+  await once(child, 'message');
+  const elapsed = performance.now() - began;
+  child.kill();
+  await once(child, 'exit');
+  return elapsed;
+}
+
+interface StartUps {
+  raw: number;
+  compiled: number;
+  source: number;
+  /** Median of each round's compiled ÷ raw: a start's cost drifts with the machine's load, and a round's three starts share it. */
+  ratio: number;
+}
+
+/**
+ * Start-up, raw and offload's two builds, interleaved: one start of each per round, their order
+ * rotating, so drift in the machine's load moves all three alike instead of one batch.
+ */
+async function startUps(executor: Executor): Promise<StartUps> {
+  const kinds = [
+    () => rawStartUp(executor),
+    () => startUp(fromDist, compiledTask, executor),
+    () => startUp(fromSource, sourceTask, executor),
+  ];
+  const samples: number[][] = [[], [], []];
+  const ratios: number[] = [];
+  for (let round = 0; round < START_SAMPLES; round++) {
+    for (let k = 0; k < kinds.length; k++) {
+      const kind = (round + k) % kinds.length;
+      samples[kind]!.push(await kinds[kind]!());
+    }
+    ratios.push(samples[1]![round]! / samples[0]![round]!);
+  }
+  return { raw: median(samples[0]!), compiled: median(samples[1]!), source: median(samples[2]!), ratio: median(ratios) };
 }
 
 async function roundTrip(executor: Executor): Promise<{ p50: number; p99: number; perSecond: number }> {
@@ -128,17 +152,15 @@ async function memoryPerWorker(executor: Executor): Promise<number> {
 
 const rows: string[] = [];
 for (const executor of EXECUTORS) {
-  const startRaw = await rawStartUp(executor);
-  const startCompiled = await startUp(fromDist, compiledTask, executor);
-  const startSource = await startUp(fromSource, sourceTask, executor);
+  const starts = await startUps(executor);
   const trip = await roundTrip(executor);
   const memory = await memoryPerWorker(executor);
   rows.push(
-    `| ${executor} | ${startCompiled.toFixed(0)} ms | ${startRaw.toFixed(0)} ms (×${(startCompiled / startRaw).toFixed(2)}) | ${startSource.toFixed(0)} ms | ${trip.p50.toFixed(1)} µs | ${trip.p99.toFixed(1)} µs | ` +
+    `| ${executor} | ${starts.compiled.toFixed(1)} ms | ${starts.raw.toFixed(1)} ms (×${(starts.compiled / starts.raw).toFixed(2)}; per round ×${starts.ratio.toFixed(2)}) | ${starts.source.toFixed(0)} ms | ${trip.p50.toFixed(1)} µs | ${trip.p99.toFixed(1)} µs | ` +
       `${Math.round(trip.perSecond).toLocaleString('en-US')} | ${memory.toFixed(1)} MB |`,
   );
 }
-console.log(`Node ${process.version}, ${process.platform}/${process.arch}; medians of ${START_SAMPLES} cold starts; round trip on a pool of 2`);
+console.log(`Node ${process.version}, ${process.platform}/${process.arch}; medians of ${START_SAMPLES} cold starts each, raw and offload interleaved; round trip on a pool of 2`);
 console.log('| executor | start-up, compiled | raw start-up (offload ÷ raw) | start-up, .ts via tsx | round trip p50 | p99 | tasks/s, 1,000 in flight | memory per idle worker |');
 console.log('|---|---|---|---|---|---|---|---|');
 for (const row of rows) console.log(row);

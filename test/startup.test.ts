@@ -179,22 +179,35 @@ for (const executor of localExecutors()) {
       const installed = join(directory, 'node_modules', 'offload');
       cpSync(new URL('dist', root), join(installed, 'dist'), { recursive: true });
       copyFileSync(new URL('package.json', root), join(installed, 'package.json'));
-      writeFileSync(join(directory, 'tasks.mjs'), 'export function fails() { throw new TypeError("bad input"); }\n');
+      writeFileSync(
+        join(directory, 'tasks.mjs'),
+        'export function fails() { throw new TypeError("bad input"); }\nexport function* failsMidway() { yield 1; throw new RangeError("bad item"); }\n',
+      );
       writeFileSync(
         join(directory, 'main.mjs'),
         `import { createPool } from 'offload';
         const pool = createPool(new URL('./tasks.mjs', import.meta.url), { executor: '${executor}', size: 1 });
-        const stack = await pool.run('fails', []).then(() => 'no error', (error) => error.stack);
+        const call = await pool.run('fails', []).then(() => 'no error', (error) => error.stack);
+        let stream = 'no error';
+        try {
+          for await (const item of pool.stream('failsMidway', [])) void item;
+        } catch (error) {
+          stream = error.stack;
+        }
         await pool.close();
-        console.log(JSON.stringify(stack));`,
+        console.log(JSON.stringify({ call, stream }));`,
       );
       // Frames name a module by URL, where the space and the ü are escaped: a path never matches
-      // them. Under --enable-source-maps they name the source the bundle maps back to.
+      // them. Under --enable-source-maps they name the sources the bundle maps back to: the task
+      // loop's, and, for a generator task, the stream pump's.
       for (const flags of [[], ['--enable-source-maps']]) {
         const { stdout } = await run(process.execPath, [...flags, join(directory, 'main.mjs')], { cwd: directory, timeout: 30_000 });
-        const stack = lastLineJson(stdout) as string;
-        assert.match(stack, /^TypeError: bad input\n\s+at fails /);
-        assert.doesNotMatch(stack, /^\s+at .*\/(dist|src)\/worker\//m, `under ${flags.join(' ') || 'no flags'}`);
+        const { call, stream } = lastLineJson(stdout) as { call: string; stream: string };
+        const under = `under ${flags.join(' ') || 'no flags'}`;
+        assert.match(call, /^TypeError: bad input\n\s+at fails /);
+        assert.doesNotMatch(call, /^\s+at .*\/(dist|src)\/worker\//m, under);
+        assert.match(stream, /^RangeError: bad item\n\s+at failsMidway /);
+        assert.doesNotMatch(stream, /^\s+at .*\/(dist|src)\/worker\//m, under);
       }
     } finally {
       rmSync(directory, { recursive: true, force: true });

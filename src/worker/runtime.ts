@@ -64,19 +64,26 @@ const MEMORY_CHECK_MS = 0.25;
 type Callable = (...args: unknown[]) => unknown;
 
 /**
- * How the task loop's frames name its file: by URL (an ES module), by path (as tsx's source maps
+ * How the task loop's frames name its files: by URL (an ES module), by path (as tsx's source maps
  * show it), or by the path of the source a bundled entry maps back to (`dist/worker/*.js` to
- * `src/worker/runtime.ts`, under `--enable-source-maps`). This file only: the helpers task code
- * calls (`throwIfCancelled()`...) sit beside it in `src/worker/`, and their frames are the task's.
+ * `src/worker/runtime.ts`, under `--enable-source-maps`). Its files are this one and the stream
+ * pump a generator task runs under (`stream.ts`) only: the helpers task code calls
+ * (`throwIfCancelled()`...) sit beside them in `src/worker/`, and their frames are the task's.
  */
 let taskLoopFile: string[] | undefined;
 
+const LOOP_SOURCES = ['runtime.ts', 'stream.ts'];
+
 /** Only once a task throws: `import.meta` and `node:url` would cost every starting worker tenths of a millisecond. */
 function locateTaskLoop(): string[] {
-  const names = [import.meta.url];
+  const here = import.meta.url;
+  const names = [here];
   try {
-    // Task code may have replaced the built-in by then: the URL alone still finds the frames.
-    for (const file of [import.meta.url, new URL('../../src/worker/runtime.ts', import.meta.url).href]) {
+    // Beside this file when it runs from source; under src/worker/ when a bundle maps back to it.
+    const files = [here, ...LOOP_SOURCES.flatMap((source) => [`./${source}`, `../../src/worker/${source}`].map((path) => new URL(path, here).href))];
+    for (const file of files) {
+      if (file !== here) names.push(file);
+      // Task code may have replaced the built-in by then: the URLs alone still find the frames.
       const path: unknown = url().fileURLToPath(file);
       if (typeof path === 'string' && path !== '') names.push(path);
     }
