@@ -95,6 +95,13 @@ function locateTaskLoop(): string[] {
 
 const FRAME = /^\s+at /;
 
+/** Lines in `text` up to `end`: the index of the line after the one `end` falls on. */
+function countLines(text: string, end: number): number {
+  let lines = 1;
+  for (let i = text.indexOf('\n'); i !== -1 && i < end; i = text.indexOf('\n', i + 1)) lines++;
+  return lines;
+}
+
 /** Encodes a task's error without the task loop's own frames (and Node's below them), which only add noise. */
 function encodeTaskError(error: unknown): EncodedError {
   // Task code can build offload's error classes in its own worker: what it throws is its own.
@@ -102,8 +109,15 @@ function encodeTaskError(error: unknown): EncodedError {
   if (encoded.kind === 'error' && encoded.stack !== undefined) {
     const lines = encoded.stack.split('\n');
     const names = (taskLoopFile ??= locateTaskLoop());
-    // Frames only: the message's own lines may name this file too.
-    const first = lines.findIndex((line) => FRAME.test(line) && names.some((name) => line.includes(name)));
+    // Frames only, after the message: its own lines may name this file too, even as a frame (a
+    // stack it quotes, "Caused by: ...").
+    const at = encoded.stack.indexOf(encoded.message);
+    const framesFrom = at === -1 ? 1 : countLines(encoded.stack, at + encoded.message.length);
+    let first = -1;
+    for (let i = framesFrom; i < lines.length && first === -1; i++) {
+      const line = lines[i]!;
+      if (FRAME.test(line) && names.some((name) => line.includes(name))) first = i;
+    }
     if (first > 0) encoded.stack = lines.slice(0, first).join('\n');
   }
   return encoded;
