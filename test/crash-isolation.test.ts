@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { describe, test } from 'node:test';
-import { TaskModuleError, WorkerExitedError } from '../src/index.js';
+import { TaskModuleError, transfer, WorkerExitedError } from '../src/index.js';
 import { FromWorker } from '../src/protocol/messages.js';
 import type * as Faults from './fixtures/faults.js';
 import { capabilities, executors, poolFor, rejection } from './helpers.js';
@@ -92,6 +92,26 @@ for (const executor of executors) {
         const after = Array.from({ length: 100 }, (_, i) => pool.tasks.ok(i));
         assert.equal(((await rejection(crash)) as WorkerExitedError).exitCode, 3);
         assert.equal((await Promise.all([...before, ...after])).length, 200);
+      } finally {
+        await pool.close();
+      }
+    });
+
+    test('a call that moved a buffer, pipelined behind a crashing one, fails with the worker: what it moved went with it; the rest run elsewhere', SETTLES, async () => {
+      const pool = poolFor<typeof Faults>('faults.ts', executor, { size: 1 });
+      try {
+        await Promise.all(Array.from({ length: capabilities[executor].bulk(2000) }, (_, i) => pool.tasks.ok(i))); // learn: tasks are tiny
+        const before = Array.from({ length: 10 }, (_, i) => pool.tasks.ok(i));
+        const crash = pool.tasks.exitNow(3);
+        const moved = pool.tasks.sumBytes(transfer(new Uint8Array([1, 2, 3])));
+        const after = Array.from({ length: 10 }, (_, i) => pool.tasks.ok(i));
+        assert.equal(((await rejection(crash)) as WorkerExitedError).exitCode, 3);
+        // A remote job reached Redis whole, bytes included: a worker that takes it over sums them.
+        const outcome = await moved.then((sum) => sum, (error: { code: string }) => error.code);
+        assert.ok(outcome === 'ERR_OFFLOAD_WORKER_EXITED' || outcome === 6, String(outcome));
+        if (capabilities[executor].ownsWorkers) assert.equal(outcome, 'ERR_OFFLOAD_WORKER_EXITED');
+        assert.equal((await Promise.all([...before, ...after])).length, 20);
+        assert.equal(await pool.tasks.sumBytes(transfer(new Uint8Array([4, 5]))), 9, 'the pool is whole again');
       } finally {
         await pool.close();
       }

@@ -11,11 +11,13 @@ import { Queue } from '../src/pool/queue.js';
 
 type Operation =
   | { op: 'push' | 'unshift' | 'remove'; value: number }
+  | { op: 'insert'; value: number; at: number }
   | { op: 'shift' | 'pop' | 'drain' | 'burst' | 'empty' };
 
 const operation: fc.Arbitrary<Operation> = fc.oneof(
   { weight: 6, arbitrary: fc.record({ op: fc.constantFrom('push' as const, 'unshift' as const, 'remove' as const), value: fc.integer({ min: 0, max: 40 }) }) },
   { weight: 4, arbitrary: fc.record({ op: fc.constantFrom('shift' as const, 'pop' as const) }) },
+  { weight: 3, arbitrary: fc.record({ op: fc.constant('insert' as const), value: fc.integer({ min: 0, max: 40 }), at: fc.integer({ min: -2, max: 90 }) }) },
   // Bursts and emptying drive the ring through growth and back down through shrinking.
   { weight: 1, arbitrary: fc.record({ op: fc.constantFrom('burst' as const, 'empty' as const, 'drain' as const) }) },
 );
@@ -34,6 +36,10 @@ test('the FIFO ring answers every operation as an array queue would', () => {
           case 'unshift':
             queue.unshift(step.value);
             model.unshift(step.value);
+            break;
+          case 'insert':
+            queue.insert(step.at, step.value);
+            model.splice(Math.max(0, step.at), 0, step.value);
             break;
           case 'remove': {
             const index = model.indexOf(step.value);

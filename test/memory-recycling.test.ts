@@ -1,8 +1,11 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { createPool, transfer } from '../src/index.js';
+import { createPool, transfer, type Pool, type RunOptions } from '../src/index.js';
 import type * as Scheduling from './fixtures/scheduling.js';
 import { executors, fixture, poolFor, refusedOnRemote } from './helpers.js';
+
+/** A test that would hang without the behaviour it proves: it fails in time instead. */
+const SETTLES = { timeout: 30_000 };
 
 for (const executor of executors) {
   describe(`maxWorkerMemoryMb (${executor})`, () => {
@@ -62,6 +65,76 @@ for (const executor of executors) {
         }
       });
     }
+
+    /** Tiny calls first: the pool learns to send several per message to a worker. */
+    const learnTiny = async (pool: Pool<typeof Scheduling>, options: RunOptions = {}): Promise<void> => {
+      for (let round = 0; round < 5; round++) await Promise.all(Array.from({ length: 300 }, () => pool.run('ranAs', [-1], options)));
+    };
+    type Ran = { tag: number; worker: number | undefined; rank: number };
+    /** Pairs of calls that one worker ran against call order (tags count calls). */
+    const outOfOrder = (results: Ran[]): string[] => {
+      const inversions: string[] = [];
+      const sorted = [...results].sort((a, b) => (a.worker ?? 0) - (b.worker ?? 0) || a.rank - b.rank);
+      for (let i = 1; i < sorted.length; i++) {
+        const [before, after] = [sorted[i - 1]!, sorted[i]!];
+        if (before.worker === after.worker && after.tag < before.tag) inversions.push(`${before.tag} then ${after.tag} on worker ${after.worker}`);
+      }
+      return inversions;
+    };
+
+    test('calls given back message by message keep their call order on the fresh worker', async () => {
+      // Lower than elsewhere (still above a fresh worker's own use): the worker crosses it quickly,
+      // while the pool still sends it calls, message by message.
+      const limit = executor === 'process' ? 250 : 60;
+      const pool = poolFor<typeof Scheduling>('scheduling.ts', executor, { size: 1, maxWorkerMemoryMb: limit });
+      try {
+        await learnTiny(pool);
+        let tag = 0;
+        const before = Array.from({ length: 20 }, () => pool.tasks.ranAs(++tag));
+        const crossing = pool.tasks.holdMidway(limit + 30, 40);
+        const after = Array.from({ length: 400 }, () => pool.tasks.ranAs(++tag));
+        const [old, ...results] = await Promise.all([crossing, ...before, ...after]);
+        assert.deepEqual(outOfOrder(results as Ran[]), []);
+        for (const result of (results as Ran[]).slice(before.length)) assert.notEqual(result.worker, old, `call ${result.tag} went to the fresh worker`);
+        assert.deepEqual(pool.stats().replaced, { tasks: 0, memory: 1 });
+      } finally {
+        await pool.close();
+      }
+    });
+
+    test("a key's calls given back keep their call order", async () => {
+      const limit = executor === 'process' ? 400 : 150;
+      const pool = poolFor<typeof Scheduling>('scheduling.ts', executor, { size: 1, maxWorkerMemoryMb: limit });
+      try {
+        await learnTiny(pool, { key: 'warm' });
+        const crossing = pool.tasks.hold(limit + 50);
+        const keyed = Array.from({ length: 6 }, (_, tag) => pool.run('ranAs', [tag], { key: 'K' }));
+        const [old, ...results] = await Promise.all([crossing, ...keyed]);
+        assert.deepEqual(outOfOrder(results), []);
+        for (const result of results) assert.notEqual(result.worker, old);
+      } finally {
+        await pool.close();
+      }
+    });
+
+    test('a stream sent behind calls the worker gives back goes to the fresh worker after them: nothing waits on the old one', SETTLES, async () => {
+      const limit = executor === 'process' ? 400 : 150;
+      const pool = poolFor<typeof Scheduling>('scheduling.ts', executor, { size: 1, maxWorkerMemoryMb: limit });
+      try {
+        await learnTiny(pool);
+        const calls = [pool.tasks.whoAmI(), pool.tasks.holdMidway(limit + 50, 20), ...Array.from({ length: 5 }, () => pool.tasks.whoAmI())];
+        const items = pool.stream('count', [50], { highWaterMark: 1 })[Symbol.asyncIterator]();
+        const first = items.next();
+        // A consumer that awaits the calls before it drains the stream: had the stream stayed on
+        // the old worker, the calls given back would wait for it to leave, and it for the stream.
+        const [, old, ...behind] = await Promise.all(calls);
+        for (const worker of behind) assert.notEqual(worker, old);
+        assert.deepEqual(await first, { value: 0, done: false });
+        await items.return!();
+      } finally {
+        await pool.close();
+      }
+    });
 
     test('replacements are counted by cause: task count and memory apart', async () => {
       const pool = poolFor<typeof Scheduling>('scheduling.ts', executor, { size: 1, maxTasksPerWorker: 2 });

@@ -874,8 +874,9 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
     let removed = false;
     for (let i = 1; i < message.length; i += 2) {
       const task = typeof message[i] === 'number' ? slot.find(message[i] as number) : undefined;
-      if (task === undefined || task === slot.ahead || task.stream !== undefined) continue;
+      if (task === undefined || task === slot.ahead) continue;
       slot.inflight.remove(task);
+      if (task.stream !== undefined) slot.isStreaming = false;
       slot.assigned--;
       removed = true;
       this.#dispatcher.release(task);
@@ -939,9 +940,25 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
    * A worker that will never be ready (its module failed, or it ended while starting) did not
    * start the task handed with its spawn: back to the queue, which then fails as it would have.
    */
-  #takeBackFromStarting(slot: WorkerSlot): void {
+  #takeBackFromStarting(slot: WorkerSlot, exit?: WorkerExit): void {
     const handed = takeBackUnstarted(slot);
-    if (handed !== undefined && handed.state !== TaskState.Settled) this.#queue.requeue([handed]);
+    if (handed !== undefined) this.#returnUnstarted([handed], exit);
+  }
+
+  /**
+   * Tasks a worker that exited never started go back to the queue, in call order — but a call
+   * that moved something (`transfer`) fails as if it had run there: what it moved went with the
+   * worker, and the pool holds only detached husks it cannot send again.
+   */
+  #returnUnstarted(tasks: readonly Task[], exit: WorkerExit | undefined): void {
+    const requeued: Task[] = [];
+    for (const task of tasks) {
+      if (task.state === TaskState.Settled) continue;
+      if (task.transfer !== undefined && exit !== undefined) this.#fail(task, new WorkerExitedError(exit, exit.error));
+      else requeued.push(task);
+    }
+    if (this.#state === 'closed') for (const task of requeued) this.#fail(task, new ClosedError('The pool was destroyed'));
+    else this.#queue.requeue(requeued);
   }
 
   #onExit(slot: WorkerSlot, exit: WorkerExit): void {
@@ -950,7 +967,7 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
     const expected = slot.isRetiring;
     if (!expected) this.#stats.crashes++;
     if (!slot.isReady) this.#starting--;
-    this.#takeBackFromStarting(slot);
+    this.#takeBackFromStarting(slot, exit);
     if (slot.inflight.length > 0) {
       if (slot.isReady) this.#busy--;
       // The first ones were running (or already settled, if cancelled): one, or up to
@@ -965,9 +982,7 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
         if (task.state !== TaskState.Settled) failed = this.#fail(task, new WorkerExitedError(exit, exit.error)) || failed;
       }
       if (failed) this.#crashStreak++;
-      const requeued = unstarted.filter((task) => task.state !== TaskState.Settled);
-      if (this.#state === 'closed') for (const task of requeued) this.#fail(task, new ClosedError('The pool was destroyed'));
-      else this.#queue.requeue(requeued);
+      this.#returnUnstarted(unstarted, exit);
     }
     if (!slot.isReady && !expected) this.#onLoadFailed(slot, exit.error ?? new WorkerExitedError(exit));
     this.#announce('workerExited', { workerId: slot.id, exitCode: exit.exitCode, signal: exit.signal, expected, reason: exit.reason });

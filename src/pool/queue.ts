@@ -31,6 +31,19 @@ export class Queue<T> {
     this.#length++;
   }
 
+  /** Inserts an item before the one at `position` (at the back when `position` is the length); O(n). */
+  insert(position: number, item: T): void {
+    if (position <= 0) return this.unshift(item);
+    if (position >= this.#length) return this.push(item);
+    if (this.#length > this.#mask) this.#resize((this.#mask + 1) * 2);
+    // Open the gap by moving the items after it one place back.
+    for (let i = this.#length; i > position; i--) {
+      this.#items[(this.#head + i) & this.#mask] = this.#items[(this.#head + i - 1) & this.#mask];
+    }
+    this.#items[(this.#head + position) & this.#mask] = item;
+    this.#length++;
+  }
+
   /** The item `pop` would return. */
   last(): T | undefined {
     return this.#length === 0 ? undefined : this.#items[(this.#head + this.#length - 1) & this.#mask];

@@ -9,7 +9,7 @@
  * lanes are indexed by that owner, so a dispatch looks only at the keys of workers with room.
  */
 import { Queue } from './queue.js';
-import { TaskState, type Task } from './task.js';
+import { calledBefore, TaskState, type Task } from './task.js';
 import type { WorkerSlot } from './worker-slot.js';
 
 /** A key's waiting calls and the worker that owns the key (none while no worker is live). */
@@ -40,12 +40,20 @@ export class TaskQueue {
     this.#live++;
   }
 
-  /** Returns tasks that a worker never started to the front of their priority, in order. */
+  /**
+   * Returns tasks that a worker never started to the front of their priority, in call order: also
+   * among tasks returned before them and still waiting (a worker past its memory limit gives its
+   * calls back message by message), so a bucket stays in call order. Returned tasks are older
+   * than every task still queued at their priority, so the scan stops at those returned before.
+   */
   requeue(tasks: readonly Task[]): void {
     for (let i = tasks.length - 1; i >= 0; i--) {
       const task = tasks[i]!;
       task.state = TaskState.Queued;
-      this.#bucket(task.priority).tasks.unshift(task);
+      const queue = this.#bucket(task.priority).tasks;
+      let position = 0;
+      while (position < queue.length && calledBefore(queue.at(position)!, task)) position++;
+      queue.insert(position, task);
       this.#live++;
     }
   }
@@ -95,7 +103,11 @@ export class TaskQueue {
       this.#lanes.set(task.key, (lane = { tasks: new Queue<Task>(), owner }));
       this.#keysOf(owner).add(task.key);
     }
-    lane.tasks.push(task);
+    // In call order: a call its worker gave back unstarted joins its key's lane behind the calls
+    // of that key made before it, not behind later ones already waiting.
+    let position = lane.tasks.length;
+    while (position > 0 && calledBefore(task, lane.tasks.at(position - 1)!)) position--;
+    lane.tasks.insert(position, task);
     this.#live++;
   }
 

@@ -78,6 +78,11 @@ export class Task {
   }
 }
 
+/** Whether `a` was called before `b` (ids break ties of the clock, and wrap after 2³¹ calls). */
+export function calledBefore(a: Task, b: Task): boolean {
+  return a.enqueuedAt < b.enqueuedAt || (a.enqueuedAt === b.enqueuedAt && a.id < b.id);
+}
+
 function ownCode(code: unknown): string {
   return typeof code === 'string' && code.startsWith('ERR_OFFLOAD_') ? code : 'task';
 }

@@ -377,7 +377,7 @@ class TaskLoop {
     if (pending !== undefined) await pending;
     let batch: unknown[] | undefined = first ?? this.#inbox.shift();
     while (batch !== undefined) {
-      const running = batch[0] === ToWorker.Stream ? this.#runStream(batch) : this.#runBatch(batch, 1);
+      const running = batch[0] === ToWorker.Stream ? this.#startStream(batch) : this.#runBatch(batch, 1);
       if (running !== undefined) await running;
       batch = this.#inbox.shift();
     }
@@ -486,6 +486,12 @@ class TaskLoop {
     return flag !== undefined && isFlagged(flag, id);
   }
 
+  /** Runs a generator task as a stream, unless it goes back to the pool with this worker past its memory limit. */
+  #startStream(message: unknown[]): Promise<void> | undefined {
+    if (this.#isOverMemory && this.#postGivenBack([FromWorker.GivenBack, message[1], message[3]])) return undefined;
+    return this.#runStream(message);
+  }
+
   /** Runs a generator task as a stream; its end (return value or error) is a results message. */
   async #runStream(message: unknown[]): Promise<void> {
     const [, id, address, args, credit] = message as [number, number, unknown, unknown[], number];
@@ -588,14 +594,14 @@ class TaskLoop {
     return this.#postGivenBack(message);
   }
 
-  /** Concurrent mode, past the memory limit: gives back the calls waiting here (a stream runs here). */
+  /** Concurrent mode, past the memory limit: gives back the calls and streams waiting here. */
   #giveBackWaiting(): void {
     const message: unknown[] = [FromWorker.GivenBack];
-    for (const entry of this.#waiting) if (Array.isArray(entry)) message.push(entry[0], entry[2]);
-    if (!this.#postGivenBack(message)) return;
-    const streams = this.#waiting.filter((entry) => !Array.isArray(entry));
-    this.#waiting.length = 0;
-    this.#waiting.push(...streams);
+    for (const entry of this.#waiting) {
+      if (Array.isArray(entry)) message.push(entry[0], entry[2]);
+      else message.push(entry.stream[1], entry.stream[3]);
+    }
+    if (this.#postGivenBack(message)) this.#waiting.length = 0;
   }
 
   #postGivenBack(message: unknown[]): boolean {

@@ -7,6 +7,11 @@ import { runWorker } from './runtime.js';
 const STDIO_FLUSH_LIMIT_MS = 2_000;
 
 const port = parentPort!;
+// A message this thread cannot read (a buffer detached before it arrived) would otherwise be
+// dropped without a word, and the tasks in it wait forever: ending the thread fails them as a crash.
+port.on('messageerror', (error) => {
+  throw error;
+});
 void runWorker(
   {
     post: (message: WorkerMessage, transfer?: TransferListItem[]) => port.postMessage(message, transfer),
