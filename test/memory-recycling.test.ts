@@ -11,6 +11,30 @@ for (const executor of executors) {
   describe(`maxWorkerMemoryMb (${executor})`, () => {
     if (refusedOnRemote(executor, { maxWorkerMemoryMb: 100 }, '--max-worker-memory-mb')) return;
 
+    /** Tiny calls first: the pool learns to send several per message to a worker. */
+    const learnTiny = async (pool: Pool<typeof Scheduling>, options: RunOptions = {}): Promise<void> => {
+      for (let round = 0; round < 5; round++) await Promise.all(Array.from({ length: 300 }, () => pool.run('ranAs', [-1], options)));
+    };
+    type Ran = { tag: number; worker: number | undefined; rank: number };
+    /** Pairs of calls that one worker ran against call order (tags count calls). */
+    const outOfOrder = (results: Ran[]): string[] => {
+      const inversions: string[] = [];
+      const sorted = [...results].sort((a, b) => (a.worker ?? 0) - (b.worker ?? 0) || a.rank - b.rank);
+      for (let i = 1; i < sorted.length; i++) {
+        const [before, after] = [sorted[i - 1]!, sorted[i]!];
+        if (before.worker === after.worker && after.tag < before.tag) inversions.push(`${before.tag} then ${after.tag} on worker ${after.worker}`);
+      }
+      return inversions;
+    };
+
+    /** Replaced once, for its memory, and nothing failed or crashed. */
+    const assertReplacedOnceForMemory = (pool: Pool<typeof Scheduling>): void => {
+      const stats = pool.stats();
+      assert.deepEqual(stats.replaced, { tasks: 0, memory: 1 });
+      assert.equal(stats.crashes, 0);
+      assert.equal(stats.failed, 0);
+    };
+
     test('a worker past the limit after a task is replaced gracefully; queued calls run on the fresh one', async () => {
       // A process counts its whole resident set (Node itself and the TypeScript loader), a thread
       // only its own heap and buffers: the limit sits well above either baseline.
@@ -28,10 +52,7 @@ for (const executor of executors) {
         assert.equal(queued.length, 2);
         for (const id of queued) assert.notEqual(id, first, 'work queued behind it went to the fresh worker');
         assert.deepEqual(exits, [{ workerId: first!, expected: true }], 'the old worker left on purpose, not by a crash');
-        const stats = pool.stats();
-        assert.deepEqual(stats.replaced, { tasks: 0, memory: 1 });
-        assert.equal(stats.crashes, 0);
-        assert.equal(stats.failed, 0);
+        assertReplacedOnceForMemory(pool);
       } finally {
         await pool.close();
       }
@@ -42,8 +63,7 @@ for (const executor of executors) {
         const limit = executor === 'process' ? 400 : 150;
         const pool = poolFor<typeof Scheduling>('scheduling.ts', executor, { size: 1, maxWorkerMemoryMb: limit, concurrentTasksPerWorker });
         try {
-          // Tiny calls first: the pool learns to send several per message to a worker.
-          for (let round = 0; round < 3; round++) await Promise.all(Array.from({ length: 50 }, () => pool.tasks.whoAmI()));
+          await learnTiny(pool);
           const first = await pool.tasks.whoAmI();
           const bytes = new Uint8Array([1, 2, 3]);
           const [overLimit, before, moved, after] = await Promise.all([
@@ -56,31 +76,12 @@ for (const executor of executors) {
           for (const id of [before, moved.worker, after]) assert.notEqual(id, first, 'work behind it went to the fresh worker');
           assert.equal(moved.sum, 6, 'the moved buffer came back whole and went on to the fresh worker');
           assert.equal(bytes.byteLength, 0, "the caller's buffer was moved");
-          const stats = pool.stats();
-          assert.deepEqual(stats.replaced, { tasks: 0, memory: 1 });
-          assert.equal(stats.crashes, 0);
-          assert.equal(stats.failed, 0);
+          assertReplacedOnceForMemory(pool);
         } finally {
           await pool.close();
         }
       });
     }
-
-    /** Tiny calls first: the pool learns to send several per message to a worker. */
-    const learnTiny = async (pool: Pool<typeof Scheduling>, options: RunOptions = {}): Promise<void> => {
-      for (let round = 0; round < 5; round++) await Promise.all(Array.from({ length: 300 }, () => pool.run('ranAs', [-1], options)));
-    };
-    type Ran = { tag: number; worker: number | undefined; rank: number };
-    /** Pairs of calls that one worker ran against call order (tags count calls). */
-    const outOfOrder = (results: Ran[]): string[] => {
-      const inversions: string[] = [];
-      const sorted = [...results].sort((a, b) => (a.worker ?? 0) - (b.worker ?? 0) || a.rank - b.rank);
-      for (let i = 1; i < sorted.length; i++) {
-        const [before, after] = [sorted[i - 1]!, sorted[i]!];
-        if (before.worker === after.worker && after.tag < before.tag) inversions.push(`${before.tag} then ${after.tag} on worker ${after.worker}`);
-      }
-      return inversions;
-    };
 
     test('calls given back message by message keep their call order on the fresh worker', async () => {
       // Lower than elsewhere (still above a fresh worker's own use): the worker crosses it quickly,
