@@ -1,4 +1,4 @@
-import { Worker, type ResourceLimits, type TransferListItem } from 'node:worker_threads';
+import { MessageChannel, receiveMessageOnPort, Worker, type ResourceLimits, type TransferListItem } from 'node:worker_threads';
 import type { MainMessage, WorkerInit, WorkerMessage } from '../protocol/messages.js';
 import { entryUrl, typeScriptLoader, type Executor, type WorkerEvents, type WorkerExit, type WorkerHandle } from './executor.js';
 
@@ -33,9 +33,13 @@ export class ThreadExecutor implements Executor {
   }
 
   spawn(init: WorkerInit, events: WorkerEvents): WorkerHandle {
+    // A channel of the pool's own: the thread's `parentPort` stays the task code's, and nothing
+    // posted there can pass for offload's messages.
+    const { port1: port, port2 } = new MessageChannel();
     const worker = new Worker(BOOTSTRAP, {
       eval: true,
-      workerData: { ...init, entry, loader: typeScriptLoader(init.moduleUrl) },
+      workerData: { ...init, entry, loader: typeScriptLoader(init.moduleUrl), port: port2 },
+      transferList: [port2],
       name: `${init.poolName}#${init.workerId}`,
       resourceLimits: this.#options.resourceLimits,
       env: this.#options.env,
@@ -43,11 +47,18 @@ export class ThreadExecutor implements Executor {
       execArgv: this.#options.execArgv,
     });
     let fatal: unknown;
-    worker.on('message', events.message as (message: WorkerMessage) => void);
+    port.on('message', events.message as (message: WorkerMessage) => void);
     worker.on('error', (error) => {
       fatal = error;
     });
     worker.on('exit', (exitCode) => {
+      // What the thread posted before it ended waits in the port, unlike `parentPort`'s messages,
+      // which come before 'exit': read it first (the results of a batch a task cut short by
+      // process.exit()), so each call hears its answer before the crash.
+      for (let next = receiveMessageOnPort(port); next !== undefined; next = receiveMessageOnPort(port)) {
+        (events.message as (message: WorkerMessage) => void)(next.message as WorkerMessage);
+      }
+      port.close();
       const exit: WorkerExit = { exitCode, signal: null };
       if (fatal !== undefined) {
         exit.error = fatal;
@@ -58,9 +69,15 @@ export class ThreadExecutor implements Executor {
       events.exit(exit);
     });
     return {
-      post: (message: MainMessage, transfer: readonly TransferListItem[]) => worker.postMessage(message, transfer),
-      ref: () => worker.ref(),
-      unref: () => worker.unref(),
+      post: (message: MainMessage, transfer: readonly TransferListItem[]) => port.postMessage(message, transfer),
+      ref: () => {
+        worker.ref();
+        port.ref();
+      },
+      unref: () => {
+        worker.unref();
+        port.unref();
+      },
       terminate: () => void worker.terminate(),
     };
   }

@@ -715,8 +715,8 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
   #onWorkerEvent(slot: WorkerSlot, event: WorkerMessage | WorkerExit, isMessage: boolean): void {
     this.#handling++;
     try {
-      // Task code may post on the worker's own channel too (a thread's `parentPort`): what is not
-      // one of offload's messages is not read.
+      // Executors keep task code off the channel (a thread's own MessageChannel, a process's
+      // wrapped process.send); what is not one of offload's messages is still not read.
       if (isMessage) {
         if (Array.isArray(event)) this.#onMessage(slot, event as WorkerMessage);
       } else this.#onExit(slot, event as WorkerExit);
@@ -757,7 +757,7 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
         break;
       }
       case FromWorker.Ready:
-        // Once per worker: a second (task code posting on a thread's `parentPort`) is not offload's.
+        // Once per worker: a second is not offload's.
         if (slot.isReady) break;
         // Undefined when the worker cannot tell (a remote slot before any worker served the queue).
         if (message[1] !== undefined) this.#streamTasks ??= new Set(message[1]);
