@@ -58,8 +58,8 @@ export class Task {
   ) {}
 
   /**
-   * A worker gave the task back unstarted, with `args` as it received them. What the call moved
-   * (a buffer, a port) was detached here and exists only in that copy now, which it sends next.
+   * A worker gave the task back unstarted, with `args` as it received them. A buffer the call
+   * moved was detached here and exists only in that copy now, which is what goes next.
    */
   cameBack(args: unknown): void {
     if (this.transfer === undefined || !Array.isArray(args)) return;
