@@ -47,7 +47,8 @@ export class ThreadExecutor implements Executor {
       execArgv: this.#options.execArgv,
     });
     let fatal: unknown;
-    port.on('message', events.message as (message: WorkerMessage) => void);
+    const onMessage = events.message as (message: WorkerMessage) => void;
+    port.on('message', onMessage);
     worker.on('error', (error) => {
       fatal = error;
     });
@@ -56,7 +57,7 @@ export class ThreadExecutor implements Executor {
       // which come before 'exit': read it first (the results of a batch a task cut short by
       // process.exit()), so each call hears its answer before the crash.
       for (let next = receiveMessageOnPort(port); next !== undefined; next = receiveMessageOnPort(port)) {
-        (events.message as (message: WorkerMessage) => void)(next.message as WorkerMessage);
+        onMessage(next.message as WorkerMessage);
       }
       port.close();
       const exit: WorkerExit = { exitCode, signal: null };

@@ -28,7 +28,7 @@ import { Failure, Task, TaskState } from './task.js';
 import { TaskQueue } from './task-queue.js';
 import { TaskStream, type StreamControl, type StreamLimits } from './stream.js';
 import { setLongTimeout } from './long-timeout.js';
-import { byCallOrder, Dispatcher } from './scheduling/dispatcher.js';
+import { Dispatcher } from './scheduling/dispatcher.js';
 import { askBack, givenBack, takeBackUnstarted, waitingAhead, withdraw } from './scheduling/hand-ahead.js';
 import { MAX_DEPTH, PipelineDepth } from './scheduling/pipeline-depth.js';
 import { WorkerSlot } from './worker-slot.js';
@@ -884,8 +884,7 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
       task.cameBack(message[i + 1]);
       (returned ??= []).push(task);
     }
-    // Back in the order they were called, as a crashed worker's unstarted tasks go.
-    if (returned !== undefined) this.#queue.requeue(returned.sort(byCallOrder));
+    if (returned !== undefined) this.#queue.requeue(returned);
     if (removed && slot.inflight.length === 0) this.#onIdle(slot);
     if (this.#queue.length > 0) this.#dispatcher.dispatch();
   }

@@ -41,14 +41,14 @@ export class TaskQueue {
   }
 
   /**
-   * Returns tasks that a worker never started to the front of their priority, in call order: also
-   * among tasks returned before them and still waiting (a worker past its memory limit gives its
-   * calls back message by message), so a bucket stays in call order. Returned tasks are older
-   * than every task still queued at their priority, so the scan stops at those returned before.
+   * Returns tasks that a worker never started to the front of their priority, in call order, in
+   * whatever order they come: also among tasks returned before them and still waiting (a worker
+   * past its memory limit gives its calls back message by message), so a bucket stays in call
+   * order. Returned tasks are older than every task still queued at their priority, so the scan
+   * stops at those returned before.
    */
   requeue(tasks: readonly Task[]): void {
-    for (let i = tasks.length - 1; i >= 0; i--) {
-      const task = tasks[i]!;
+    for (const task of tasks) {
       task.state = TaskState.Queued;
       const queue = this.#bucket(task.priority).tasks;
       let position = 0;

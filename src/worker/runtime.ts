@@ -256,11 +256,13 @@ class TaskLoop {
     const began = now();
     let keepsTheRest = false;
     for (let started = 0; this.#running.size < this.#concurrency && this.#waiting.length > 0; started++) {
-      if (started > 0) this.#checkMemoryMidway();
-      if (this.#isOverMemory && !keepsTheRest) {
-        this.#giveBackWaiting();
-        keepsTheRest = true;
-        if (this.#waiting.length === 0) break;
+      if (this.#maxMemoryMb !== undefined) {
+        if (started > 0) this.#checkMemoryMidway(this.#maxMemoryMb);
+        if (this.#isOverMemory && !keepsTheRest) {
+          this.#giveBackWaiting();
+          keepsTheRest = true;
+          if (this.#waiting.length === 0) break;
+        }
       }
       const next = this.#waiting[0]!;
       if (!Array.isArray(next)) {
@@ -394,11 +396,14 @@ class TaskLoop {
     let keepsTheRest = false;
     for (let i = start; i < batch.length; i += 3) {
       const id = batch[i] as number;
-      if (i > start) this.#checkMemoryMidway();
-      if (this.#isOverMemory && !keepsTheRest) {
-        // What has not started goes to a fresh worker, unless it cannot travel back.
-        if (this.#giveBack(batch, i)) break;
-        keepsTheRest = true;
+      // One field read per task when no memory limit is set: this loop is every task's path.
+      if (this.#maxMemoryMb !== undefined) {
+        if (i > start) this.#checkMemoryMidway(this.#maxMemoryMb);
+        if (this.#isOverMemory && !keepsTheRest) {
+          // What has not started goes to a fresh worker, unless it cannot travel back.
+          if (this.#giveBack(batch, i)) break;
+          keepsTheRest = true;
+        }
       }
       if (this.#claimCell !== undefined) {
         // Past the memory limit, a task handed ahead is left for the pool to take back (it heard
@@ -564,10 +569,8 @@ class TaskLoop {
    * then gives it no more work and replaces it as soon as it is idle.
    */
   /** Between two tasks of one batch: looks at memory if the last look is `MEMORY_CHECK_MS` old. */
-  #checkMemoryMidway(): void {
-    if (this.#maxMemoryMb !== undefined && !this.#isOverMemory && now() - this.#memoryCheckedAt >= MEMORY_CHECK_MS) {
-      this.#checkMemory(this.#maxMemoryMb);
-    }
+  #checkMemoryMidway(limitMb: number): void {
+    if (!this.#isOverMemory && now() - this.#memoryCheckedAt >= MEMORY_CHECK_MS) this.#checkMemory(limitMb);
   }
 
   #checkMemory(limitMb: number): void {

@@ -12,7 +12,7 @@ import { NotCloneableError, OffloadError } from '../../errors.js';
 import { findUncloneablePath } from '../../protocol/clone-path.js';
 import { offer, retract } from '../../protocol/claim-cell.js';
 import { ToWorker } from '../../protocol/messages.js';
-import { TaskState, type Task } from '../task.js';
+import { calledBefore, TaskState, type Task } from '../task.js';
 import type { TaskQueue } from '../task-queue.js';
 import type { WorkerSlot } from '../worker-slot.js';
 import { askBack, canTakeAhead, canTakeAtSpawn, waitingAhead, withdraw } from './hand-ahead.js';
@@ -339,8 +339,8 @@ export class Dispatcher {
         taken++;
       }
     }
-    // Back in the order they were called, not the order their workers are listed in.
-    if (withdrawn !== undefined) queue.requeue(withdrawn.sort(byCallOrder));
+    // Back in the order they were called (the queue sees to it), not the order their workers are listed in.
+    if (withdrawn !== undefined) queue.requeue(withdrawn);
   }
 
   /**
@@ -481,11 +481,7 @@ export class Dispatcher {
 
 /** Higher priority first, then the earlier call. */
 function runsBefore(a: Task, b: Task): boolean {
-  return a.priority > b.priority || (a.priority === b.priority && byCallOrder(a, b) < 0);
-}
-
-export function byCallOrder(a: Task, b: Task): number {
-  return a.enqueuedAt - b.enqueuedAt;
+  return a.priority > b.priority || (a.priority === b.priority && calledBefore(a, b));
 }
 
 /**
