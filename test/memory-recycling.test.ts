@@ -7,6 +7,24 @@ import { executors, fixture, poolFor, refusedOnRemote } from './helpers.js';
 /** A test that would hang without the behaviour it proves: it fails in time instead. */
 const SETTLES = { timeout: 30_000 };
 
+const MEMORY_WARNING = 'OFFLOAD_MEMORY_LIMIT_BELOW_FRESH_WORKER';
+
+/** The warnings with `code` this process emits while `run` runs (Node emits them a tick later). */
+async function warningsDuring(code: string, run: () => Promise<void>): Promise<Error[]> {
+  const seen: Error[] = [];
+  const listener = (warning: Error): void => {
+    if ((warning as Error & { code?: unknown }).code === code) seen.push(warning);
+  };
+  process.on('warning', listener);
+  try {
+    await run();
+    await new Promise((resolve) => setImmediate(resolve));
+  } finally {
+    process.off('warning', listener);
+  }
+  return seen;
+}
+
 for (const executor of executors) {
   describe(`maxWorkerMemoryMb (${executor})`, () => {
     if (refusedOnRemote(executor, { maxWorkerMemoryMb: 100 }, '--max-worker-memory-mb')) return;
@@ -42,20 +60,40 @@ for (const executor of executors) {
       const pool = poolFor<typeof Scheduling>('scheduling.ts', executor, { size: 1, maxWorkerMemoryMb: limit });
       const exits: Array<{ workerId: number; expected: boolean }> = [];
       pool.on('workerExited', ({ workerId, expected }) => exits.push({ workerId, expected }));
-      try {
-        const first = await pool.tasks.hold(1);
-        assert.equal(await pool.tasks.whoAmI(), first, 'under the limit: the worker stays');
-        assert.deepEqual(pool.stats().replaced, { tasks: 0, memory: 0 });
+      const warnings = await warningsDuring(MEMORY_WARNING, async () => {
+        try {
+          const first = await pool.tasks.hold(1);
+          assert.equal(await pool.tasks.whoAmI(), first, 'under the limit: the worker stays');
+          assert.deepEqual(pool.stats().replaced, { tasks: 0, memory: 0 });
 
-        const [overLimit, ...queued] = await Promise.all([pool.tasks.hold(limit + 50), pool.tasks.whoAmI(), pool.tasks.whoAmI()]);
-        assert.equal(overLimit, first, 'the task that crossed the limit still returns its value');
-        assert.equal(queued.length, 2);
-        for (const id of queued) assert.notEqual(id, first, 'work queued behind it went to the fresh worker');
-        assert.deepEqual(exits, [{ workerId: first!, expected: true }], 'the old worker left on purpose, not by a crash');
-        assertReplacedOnceForMemory(pool);
-      } finally {
-        await pool.close();
-      }
+          const [overLimit, ...queued] = await Promise.all([pool.tasks.hold(limit + 50), pool.tasks.whoAmI(), pool.tasks.whoAmI()]);
+          assert.equal(overLimit, first, 'the task that crossed the limit still returns its value');
+          assert.equal(queued.length, 2);
+          for (const id of queued) assert.notEqual(id, first, 'work queued behind it went to the fresh worker');
+          assert.deepEqual(exits, [{ workerId: first!, expected: true }], 'the old worker left on purpose, not by a crash');
+          assertReplacedOnceForMemory(pool);
+        } finally {
+          await pool.close();
+        }
+      });
+      assert.deepEqual(warnings, [], 'a fresh worker was well under the limit: nothing to warn of');
+    });
+
+    test(`a limit below what a fresh worker uses is warned of once (${MEMORY_WARNING}); each worker is still replaced after its task`, SETTLES, async () => {
+      const pool = poolFor<typeof Scheduling>('scheduling.ts', executor, { size: 1, maxWorkerMemoryMb: 1 });
+      const workers: Array<number | undefined> = [];
+      const warnings = await warningsDuring(MEMORY_WARNING, async () => {
+        try {
+          for (let i = 0; i < 3; i++) workers.push(await pool.tasks.whoAmI());
+          assert.equal(pool.stats().replaced.memory >= 2, true, 'the first two workers were replaced for their memory');
+        } finally {
+          await pool.close();
+        }
+      });
+      assert.equal(new Set(workers).size, 3, `each call ran on a fresh worker: ${workers.join(', ')}`);
+      assert.equal(warnings.length, 1, 'once per pool, not once per worker');
+      assert.equal(warnings[0]!.name, 'OffloadWarning');
+      assert.match(warnings[0]!.message, /^maxWorkerMemoryMb \(1\) is below the \d+ MB a fresh worker of pool "[^"]+" uses before its first task/);
     });
 
     for (const concurrentTasksPerWorker of [1, 2]) {

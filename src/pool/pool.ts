@@ -144,6 +144,8 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
   #loadFailure: { cause: unknown; until: number } | undefined;
   #loadRetryMs = LOAD_RETRY_MS;
   #streamTasks: ReadonlySet<string> | undefined;
+  /** Whether the pool has warned that `maxWorkerMemoryMb` is below what a fresh worker uses. */
+  #hasWarnedOfMemoryLimit = false;
   /** Crashes since a task last completed: grows the respawn pause, so a crash loop slows down. */
   #crashStreak = 0;
   #respawnTimer: NodeJS.Timeout | undefined;
@@ -761,6 +763,7 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
         if (slot.isReady) break;
         // Undefined when the worker cannot tell (a remote slot before any worker served the queue).
         if (message[1] !== undefined) this.#streamTasks ??= new Set(message[1]);
+        if (message[2] !== undefined) this.#warnIfFreshWorkerOverLimit(message[2]);
         this.#onReady(slot);
         break;
       case FromWorker.LoadFailed:
@@ -895,6 +898,21 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
     if (slot.isOverMemory) this.#stats.replaced.memory++;
     else this.#stats.replaced.tasks++;
     this.#retire(slot, false);
+  }
+
+  /**
+   * A limit below what a worker uses before its first task replaces every worker after each task:
+   * a mistake, most likely (a limit in bytes, or a process's resident set taken for a thread's
+   * heap), which costs a worker's start-up per call. Said once per pool, as Node says its own.
+   */
+  #warnIfFreshWorkerOverLimit(memoryMb: unknown): void {
+    const limit = this.options.maxWorkerMemoryMb;
+    if (this.#hasWarnedOfMemoryLimit || typeof memoryMb !== 'number' || !(memoryMb > limit)) return;
+    this.#hasWarnedOfMemoryLimit = true;
+    process.emitWarning(
+      `maxWorkerMemoryMb (${limit}) is below the ${Math.ceil(memoryMb)} MB a fresh worker of pool ${quoted(this.options.name)} uses before its first task: each of its workers will be replaced after every task`,
+      { type: 'OffloadWarning', code: 'OFFLOAD_MEMORY_LIMIT_BELOW_FRESH_WORKER' },
+    );
   }
 
   #onReady(slot: WorkerSlot): void {

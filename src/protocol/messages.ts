@@ -29,7 +29,10 @@ export const ToWorker = {
 
 /** Worker → main. */
 export const FromWorker = {
-  /** `[Ready, generatorTasks]`: the task module loaded; which of its tasks are generators (`undefined`: not known yet). */
+  /**
+   * `[Ready, generatorTasks, memoryMb?]`: the task module loaded; which of its tasks are generators
+   * (`undefined`: not known yet); with `maxWorkerMemoryMb`, the memory the worker counts by then.
+   */
   Ready: 0,
   /** `[LoadFailed, error]`: the task module threw or could not be found. */
   LoadFailed: 1,
@@ -77,7 +80,7 @@ export type LoadFailedMessage = [typeof FromWorker.LoadFailed, EncodedError];
 export type WorkerMessage =
   | ResultsMessage
   | LoadFailedMessage
-  | [typeof FromWorker.Ready, string[] | undefined]
+  | [typeof FromWorker.Ready, string[] | undefined, number?]
   | [typeof FromWorker.Closed]
   | [typeof FromWorker.Items, number, ...unknown[]]
   | [typeof FromWorker.Progress, number, unknown]

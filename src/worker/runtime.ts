@@ -203,7 +203,10 @@ class TaskLoop {
     process.once('exit', () => {
       if (this.#unsent !== undefined) this.#send(this.#unsent);
     });
-    this.#port.post([FromWorker.Ready, this.#generatorTasks()]);
+    // With a memory limit, what the worker counts before its first task: a limit below it would
+    // replace every worker after each task, which the pool warns of.
+    if (this.#maxMemoryMb === undefined) this.#port.post([FromWorker.Ready, this.#generatorTasks()]);
+    else this.#port.post([FromWorker.Ready, this.#generatorTasks(), memoryInUseMb()]);
   }
 
   #generatorTasks(): string[] {
@@ -564,15 +567,15 @@ class TaskLoop {
     }
   }
 
-  /**
-   * Says so once the worker is past its memory limit, before the result that follows: the pool
-   * then gives it no more work and replaces it as soon as it is idle.
-   */
   /** Between two tasks of one batch: looks at memory if the last look is `MEMORY_CHECK_MS` old. */
   #checkMemoryMidway(limitMb: number): void {
     if (!this.#isOverMemory && now() - this.#memoryCheckedAt >= MEMORY_CHECK_MS) this.#checkMemory(limitMb);
   }
 
+  /**
+   * Says so once the worker is past its memory limit, before the result that follows: the pool
+   * then gives it no more work and replaces it as soon as it is idle.
+   */
   #checkMemory(limitMb: number): void {
     const mb = memoryInUseMb();
     this.#memoryCheckedAt = now();
