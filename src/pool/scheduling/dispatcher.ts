@@ -240,9 +240,11 @@ export class Dispatcher {
   }
 
   #assign(depth: number, idleOnly: boolean): void {
-    const queue = this.host.queue;
-    shareOut(this.host.workers, depth, idleOnly, this.host.maxTasksPerWorker, () => queue.length, this.#send);
+    shareOut(this.host.workers, depth, idleOnly, this.host.maxTasksPerWorker, this.#queued, this.#send);
   }
+
+  /** Made once, not per dispatch: a sequential caller's every call passes here. */
+  readonly #queued = (): number => this.host.queue.length;
 
   /**
    * Hands one queued task ahead to each busy thread that can take one, keeping `reserve` queued.
@@ -396,19 +398,20 @@ export class Dispatcher {
 
   /** Sends up to `count` tasks from the head of the queue to `slot`. */
   readonly #send = (slot: WorkerSlot, count: number): void => {
+    if (count < 1) return;
     const queue = this.host.queue;
-    const tasks: Task[] = [];
-    for (let i = 0; i < count; i++) {
+    const first = queue.shift();
+    if (first === undefined) return;
+    // A one-element literal: a call sent alone (every call of a sequential caller) does not pay
+    // for the spare room an empty array grows on its first push.
+    const tasks: Task[] = [first];
+    // A stream holds its worker until it ends, so it travels alone.
+    for (let i = 1; i < count && first.stream === undefined; i++) {
       const next = queue.peek();
-      if (next === undefined) break;
-      if (next.stream !== undefined) {
-        // A stream holds its worker until it ends, so it travels alone.
-        if (tasks.length === 0) tasks.push(queue.shift()!);
-        break;
-      }
+      if (next === undefined || next.stream !== undefined) break;
       tasks.push(queue.shift()!);
     }
-    if (tasks.length > 0) this.#post(slot, tasks);
+    this.#post(slot, tasks);
   };
 
   /** Posts tasks taken from the queue to `slot`, in one message. */
