@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import { AbortError, TimeoutError } from '../src/index.js';
 import type * as Faults from './fixtures/faults.js';
-import { capabilities, executors, poolFor, rejection } from './helpers.js';
+import { capabilities, executors, poolFor, rejection, warningsDuring } from './helpers.js';
 
 for (const executor of executors) {
   describe(`deadlines and cancellation (${executor})`, () => {
@@ -36,10 +36,7 @@ for (const executor of executors) {
     });
 
     test('one signal shared by many calls (a request fanning out) holds one listener, warns of no leak, and aborts every call still waiting', async () => {
-      const warnings: Error[] = [];
-      const onWarning = (warning: Error): void => void warnings.push(warning);
-      process.on('warning', onWarning);
-      try {
+      const warnings = await warningsDuring(async () => {
         const controller = new AbortController();
         const { signal } = controller;
         const done = await Promise.all(Array.from({ length: 30 }, (_, i) => pool.run('ok', [i], { signal })));
@@ -49,12 +46,9 @@ for (const executor of executors) {
         controller.abort(new Error('client went away'));
         for (const error of await Promise.all(waiting)) assert.ok(error instanceof AbortError);
         await blocker;
-        await new Promise((resolve) => setImmediate(resolve));
-        assert.deepEqual(warnings.filter((warning) => warning.name === 'MaxListenersExceededWarning'), []);
-        assert.equal(pool.stats().queued, 0);
-      } finally {
-        process.off('warning', onWarning);
-      }
+      });
+      assert.deepEqual(warnings.filter((warning) => warning.name === 'MaxListenersExceededWarning'), []);
+      assert.equal(pool.stats().queued, 0);
     });
 
     test('an already aborted signal is refused at once', async () => {

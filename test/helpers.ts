@@ -150,6 +150,20 @@ export async function rejection(promise: Promise<unknown>): Promise<unknown> {
   throw new Error('expected a rejection, got a value');
 }
 
+/** The process warnings emitted while `run` runs, and the tick after it (Node emits them a tick late). */
+export async function warningsDuring(run: () => Promise<void>): Promise<Error[]> {
+  const warnings: Error[] = [];
+  const listener = (warning: Error): void => void warnings.push(warning);
+  process.on('warning', listener);
+  try {
+    await run();
+    await new Promise((resolve) => setImmediate(resolve));
+  } finally {
+    process.off('warning', listener);
+  }
+  return warnings;
+}
+
 /** Every item of an async iterable, in order. */
 export async function collect<T>(iterable: AsyncIterable<T>): Promise<T[]> {
   const items: T[] = [];

@@ -2,27 +2,16 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { createPool, transfer, type Pool, type RunOptions } from '../src/index.js';
 import type * as Scheduling from './fixtures/scheduling.js';
-import { executors, fixture, poolFor, refusedOnRemote } from './helpers.js';
+import { executors, fixture, poolFor, refusedOnRemote, warningsDuring } from './helpers.js';
 
 /** A test that would hang without the behaviour it proves: it fails in time instead. */
 const SETTLES = { timeout: 30_000 };
 
 const MEMORY_WARNING = 'OFFLOAD_MEMORY_LIMIT_BELOW_FRESH_WORKER';
 
-/** The warnings with `code` this process emits while `run` runs (Node emits them a tick later). */
-async function warningsDuring(code: string, run: () => Promise<void>): Promise<Error[]> {
-  const seen: Error[] = [];
-  const listener = (warning: Error): void => {
-    if ((warning as Error & { code?: unknown }).code === code) seen.push(warning);
-  };
-  process.on('warning', listener);
-  try {
-    await run();
-    await new Promise((resolve) => setImmediate(resolve));
-  } finally {
-    process.off('warning', listener);
-  }
-  return seen;
+/** The pool's warnings of a limit below a fresh worker, emitted while `run` runs. */
+async function memoryWarningsDuring(run: () => Promise<void>): Promise<Error[]> {
+  return (await warningsDuring(run)).filter((warning) => (warning as Error & { code?: unknown }).code === MEMORY_WARNING);
 }
 
 for (const executor of executors) {
@@ -60,7 +49,7 @@ for (const executor of executors) {
       const pool = poolFor<typeof Scheduling>('scheduling.ts', executor, { size: 1, maxWorkerMemoryMb: limit });
       const exits: Array<{ workerId: number; expected: boolean }> = [];
       pool.on('workerExited', ({ workerId, expected }) => exits.push({ workerId, expected }));
-      const warnings = await warningsDuring(MEMORY_WARNING, async () => {
+      const warnings = await memoryWarningsDuring(async () => {
         try {
           const first = await pool.tasks.hold(1);
           assert.equal(await pool.tasks.whoAmI(), first, 'under the limit: the worker stays');
@@ -82,7 +71,7 @@ for (const executor of executors) {
     test(`a limit below what a fresh worker uses is warned of once (${MEMORY_WARNING}); each worker is still replaced after its task`, SETTLES, async () => {
       const pool = poolFor<typeof Scheduling>('scheduling.ts', executor, { size: 1, maxWorkerMemoryMb: 1 });
       const workers: Array<number | undefined> = [];
-      const warnings = await warningsDuring(MEMORY_WARNING, async () => {
+      const warnings = await memoryWarningsDuring(async () => {
         try {
           for (let i = 0; i < 3; i++) workers.push(await pool.tasks.whoAmI());
           assert.equal(pool.stats().replaced.memory >= 2, true, 'the first two workers were replaced for their memory');

@@ -804,7 +804,7 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
     const overlaps = this.options.concurrentTasksPerWorker > 1;
     for (let i = 2; i < message.length; i += 3) {
       // One at a time, answers come in the order sent; overlapping async tasks answer as they settle.
-      const task = overlaps ? this.#takeAnswered(slot, message[i] as number) : slot.inflight.shift();
+      const task = overlaps ? this.#takeInflight(slot, message[i] as number) : slot.inflight.shift();
       if (task === undefined || task.id !== message[i]) {
         // The in-order invariant broke: nothing this worker says can be trusted any more. The
         // task taken off stays on its books, to fail with the worker's exit like the others.
@@ -837,7 +837,8 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
     else if (this.#state !== 'open') this.#closeIdleWorkers();
   }
 
-  #takeAnswered(slot: WorkerSlot, id: number): Task | undefined {
+  /** The in-flight task `id` of `slot`, taken off its in-flight FIFO (answered, or given back). */
+  #takeInflight(slot: WorkerSlot, id: number): Task | undefined {
     const task = slot.find(id);
     if (task !== undefined) slot.inflight.remove(task);
     return task;
@@ -876,9 +877,11 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
     let returned: Task[] | undefined;
     let removed = false;
     for (let i = 1; i < message.length; i += 2) {
-      const task = typeof message[i] === 'number' ? slot.find(message[i] as number) : undefined;
-      if (task === undefined || task === slot.ahead) continue;
-      slot.inflight.remove(task);
+      const id = message[i];
+      // The task handed ahead stays on the books: the claim cell returns it.
+      if (typeof id !== 'number' || id === slot.ahead?.id) continue;
+      const task = this.#takeInflight(slot, id);
+      if (task === undefined) continue;
       if (task.stream !== undefined) slot.isStreaming = false;
       slot.assigned--;
       removed = true;
