@@ -63,17 +63,17 @@ for (const executor of executors) {
       assert.match(error.stack!, /callerFunctionName/);
       assert.match(error.stack!, /errors\.test\.ts/);
       // Nor the task loop's own, which only add noise: the task's frames end where offload's begin.
-      assert.doesNotMatch(error.stack!, /\/worker\/(runtime|thread-entry|process-entry)\.[jt]s/);
+      assert.doesNotMatch(error.stack!, /\/worker\/(runtime|thread-entry|process-entry)\.m?[jt]s/);
     });
 
     test("a message that names the task loop's file stays whole, and the loop's frames are still cut", async () => {
       for (const where of ['first line', 'later line', 'embedded stack'] as const) {
         const error = (await rejection(pool.tasks.throwsNamingTheTaskLoop(where))) as Error;
-        assert.match(error.message, /\/worker\/(runtime|thread-entry|process-entry)\.[jt]s/, 'the message names the file');
+        assert.match(error.message, /\/worker\/(runtime|thread-entry|process-entry)\.m?[jt]s/, 'the message names the file');
         assert.ok(error.stack!.startsWith(`Error: ${error.message}\n`), 'the stack holds the whole message');
         assert.match(error.stack!, /^\s+at throwsNamingTheTaskLoop /m);
         const frames = error.stack!.slice(`Error: ${error.message}\n`.length);
-        assert.doesNotMatch(frames, /^\s+at .*\/worker\/(runtime|thread-entry|process-entry)\.[jt]s/m, where);
+        assert.doesNotMatch(frames, /^\s+at .*\/worker\/(runtime|thread-entry|process-entry)\.m?[jt]s/m, where);
       }
     });
 

@@ -46,8 +46,8 @@ async function inFreshFile(script: string, flags: string[] = []): Promise<unknow
 }
 
 test('each worker entry, and offload/task, is one file: it imports only Node built-ins', () => {
-  for (const entry of ['worker/thread-entry', 'worker/process-entry', 'task']) {
-    const code = readFileSync(new URL(`dist/${entry}.js`, root), 'utf8');
+  for (const entry of ['worker/thread-entry.mjs', 'worker/process-entry.mjs', 'task.js']) {
+    const code = readFileSync(new URL(`dist/${entry}`, root), 'utf8');
     const imported = [...code.matchAll(/^\s*(?:import|export)\b[^'"]*?\bfrom\s*['"]([^'"]+)['"]|^\s*import\s*['"]([^'"]+)['"]/gm)].map(
       (match) => match[1] ?? match[2],
     );
