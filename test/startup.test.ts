@@ -275,3 +275,37 @@ test("importing offload compiles neither the process nor the remote executor, an
   // Each file costs a thread pool's start-up about a millisecond whatever its size.
   assert.equal(loaded.length, 2, `offload loads ${loaded.map((file) => file.pathname.split('/dist/')[1]).join(', ')}`);
 });
+
+test("a process pool imports the process executor's code once: later pools start without another import(), nor a loader hook's round trip", async () => {
+  const result = await inFreshProcess(`
+    import { register } from 'node:module';
+    import { MessageChannel } from 'node:worker_threads';
+    // A loader's hooks (tsx's, an APM agent's) see every import() the application makes: these
+    // report each one of offload's executor chunks, in order, then a marker imported last.
+    const { port1, port2 } = new MessageChannel();
+    const resolved = [];
+    let markerSeen;
+    const markerResolved = new Promise((resolve) => (markerSeen = resolve));
+    port1.on('message', (specifier) => (specifier.includes('marker') ? markerSeen() : resolved.push(specifier)));
+    register('data:text/javascript,' + encodeURIComponent(\`
+      let port;
+      export function initialize(data) { port = data.port; }
+      export async function resolve(specifier, context, next) {
+        if (/^\\\\.\\\\/(process|remote)-|marker/.test(specifier)) port.postMessage(specifier);
+        return next(specifier, context);
+      }
+    \`), { data: { port: port2 }, transferList: [port2] });
+    const { createPool } = await import('offload');
+    const sums = [];
+    for (let i = 0; i < 3; i++) {
+      const pool = createPool(new URL('./test/fixtures/basic-js.mjs', import.meta.url), { executor: 'process', size: 1 });
+      sums.push(await pool.run('add', [i, 1]));
+      await pool.close();
+    }
+    await import('data:text/javascript,export const marker = 1');
+    await markerResolved;
+    port1.close();
+    console.log(JSON.stringify({ sums, resolved: resolved.map((specifier) => specifier.replace(/-[A-Z0-9]+\\.js$/, '')) }));
+  `);
+  assert.deepEqual(result, { sums: [1, 2, 3], resolved: ['./process'] });
+});
