@@ -309,3 +309,49 @@ test("a process pool imports the process executor's code once: later pools start
   `);
   assert.deepEqual(result, { sums: [1, 2, 3], resolved: ['./process'] });
 });
+
+test("warmup() answers close() and destroy() alike whether or not the process executor's code had loaded: close() lets it resolve, destroy() fails it", async () => {
+  // A fresh process each: its first process pool is still loading the executor's code when
+  // close() or destroy() comes; the second has it at once, as a pool of threads does.
+  const answers = async (end: 'close' | 'destroy'): Promise<unknown> =>
+    inFreshProcess(`
+      const { createPool } = await import('offload');
+      const answers = [];
+      for (const executor of ['process', 'process', 'thread']) {
+        const pool = createPool(new URL('./test/fixtures/basic-js.mjs', import.meta.url), { executor, size: 1 });
+        const warming = pool.warmup().then(() => 'resolved', (error) => error.code + ': ' + error.message);
+        await pool.${end}();
+        answers.push(await warming);
+      }
+      console.log(JSON.stringify(answers));
+    `);
+  assert.deepEqual(await answers('close'), ['resolved', 'resolved', 'resolved']);
+  const destroyed = 'ERR_OFFLOAD_CLOSED: The pool was destroyed';
+  assert.deepEqual(await answers('destroy'), [destroyed, destroyed, destroyed]);
+});
+
+test("offload run from source finds its worker entries when a loader adds a query to its modules' URLs", async () => {
+  // Cache-busting loaders (esmock, watch modes) resolve a module to `file.ts?v=1`: the entries
+  // must still be picked by the file's own extension.
+  const result = await inFreshProcess(
+    `
+    import { register } from 'node:module';
+    register('data:text/javascript,' + encodeURIComponent(\`
+      export async function resolve(specifier, context, next) {
+        const resolved = await next(specifier, context);
+        return /\\\\/src\\\\/executors\\\\/executor\\\\.ts$/.test(resolved.url) ? { ...resolved, url: resolved.url + '?v=1' } : resolved;
+      }
+    \`));
+    const { createPool } = await import('./src/index.ts');
+    const sums = [];
+    for (const executor of ['thread', 'process']) {
+      const pool = createPool(new URL('./test/fixtures/basic-js.mjs', import.meta.url), { executor, size: 1 });
+      sums.push(await pool.run('add', [1, 2]).catch((error) => error.code));
+      await pool.close();
+    }
+    console.log(JSON.stringify(sums));
+  `,
+    { flags: ['--import', 'tsx', '--input-type=module'] },
+  );
+  assert.deepEqual(result, [3, 3]);
+});

@@ -51,6 +51,10 @@ export interface Executor {
   spawn(init: WorkerInit, events: WorkerEvents): WorkerHandle;
 }
 
+const TYPESCRIPT = /\.[cm]?tsx?$/;
+// By path: a loader may add a query to a module's URL (`executor.ts?v=2`), never to its path.
+const IS_SOURCE = TYPESCRIPT.test(new URL(import.meta.url).pathname);
+
 /**
  * Where the worker-side entry files live, as `.ts` when offload runs from source. Compiled, they
  * are `.mjs`: Node 20 runs a forked process's main file ending in `.js` through its CommonJS
@@ -59,11 +63,10 @@ export interface Executor {
  * sooner from `.mjs` (bench/RESULTS.md, 2026-12-02).
  */
 export function entryUrl(name: string): URL {
-  const extension = import.meta.url.endsWith('.ts') ? '.ts' : '.mjs';
+  const extension = IS_SOURCE ? '.ts' : '.mjs';
   return new URL(`../worker/${name}${extension}`, import.meta.url);
 }
 
-const TYPESCRIPT = /\.[cm]?tsx?$/;
 const resolved = new Map<string, string | undefined>();
 
 /** A package's URL as seen from offload itself, resolved once; undefined when not installed. */
@@ -86,6 +89,6 @@ export function resolveOnce(specifier: string): string | undefined {
  * Node 20 does not run `--import` hooks in worker threads, so each worker registers its own.
  */
 export function typeScriptLoader(moduleUrl: string): string | undefined {
-  if (!TYPESCRIPT.test(import.meta.url) && !TYPESCRIPT.test(new URL(moduleUrl).pathname)) return undefined;
+  if (!IS_SOURCE && !TYPESCRIPT.test(new URL(moduleUrl).pathname)) return undefined;
   return resolveOnce('tsx/esm/api');
 }

@@ -38,7 +38,9 @@ function loadOnce<T>(load: () => Promise<T>): () => T | Promise<T> {
     (loading ??= load().then(
       (value) => (loaded = value),
       (error: unknown) => {
-        loading = undefined; // not kept: the next pool tries again
+        // Not kept: the next pool tries again. Only a failed resolution can come out otherwise:
+        // Node keeps a file's failed load or evaluation for its URL.
+        loading = undefined;
         throw error;
       },
     ));

@@ -139,6 +139,7 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
   #handling = 0;
   #state: 'open' | 'closing' | 'closed' = 'open';
   #closed: Promise<CloseReport> | undefined;
+  #isDestroyedByCall = false;
   #whenEmpty: Array<() => void> = [];
   #whenReady: Array<() => void> = [];
   #loadFailure: { cause: unknown; until: number } | undefined;
@@ -269,7 +270,13 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
     if (this.#state !== 'open') throw new ClosedError();
     if (this.#executor === undefined) {
       await this.#executorLoaded;
-      if (this.#state !== 'open') throw new ClosedError();
+      // Closed while the executor's code loaded. A pool that had it at once (threads, or a later
+      // process pool) started its workers before close() and resolves, or fails if destroy()
+      // ended them: the same answer here, where nothing was started for close() to wait for.
+      if (this.#state !== 'open' && this.#loadFailure === undefined) {
+        if (this.#isDestroyedByCall) throw new ClosedError('The pool was destroyed');
+        return;
+      }
     }
     if (this.#loadFailure !== undefined) this.#checkLoadFailure();
     const target = this.options.minSize > 0 ? this.options.minSize : this.options.maxSize;
@@ -337,6 +344,7 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
   /** Ends every worker now; queued and running tasks fail with `ERR_OFFLOAD_CLOSED`. */
   async destroy(): Promise<void> {
     this.#state = 'closed';
+    this.#isDestroyedByCall = true;
     clearInterval(this.#idleTimer);
     clearTimeout(this.#respawnTimer);
     this.#terminateAll('The pool was destroyed');

@@ -65,7 +65,7 @@ type Callable = (...args: unknown[]) => unknown;
 
 /**
  * How the task loop's frames name its files: by URL (an ES module), by path (as tsx's source maps
- * show it), or by the path of the source a bundled entry maps back to (`dist/worker/*.js` to
+ * show it), or by the path of the source a bundled entry maps back to (`dist/worker/*.mjs` to
  * `src/worker/runtime.ts`, under `--enable-source-maps`). Its files are this one and the stream
  * pump a generator task runs under (`stream.ts`) only: the helpers task code calls
  * (`throwIfCancelled()`...) sit beside them in `src/worker/`, and their frames are the task's.
