@@ -273,6 +273,69 @@ for (const executor of localExecutors()) {
       assert.ok(!existsSync(teardownLog) || !readFileSync(teardownLog, 'utf8').includes('teardown ran'), 'teardown never ran as a task');
     });
 
+    test("12. a signal is watched through the platform's own methods, whatever the caller put on it: every call settles once and nothing escapes", async () => {
+      const escaped: unknown[] = [];
+      const record = (error: unknown): void => void escaped.push(error);
+      process.on('uncaughtExceptionMonitor', record);
+      try {
+        for (const property of ['addEventListener', 'removeEventListener', 'aborted', 'reason']) {
+          /** A signal whose own `property` throws, shadowing its prototype's. */
+          const hostile = (): AbortController => {
+            const controller = new AbortController();
+            Object.defineProperty(controller.signal, property, {
+              get: () => {
+                throw new Error(`hostile ${property}`);
+              },
+            });
+            return controller;
+          };
+          // Answered: the result path unwatches the signal, with a deadline armed beside it or not.
+          assert.equal(await pool.run('add', [1, 2], { signal: hostile().signal }), 3, property);
+          assert.equal(await pool.run('add', [2, 2], { signal: hostile().signal, timeout: 20 }), 4, property);
+          // Aborted, running or waiting: the abort is heard, with the signal's real reason.
+          const aborted = hostile();
+          const running = rejection(pool.run('nap', [200], { signal: aborted.signal }));
+          const beside = pool.run('nap', [200]);
+          const waiting = rejection(pool.run('add', [1, 1], { signal: aborted.signal }));
+          aborted.abort(new Error('the caller left'));
+          for (const error of [await running, await waiting]) {
+            assert.equal(codeOf(error), 'ERR_OFFLOAD_ABORTED', property);
+            assert.equal(((error as Error).cause as Error).message, 'the caller left', property);
+          }
+          assert.equal(await beside, 200);
+          // Timed out: the deadline settles it, and unwatching the signal throws nothing.
+          assert.equal(codeOf(await rejection(pool.run('nap', [200], { signal: hostile().signal, timeout: 20 }))), 'ERR_OFFLOAD_TIMEOUT', property);
+        }
+        await tick(250); // past every deadline above, and the naps they left running
+        assert.deepEqual(escaped, []);
+        assert.deepEqual([pool.stats().queued, pool.stats().busy], [0, 0]);
+        // What only looks like a signal is refused, and arms nothing.
+        for (const signal of [Object.create(AbortSignal.prototype) as AbortSignal, new Proxy(new AbortController().signal, {})]) {
+          const refused = await rejection(pool.run('add', [1, 2], { signal, timeout: 5 }));
+          assert.ok(refused instanceof TypeError);
+          assert.equal(refused.message, 'options.signal must be an AbortSignal');
+        }
+        await tick(30);
+        assert.equal(pool.stats().queued, 0);
+        assert.equal(await pool.run('add', [3, 3]), 6);
+      } finally {
+        process.off('uncaughtExceptionMonitor', record);
+      }
+    });
+
+    test('13. a sparse array is sent and returned at the cost of what it holds, and a Proxy of a made-up length is refused at once', async () => {
+      const huge: unknown[] = [];
+      huge.length = 2 ** 32 - 1;
+      huge[7] = { seven: 7 };
+      assert.deepEqual(await pool.run('shape', [huge]), [2 ** 32 - 1, 1]);
+      const returned = (await pool.run('sparse', [2 ** 32 - 1])) as unknown[];
+      assert.equal(returned.length, 2 ** 32 - 1);
+      assert.deepEqual(returned[2 ** 32 - 2], { last: true });
+      const madeUp = new Proxy([], { get: (target, key) => (key === 'length' ? 2 ** 32 - 1 : Reflect.get(target, key)) });
+      assert.equal(codeOf(await rejection(pool.run('shape', [madeUp]))), 'ERR_OFFLOAD_NOT_CLONEABLE');
+      assert.equal(await pool.run('add', [1, 1]), 2);
+    });
+
     test('11. stats() counts offload\'s own errors by code, and a task error that borrows a code as the task\'s', async () => {
       const counted = createPool<typeof Hostile>(fixture('hostile.ts'), { executor, size: 1 });
       await rejection(counted.run('nope' as never, [] as never));

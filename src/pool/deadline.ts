@@ -4,6 +4,7 @@
  * when the task settles.
  */
 import { AbortError, TimeoutError } from '../errors.js';
+import { abortReason, offAbort, onAbort } from './abort-signal.js';
 import { setLongTimeout } from './long-timeout.js';
 import type { Task } from './task.js';
 
@@ -14,18 +15,18 @@ export function armDeadline(
   expire: (task: Task, error: Error) => void,
 ): void {
   let clearTimer: (() => void) | undefined;
-  let onAbort: (() => void) | undefined;
+  let aborted: (() => void) | undefined;
+  if (signal !== undefined) {
+    aborted = () => expire(task, new AbortError(abortReason(signal)));
+    watch(signal, aborted);
+  }
   if (timeout !== undefined && timeout !== Infinity) {
     // The task's worker keeps the process alive while it runs; a timer alone must not.
     clearTimer = setLongTimeout(() => expire(task, new TimeoutError(timeout)), timeout, true);
   }
-  if (signal !== undefined) {
-    onAbort = () => expire(task, new AbortError(signal.reason));
-    watch(signal, onAbort);
-  }
   task.disarm = () => {
     if (clearTimer !== undefined) clearTimer();
-    if (onAbort !== undefined) unwatch(signal!, onAbort);
+    if (aborted !== undefined) unwatch(signal!, aborted);
   };
 }
 
@@ -41,7 +42,7 @@ interface Watchers {
 
 const watched = new WeakMap<AbortSignal, Watchers>();
 
-function watch(signal: AbortSignal, onAbort: () => void): void {
+function watch(signal: AbortSignal, callback: () => void): void {
   let watchers = watched.get(signal);
   if (watchers === undefined) {
     const callbacks = new Set<() => void>();
@@ -49,18 +50,18 @@ function watch(signal: AbortSignal, onAbort: () => void): void {
       watched.delete(signal);
       // A callback settles its call, which unwatches it: deleting the current entry of a Set
       // while iterating it is safe.
-      for (const callback of callbacks) callback();
+      for (const each of callbacks) each();
     };
+    onAbort(signal, fire);
     watchers = { callbacks, fire };
     watched.set(signal, watchers);
-    signal.addEventListener('abort', fire, { once: true });
   }
-  watchers.callbacks.add(onAbort);
+  watchers.callbacks.add(callback);
 }
 
-function unwatch(signal: AbortSignal, onAbort: () => void): void {
+function unwatch(signal: AbortSignal, callback: () => void): void {
   const watchers = watched.get(signal);
-  if (watchers === undefined || !watchers.callbacks.delete(onAbort) || watchers.callbacks.size > 0) return;
+  if (watchers === undefined || !watchers.callbacks.delete(callback) || watchers.callbacks.size > 0) return;
   watched.delete(signal);
-  signal.removeEventListener('abort', watchers.fire);
+  offAbort(signal, watchers.fire);
 }

@@ -6,6 +6,7 @@ import { fs, os } from '../builtins.js';
 import type { ResourceLimits } from 'node:worker_threads';
 import { unlistable } from '../transfer.js';
 import { carriedContext, type CarryingOptions } from '../tracing/call-trace.js';
+import { isAbortSignal } from './abort-signal.js';
 import { cancelHook, type CancellableOptions } from './cancel-hook.js';
 import { resolveRemoteOptions, type RemotePoolOptions, type ResolvedRemoteOptions } from '../remote/options.js';
 
@@ -208,7 +209,7 @@ export function checkRunOptions(options: RunOptionsInput): RunOptionsInput {
   const { signal, timeout, priority, onProgress, transfer, highWaterMark, stallTimeout, key } = options;
   const carried = (options as CarryingOptions)[carriedContext];
   const hook = (options as CancellableOptions)[cancelHook];
-  if (signal !== undefined && !(signal instanceof AbortSignal)) throw new TypeError('options.signal must be an AbortSignal');
+  if (signal !== undefined && !isAbortSignal(signal)) throw new TypeError('options.signal must be an AbortSignal');
   if (timeout !== undefined) milliseconds('timeout', timeout);
   if (priority !== undefined && !Number.isInteger(priority)) {
     throw new TypeError(`options.priority must be an integer (got ${String(priority)})`);

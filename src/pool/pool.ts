@@ -19,6 +19,7 @@ import { hasMarks, takeMarked, transferListOf } from '../transfer.js';
 import { callBack, invokeUserCode } from '../styles/callback.js';
 import { createHandles, type TaskHandles } from '../styles/handle.js';
 import type { CallTaskName, StreamItem, StreamTaskName, TaskArgs, TaskCallback, TaskResult, UntypedTasks } from '../types.js';
+import { abortReason, isAborted } from './abort-signal.js';
 import { armDeadline } from './deadline.js';
 import { MAX_TASK_NAME } from '../remote/options.js';
 import { cancelHook, type CancellableOptions } from './cancel-hook.js';
@@ -478,7 +479,7 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
       if ((read as RunOptions).key !== undefined && this.options.executor === 'remote') {
         throw new TypeError('options.key does not apply to the remote executor: its jobs go to whichever remote worker is free');
       }
-      if (read.signal?.aborted) throw new AbortError(read.signal.reason);
+      if (read.signal !== undefined && isAborted(read.signal)) throw new AbortError(abortReason(read.signal));
     }
     if (this.#loadFailure !== undefined) this.#checkLoadFailure();
     if (this.options.maxQueue === Infinity) return read;

@@ -8,6 +8,7 @@
  * `detachTransferred` in src/transfer.ts, which remote jobs share), so code behaves the same on
  * threads and processes.
  */
+import { isProxy } from 'node:util/types';
 import { MessagePort } from 'node:worker_threads';
 import { crypto, net } from '../builtins.js';
 import { NotCloneableError } from '../errors.js';
@@ -75,12 +76,20 @@ function refusalOf(value: object): string | undefined {
  * buffers are not descended into.
  */
 function holdsRefused(value: object, seen: Set<object>): boolean {
+  // The channel's serializer refuses a Proxy at once; walking one would run its traps, and a
+  // `length` it makes up could hold this thread for as long as it says.
+  if (isProxy(value)) return false;
   if (ArrayBuffer.isView(value)) return value.buffer instanceof SharedArrayBuffer;
   if (value instanceof ArrayBuffer) return false;
   if (seen.has(value)) return false;
   seen.add(value);
   if (Array.isArray(value)) {
-    for (const item of value) if (item !== null && typeof item === 'object' && holdsRefused(item, seen)) return true;
+    let holes = 0;
+    for (let i = 0, length = value.length; i < length; i++) {
+      const item: unknown = value[i];
+      if (item === undefined && !(i in value) && ++holes > HOLES_BEFORE_KEYS) return keysHoldRefused(value, seen);
+      if (item !== null && typeof item === 'object' && holdsRefused(item, seen)) return true;
+    }
     return false;
   }
   // Only class instances can be what `refusalOf` refuses; plain objects go straight to their keys.
@@ -97,6 +106,16 @@ function holdsRefused(value: object, seen: Set<object>): boolean {
     for (const item of value) if (item !== null && typeof item === 'object' && holdsRefused(item, seen)) return true;
     return false;
   }
+  return keysHoldRefused(value, seen);
+}
+
+/**
+ * Holes an array's walk passes before it reads the array's own keys instead: a sparse array
+ * (`a.length = 2 ** 32 - 1`) costs the serializer only what it holds, and so must this check.
+ */
+const HOLES_BEFORE_KEYS = 1024;
+
+function keysHoldRefused(value: object, seen: Set<object>): boolean {
   for (const key of Object.keys(value)) {
     const item = (value as Record<string, unknown>)[key];
     if (item !== null && typeof item === 'object' && holdsRefused(item, seen)) return true;
