@@ -43,3 +43,16 @@ export function causeSuffix(cause: unknown): string {
     return ': [unreadable message: its getter threw]';
   }
 }
+
+/**
+ * A value the caller gave, as an error message that refuses it echoes it: a string quoted, any
+ * other primitive as it prints, both escaped and bounded; an object or a function by its kind
+ * alone, since printing it would run the caller's code (a `toString` or `Symbol.toPrimitive`
+ * that throws, and the refusal would become that error instead of offload's).
+ */
+export function shown(value: unknown): string {
+  if (typeof value === 'string') return quoted(value);
+  if (typeof value === 'function') return 'a function';
+  if (typeof value === 'object') return value === null ? 'null' : 'an object';
+  return excerpt(String(value));
+}

@@ -336,6 +336,24 @@ for (const executor of localExecutors()) {
       assert.equal(await pool.run('add', [1, 1]), 2);
     });
 
+    test('14. a refused option value is named by kind or escaped, never printed by its own code', async () => {
+      const throwing = { [Symbol.toPrimitive]: (): never => { throw new Error('toPrimitive'); }, toString: (): never => { throw new Error('toString'); } };
+      const cases: Array<[object, string]> = [
+        [{ priority: throwing }, 'options.priority must be an integer (got an object)'],
+        [{ timeout: throwing }, 'options.timeout must be a positive number of milliseconds or Infinity (got an object)'],
+        [{ highWaterMark: () => 1 }, 'options.highWaterMark must be a positive integer (got a function)'],
+        [{ timeout: 'soon\nERROR forged line' }, 'options.timeout must be a positive number of milliseconds or Infinity (got "soon\\nERROR forged line")'],
+        [{ priority: 'x'.repeat(1_000) }, `options.priority must be an integer (got "${'x'.repeat(80)}…")`],
+      ];
+      for (const [options, message] of cases) {
+        const refused = await rejection(pool.run('add', [1, 2], options as never));
+        assert.ok(refused instanceof TypeError || refused instanceof RangeError, message);
+        assert.equal((refused as Error).message, message);
+      }
+      assert.throws(() => createPool(fixture('hostile.ts'), { executor, size: throwing as never }), { message: 'options.size must be an integer (got an object)' });
+      assert.equal(await pool.run('add', [1, 1]), 2);
+    });
+
     test('11. stats() counts offload\'s own errors by code, and a task error that borrows a code as the task\'s', async () => {
       const counted = createPool<typeof Hostile>(fixture('hostile.ts'), { executor, size: 1 });
       await rejection(counted.run('nope' as never, [] as never));

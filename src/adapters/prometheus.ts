@@ -9,6 +9,7 @@
 import { Counter, Gauge, Histogram, register as defaultRegistry, type Registry } from 'prom-client';
 import { Pool, type PoolEvents } from '../pool/pool.js';
 import { sampleEventLoopDelay } from './event-loop-delay.js';
+import { shown } from '../quoted.js';
 
 export interface PoolMetricsOptions {
   /** Where to register. Default: prom-client's global registry. */
@@ -251,11 +252,11 @@ export function registerPoolMetrics(pool: Pool<object>, options: PoolMetricsOpti
   const registry = options.registry ?? defaultRegistry;
   const prefix = options.prefix ?? 'offload_';
   if (typeof prefix !== 'string' || !/^[a-zA-Z_:][a-zA-Z0-9_:]*$|^$/.test(prefix)) {
-    throw new TypeError(`options.prefix must be a valid metric name prefix (got ${String(prefix)})`);
+    throw new TypeError(`options.prefix must be a valid metric name prefix (got ${shown(prefix)})`);
   }
   const resolution = options.eventLoopResolution ?? 20;
   if (!(Number.isInteger(resolution) && resolution >= 1)) {
-    throw new RangeError(`options.eventLoopResolution must be a whole number of ms, at least 1 (got ${String(resolution)})`);
+    throw new RangeError(`options.eventLoopResolution must be a whole number of ms, at least 1 (got ${shown(resolution)})`);
   }
   let byPrefix = collectors.get(registry);
   if (byPrefix === undefined) collectors.set(registry, (byPrefix = new Map()));

@@ -6,6 +6,7 @@ import { fs, os } from '../builtins.js';
 import type { ResourceLimits } from 'node:worker_threads';
 import { unlistable } from '../transfer.js';
 import { carriedContext, type CarryingOptions } from '../tracing/call-trace.js';
+import { shown } from '../quoted.js';
 import { isAbortSignal } from './abort-signal.js';
 import { cancelHook, type CancellableOptions } from './cancel-hook.js';
 import { resolveRemoteOptions, type RemotePoolOptions, type ResolvedRemoteOptions } from '../remote/options.js';
@@ -99,7 +100,7 @@ export function resolveOptions(options: PoolOptions = {}): ResolvedOptions {
   if (options === null || typeof options !== 'object') throw new TypeError('options must be an object');
   const executor = options.executor ?? 'thread';
   if (!EXECUTORS.includes(executor)) {
-    throw new TypeError(`options.executor must be one of ${EXECUTORS.join(', ')} (got ${String(executor)})`);
+    throw new TypeError(`options.executor must be one of ${EXECUTORS.join(', ')} (got ${shown(executor)})`);
   }
   for (const [name, only] of Object.entries(ONLY_FOR)) {
     if (options[name as keyof typeof ONLY_FOR] !== undefined && executor !== only) {
@@ -156,14 +157,14 @@ function timerLimit(name: string, value: unknown): number {
 /** A positive number of milliseconds, `Infinity` included (no limit). */
 function milliseconds(name: string, value: unknown): number {
   if (!(typeof value === 'number' && value > 0)) {
-    throw new RangeError(`options.${name} must be a positive number of milliseconds or Infinity (got ${String(value)})`);
+    throw new RangeError(`options.${name} must be a positive number of milliseconds or Infinity (got ${shown(value)})`);
   }
   return value;
 }
 
 function integer(name: string, value: unknown, min: number): number {
   if (typeof value !== 'number' || !Number.isInteger(value)) {
-    throw new TypeError(`options.${name} must be an integer (got ${String(value)})`);
+    throw new TypeError(`options.${name} must be an integer (got ${shown(value)})`);
   }
   if (value < min) throw new RangeError(`options.${name} must be at least ${min} (got ${value})`);
   return value;
@@ -212,7 +213,7 @@ export function checkRunOptions(options: RunOptionsInput): RunOptionsInput {
   if (signal !== undefined && !isAbortSignal(signal)) throw new TypeError('options.signal must be an AbortSignal');
   if (timeout !== undefined) milliseconds('timeout', timeout);
   if (priority !== undefined && !Number.isInteger(priority)) {
-    throw new TypeError(`options.priority must be an integer (got ${String(priority)})`);
+    throw new TypeError(`options.priority must be an integer (got ${shown(priority)})`);
   }
   if (onProgress !== undefined && typeof onProgress !== 'function') throw new TypeError('options.onProgress must be a function');
   let listed: unknown[] | undefined;
@@ -227,7 +228,7 @@ export function checkRunOptions(options: RunOptionsInput): RunOptionsInput {
     }
   }
   if (highWaterMark !== undefined && !(Number.isInteger(highWaterMark) && highWaterMark >= 1)) {
-    throw new RangeError(`options.highWaterMark must be a positive integer (got ${String(highWaterMark)})`);
+    throw new RangeError(`options.highWaterMark must be a positive integer (got ${shown(highWaterMark)})`);
   }
   if (stallTimeout !== undefined) milliseconds('stallTimeout', stallTimeout);
   if (key !== undefined && typeof key !== 'string') throw new TypeError(`options.key must be a string (got ${typeof key})`);
@@ -252,7 +253,7 @@ function heapLimits(value: unknown): ResourceLimits {
     if (!HEAP_LIMITS.includes(key)) throw new TypeError(`options.resourceLimits.${key} is not a limit (${HEAP_LIMITS.join(', ')})`);
     if (limit === undefined) continue;
     if (!(typeof limit === 'number' && Number.isFinite(limit) && limit > 0)) {
-      throw new RangeError(`options.resourceLimits.${key} must be a positive number of MB (got ${String(limit)})`);
+      throw new RangeError(`options.resourceLimits.${key} must be a positive number of MB (got ${shown(limit)})`);
     }
     // Node aborts the whole process, not just the worker, when a thread's stack cannot hold its
     // start-up (below about 0.25 MB), or when V8 cannot reserve the code range up front.

@@ -34,7 +34,7 @@ import { askBack, givenBack, takeBackUnstarted, waitingAhead, withdraw } from '.
 import { MAX_DEPTH, PipelineDepth } from './scheduling/pipeline-depth.js';
 import { WorkerSlot } from './worker-slot.js';
 import { CallTracing, type CarryingOptions } from '../tracing/call-trace.js';
-import { quoted } from '../quoted.js';
+import { quoted, shown } from '../quoted.js';
 import { now as clock } from '../clock.js';
 
 export interface RunOptions {
@@ -323,7 +323,7 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
     }
     const timeout = options.timeout;
     if (timeout !== undefined && !(typeof timeout === 'number' && timeout >= 0)) {
-      throw new RangeError(`close({ timeout }) must be a number of milliseconds or Infinity (got ${String(timeout)})`);
+      throw new RangeError(`close({ timeout }) must be a number of milliseconds or Infinity (got ${shown(timeout)})`);
     }
     if (this.#state === 'open') this.#state = 'closing';
     const report: CloseReport = { timedOut: false, cancelled: { queued: 0, running: 0 } };
@@ -1146,7 +1146,7 @@ function toModuleUrl(moduleUrl: URL | string): string {
     if (moduleUrl.startsWith('/')) return pathToFileURL(moduleUrl).href;
   }
   throw new TypeError(
-    `The task module must be a file URL or an absolute path, such as new URL('./tasks.js', import.meta.url) (got ${String(moduleUrl)})`,
+    `The task module must be a file URL or an absolute path, such as new URL('./tasks.js', import.meta.url) (got ${shown(moduleUrl)})`,
   );
 }
 

@@ -4,7 +4,7 @@
  * `maxPayloadBytes`; the worker defaults equal the pool defaults.
  */
 import type { ConnectionOptions as TlsOptions } from 'node:tls';
-import { quoted } from '../quoted.js';
+import { quoted, shown } from '../quoted.js';
 
 /**
  * ioredis options, passed through as they are. The common ones are named here so that this
@@ -83,7 +83,7 @@ export function resolveRemoteOptions(executor: string, options: Record<string, u
   }
   const maxInFlight = options.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT;
   if (typeof maxInFlight !== 'number' || !Number.isInteger(maxInFlight) || maxInFlight < 1) {
-    throw new RangeError(`options.maxInFlight must be an integer of at least 1 (got ${String(maxInFlight)})`);
+    throw new RangeError(`options.maxInFlight must be an integer of at least 1 (got ${shown(maxInFlight)})`);
   }
   return {
     maxInFlight,
@@ -118,9 +118,9 @@ export function resolveConnection(value: unknown, name: string): RemoteConnectio
   // Checked now: ioredis would fail every call later, with a message about sockets.
   if (host !== undefined && (typeof host !== 'string' || host === '')) throw new TypeError(`${name}.host must be a host name`);
   if (port !== undefined && !(Number.isInteger(port) && port >= 0 && port <= 65535)) {
-    throw new RangeError(`${name}.port must be a TCP port, an integer from 0 to 65535 (got ${String(port)})`);
+    throw new RangeError(`${name}.port must be a TCP port, an integer from 0 to 65535 (got ${shown(port)})`);
   }
-  if (db !== undefined && !(Number.isInteger(db) && db >= 0)) throw new RangeError(`${name}.db must be an integer of at least 0 (got ${String(db)})`);
+  if (db !== undefined && !(Number.isInteger(db) && db >= 0)) throw new RangeError(`${name}.db must be an integer of at least 0 (got ${shown(db)})`);
   return { ...(value as RemoteConnectionOptions) };
 }
 
@@ -139,7 +139,7 @@ export function resolvePrefix(value: unknown, name: string): string {
 export function resolvePayloadLimit(value: unknown, name: string): number {
   if (value === undefined) return DEFAULT_MAX_PAYLOAD_BYTES;
   if (typeof value !== 'number' || !Number.isInteger(value) || value < 1024) {
-    throw new RangeError(`${name} must be an integer of at least 1024 bytes (got ${String(value)})`);
+    throw new RangeError(`${name} must be an integer of at least 1024 bytes (got ${shown(value)})`);
   }
   return value;
 }
