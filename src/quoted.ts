@@ -50,9 +50,13 @@ export function causeSuffix(cause: unknown): string {
  * alone, since printing it would run the caller's code (a `toString` or `Symbol.toPrimitive`
  * that throws, and the refusal would become that error instead of offload's).
  */
+const HUGE = 10n ** BigInt(ECHOED_CHARS);
+
 export function shown(value: unknown): string {
   if (typeof value === 'string') return quoted(value);
   if (typeof value === 'function') return 'a function';
   if (typeof value === 'object') return value === null ? 'null' : 'an object';
+  // Printing a bigint of a million digits would take seconds: beyond 80 digits, its kind.
+  if (typeof value === 'bigint' && (value > HUGE || value < -HUGE)) return 'a bigint';
   return excerpt(String(value));
 }

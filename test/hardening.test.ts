@@ -9,6 +9,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { runInNewContext } from 'node:vm';
 import { after, before, describe, test } from 'node:test';
 import { createPool, type Pool } from '../src/index.js';
 import type * as Hostile from './fixtures/hostile.js';
@@ -306,6 +307,21 @@ for (const executor of localExecutors()) {
           // Timed out: the deadline settles it, and unwatching the signal throws nothing.
           assert.equal(codeOf(await rejection(pool.run('nap', [200], { signal: hostile().signal, timeout: 20 }))), 'ERR_OFFLOAD_TIMEOUT', property);
         }
+        // Its internals tampered with: a reason that throws once read still aborts every call sharing the signal.
+        const tampered = new AbortController();
+        const sharing = [0, 1, 2].map(() => rejection(pool.run('nap', [200], { signal: tampered.signal })));
+        const kReason = Object.getOwnPropertySymbols(tampered.signal).find((symbol) => symbol.description === 'kReason')!;
+        let reads = 0;
+        let stored: unknown;
+        Object.defineProperty(tampered.signal, kReason, {
+          get: () => {
+            if (reads++ === 0) throw new Error('tampered reason');
+            return stored;
+          },
+          set: (value: unknown) => void (stored = value),
+        });
+        tampered.abort();
+        for (const call of sharing) assert.equal(codeOf(await call), 'ERR_OFFLOAD_ABORTED');
         await tick(250); // past every deadline above, and the naps they left running
         assert.deepEqual(escaped, []);
         assert.deepEqual([pool.stats().queued, pool.stats().busy], [0, 0]);
@@ -333,6 +349,19 @@ for (const executor of localExecutors()) {
       assert.deepEqual(returned[2 ** 32 - 2], { last: true });
       const madeUp = new Proxy([], { get: (target, key) => (key === 'length' ? 2 ** 32 - 1 : Reflect.get(target, key)) });
       assert.equal(codeOf(await rejection(pool.run('shape', [madeUp]))), 'ERR_OFFLOAD_NOT_CLONEABLE');
+      // An array's other keys are named as an object's are: quoted, escaped.
+      const keyed = Object.assign([1], { 'a\nb': () => 1 });
+      assert.equal(((await rejection(pool.run('shape', [keyed]))) as { path: string }).path, 'args[0]["a\\nb"]');
+      if (executor === 'process') {
+        // Shared memory stays refused however it is dressed: from another realm, or behind a `buffer` of the view's own.
+        const foreign = new Uint8Array(runInNewContext('new SharedArrayBuffer(4)') as SharedArrayBuffer);
+        const disguised = Object.defineProperty(new Uint8Array(new SharedArrayBuffer(4)), 'buffer', { value: new ArrayBuffer(4) });
+        for (const view of [foreign, disguised]) {
+          const refused = await rejection(pool.run('shape', [[view]]));
+          assert.equal(codeOf(refused), 'ERR_OFFLOAD_NOT_CLONEABLE');
+          assert.equal((refused as { path: string }).path, 'args[0][0]');
+        }
+      }
       assert.equal(await pool.run('add', [1, 1]), 2);
     });
 
@@ -344,13 +373,29 @@ for (const executor of localExecutors()) {
         [{ highWaterMark: () => 1 }, 'options.highWaterMark must be a positive integer (got a function)'],
         [{ timeout: 'soon\nERROR forged line' }, 'options.timeout must be a positive number of milliseconds or Infinity (got "soon\\nERROR forged line")'],
         [{ priority: 'x'.repeat(1_000) }, `options.priority must be an integer (got "${'x'.repeat(80)}…")`],
+        [{ priority: 2n ** 4_000n }, 'options.priority must be an integer (got a bigint)'],
       ];
       for (const [options, message] of cases) {
         const refused = await rejection(pool.run('add', [1, 2], options as never));
         assert.ok(refused instanceof TypeError || refused instanceof RangeError, message);
         assert.equal((refused as Error).message, message);
       }
-      assert.throws(() => createPool(fixture('hostile.ts'), { executor, size: throwing as never }), { message: 'options.size must be an integer (got an object)' });
+      const refusedPool = (options: object): string => {
+        try {
+          createPool(fixture('hostile.ts'), { executor, ...options });
+        } catch (error) {
+          return (error as Error).message;
+        }
+        throw new Error('createPool took the options');
+      };
+      assert.equal(refusedPool({ size: throwing }), 'options.size must be an integer (got an object)');
+      assert.equal(refusedPool({ size: throwing, maxSize: 2 }), 'options.size and options.maxSize disagree (an object and 2); give one');
+      assert.equal(refusedPool({ size: Symbol('s') }), 'options.size must be an integer (got Symbol(s))');
+      assert.equal(refusedPool({ env: { 'A\nB': 1 } }), 'options.env["A\\nB"] must be a string (got number)');
+      if (executor === 'process') {
+        assert.equal(refusedPool({ cwd: '/etc/passwd/x' }), 'options.cwd must be an existing directory (got "/etc/passwd/x")');
+        assert.equal(refusedPool({ cwd: 'a\0b' }), 'options.cwd must be an existing directory (got "a\\u{0}b")');
+      }
       assert.equal(await pool.run('add', [1, 1]), 2);
     });
 

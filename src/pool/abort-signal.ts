@@ -29,12 +29,20 @@ export function isAborted(signal: AbortSignal): boolean {
   return aborted.call(signal) as boolean;
 }
 
+/** The signal's reason; what reading it threw, if it did (its symbol-keyed internals tampered with). */
 export function abortReason(signal: AbortSignal): unknown {
-  return reason.call(signal);
+  try {
+    return reason.call(signal);
+  } catch (error) {
+    return error;
+  }
 }
 
+// Without a prototype: a `signal` or `capture` on Object.prototype must not change how the pool listens.
+const ONCE: { once: boolean } = Object.assign(Object.create(null) as { once: boolean }, { once: true });
+
 export function onAbort(signal: AbortSignal, listener: () => void): void {
-  addEventListener.call(signal, 'abort', listener, { once: true });
+  addEventListener.call(signal, 'abort', listener, ONCE);
 }
 
 /** Never throws: it runs as a call settles, and a signal tampered with beyond these methods (its symbol-keyed internals) must not keep the call from settling. */

@@ -49,8 +49,17 @@ function watch(signal: AbortSignal, callback: () => void): void {
     const fire = (): void => {
       watched.delete(signal);
       // A callback settles its call, which unwatches it: deleting the current entry of a Set
-      // while iterating it is safe.
-      for (const each of callbacks) each();
+      // while iterating it is safe. Every call sharing the signal is aborted, whatever one of
+      // them meets on the way; the first error then surfaces as the event's own would.
+      let first: { error: unknown } | undefined;
+      for (const each of callbacks) {
+        try {
+          each();
+        } catch (error) {
+          first ??= { error };
+        }
+      }
+      if (first !== undefined) throw first.error;
     };
     onAbort(signal, fire);
     watchers = { callbacks, fire };

@@ -6,7 +6,8 @@ import { fs, os } from '../builtins.js';
 import type { ResourceLimits } from 'node:worker_threads';
 import { unlistable } from '../transfer.js';
 import { carriedContext, type CarryingOptions } from '../tracing/call-trace.js';
-import { shown } from '../quoted.js';
+import { propertyPath } from '../protocol/clone-path.js';
+import { quoted, shown } from '../quoted.js';
 import { isAbortSignal } from './abort-signal.js';
 import { cancelHook, type CancellableOptions } from './cancel-hook.js';
 import { resolveRemoteOptions, type RemotePoolOptions, type ResolvedRemoteOptions } from '../remote/options.js';
@@ -109,7 +110,7 @@ export function resolveOptions(options: PoolOptions = {}): ResolvedOptions {
   }
   const remote = resolveRemoteOptions(executor, options as Record<string, unknown>);
   if (options.size !== undefined && options.maxSize !== undefined && options.size !== options.maxSize) {
-    throw new RangeError(`options.size and options.maxSize disagree (${options.size} and ${options.maxSize}); give one`);
+    throw new RangeError(`options.size and options.maxSize disagree (${shown(options.size)} and ${shown(options.maxSize)}); give one`);
   }
   const maxSize = remote?.maxInFlight ?? integer('maxSize', options.maxSize ?? integer('size', options.size ?? os().availableParallelism(), 1), 1);
   const minSize = integer('minSize', options.minSize ?? 0, 0);
@@ -250,7 +251,7 @@ function heapLimits(value: unknown): ResourceLimits {
     throw new TypeError(`options.resourceLimits must be an object (${HEAP_LIMITS.join(', ')})`);
   }
   for (const [key, limit] of Object.entries(value)) {
-    if (!HEAP_LIMITS.includes(key)) throw new TypeError(`options.resourceLimits.${key} is not a limit (${HEAP_LIMITS.join(', ')})`);
+    if (!HEAP_LIMITS.includes(key)) throw new TypeError(`options.resourceLimits${propertyPath(key)} is not a limit (${HEAP_LIMITS.join(', ')})`);
     if (limit === undefined) continue;
     if (!(typeof limit === 'number' && Number.isFinite(limit) && limit > 0)) {
       throw new RangeError(`options.resourceLimits.${key} must be a positive number of MB (got ${shown(limit)})`);
@@ -273,12 +274,12 @@ function environment(value: unknown): NodeJS.ProcessEnv {
     throw new TypeError('options.env must be an object of environment variables');
   }
   for (const [key, entry] of Object.entries(value)) {
-    if (key.includes('\0')) throw new TypeError(`options.env has a variable name with a NUL byte (${JSON.stringify(key)})`);
+    if (key.includes('\0')) throw new TypeError(`options.env has a variable name with a NUL byte (${quoted(key)})`);
     if (entry === undefined) continue;
     if (typeof entry !== 'string') {
-      throw new TypeError(`options.env.${key} must be a string (got ${typeof entry})`);
+      throw new TypeError(`options.env${propertyPath(key)} must be a string (got ${typeof entry})`);
     }
-    if (entry.includes('\0')) throw new TypeError(`options.env.${key} contains a NUL byte`);
+    if (entry.includes('\0')) throw new TypeError(`options.env${propertyPath(key)} contains a NUL byte`);
   }
   return value as NodeJS.ProcessEnv;
 }
@@ -288,15 +289,19 @@ function flags(value: unknown): string[] {
     throw new TypeError('options.execArgv must be an array of strings');
   }
   const withNul = value.find((flag: string) => flag.includes('\0'));
-  if (withNul !== undefined) throw new TypeError(`options.execArgv has a flag with a NUL byte (${JSON.stringify(withNul)})`);
+  if (withNul !== undefined) throw new TypeError(`options.execArgv has a flag with a NUL byte (${quoted(withNul)})`);
   return value;
 }
 
 /** Checked now: a missing directory would otherwise surface only when the first worker starts. */
 function directory(value: unknown): string {
   const path = text('cwd', value);
-  if (!fs().statSync(path, { throwIfNoEntry: false })?.isDirectory()) {
-    throw new RangeError(`options.cwd must be an existing directory (got ${path})`);
+  let isDirectory = false;
+  try {
+    isDirectory = fs().statSync(path, { throwIfNoEntry: false })?.isDirectory() === true;
+  } catch {
+    // Not a path to a directory either (ENOTDIR, ENAMETOOLONG, a NUL byte): refused alike.
   }
+  if (!isDirectory) throw new RangeError(`options.cwd must be an existing directory (got ${shown(path)})`);
   return path;
 }

@@ -47,7 +47,7 @@ export function childEntries(value: object, path: string): Array<[string, unknow
     if (value instanceof Set) return [...value].map((inner, i): [string, unknown] => [`${path}[set item ${i}]`, inner]);
     const isArray = Array.isArray(value);
     return Object.keys(value).map((key): [string, unknown] => [
-      isArray ? `${path}[${key}]` : `${path}${propertyPath(key)}`,
+      isArray && /^\d{1,10}$/.test(key) ? `${path}[${key}]` : `${path}${propertyPath(key)}`,
       readPart(value, key),
     ]);
   } catch {

@@ -8,7 +8,7 @@
  * `detachTransferred` in src/transfer.ts, which remote jobs share), so code behaves the same on
  * threads and processes.
  */
-import { isProxy } from 'node:util/types';
+import { isDataView, isProxy, isSharedArrayBuffer } from 'node:util/types';
 import { MessagePort } from 'node:worker_threads';
 import { crypto, net } from '../builtins.js';
 import { NotCloneableError } from '../errors.js';
@@ -59,8 +59,8 @@ function cryptoKeyEntry(): Array<readonly [Function, string]> {
 
 /** Why a value cannot reach another process, or `undefined` when it can as far as this check goes. */
 function refusalOf(value: object): string | undefined {
-  if (value instanceof SharedArrayBuffer) return 'a SharedArrayBuffer is memory shared within one process';
-  if (ArrayBuffer.isView(value) && value.buffer instanceof SharedArrayBuffer) {
+  if (isSharedArrayBuffer(value)) return 'a SharedArrayBuffer is memory shared within one process';
+  if (ArrayBuffer.isView(value) && isSharedArrayBuffer(bufferOf(value))) {
     return 'a view of a SharedArrayBuffer shares memory within one process';
   }
   if (value instanceof MessagePort) return 'a MessagePort cannot be moved to another process';
@@ -68,6 +68,17 @@ function refusalOf(value: object): string | undefined {
     if (value instanceof kind) return `${name} would arrive as an empty object; send its data instead`;
   }
   return undefined;
+}
+
+const typedArrayBuffer = Object.getOwnPropertyDescriptor(Object.getPrototypeOf(Uint8Array.prototype), 'buffer')!.get!;
+const dataViewBuffer = Object.getOwnPropertyDescriptor(DataView.prototype, 'buffer')!.get!;
+
+/**
+ * A view's memory, as the serializer reads it: through the platform's getter, never a `buffer`
+ * the caller defined on the view itself (which would hide shared memory from this check).
+ */
+function bufferOf(view: ArrayBufferView): ArrayBufferLike {
+  return (isDataView(view) ? dataViewBuffer : typedArrayBuffer).call(view) as ArrayBufferLike;
 }
 
 /**
@@ -79,7 +90,7 @@ function holdsRefused(value: object, seen: Set<object>): boolean {
   // The channel's serializer refuses a Proxy at once; walking one would run its traps, and a
   // `length` it makes up could hold this thread for as long as it says.
   if (isProxy(value)) return false;
-  if (ArrayBuffer.isView(value)) return value.buffer instanceof SharedArrayBuffer;
+  if (ArrayBuffer.isView(value)) return isSharedArrayBuffer(bufferOf(value));
   if (value instanceof ArrayBuffer) return false;
   if (seen.has(value)) return false;
   seen.add(value);
@@ -125,7 +136,8 @@ function keysHoldRefused(value: object, seen: Set<object>): boolean {
 
 /** Names the first refused part of `value`: the slow half of the check, run once something is found. */
 function findRefusal(value: unknown, path: string, seen: Set<object>): NotCloneableError | undefined {
-  if (value === null || typeof value !== 'object' || seen.has(value)) return undefined;
+  // Skipped as `holdsRefused` skips it: what it found lies elsewhere, and traps need not run.
+  if (value === null || typeof value !== 'object' || seen.has(value) || isProxy(value)) return undefined;
   seen.add(value);
   const reason = refusalOf(value);
   if (reason !== undefined) return new NotCloneableError(path, new TypeError(`${reason}; it cannot be sent to a child process`));
