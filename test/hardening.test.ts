@@ -399,6 +399,12 @@ for (const executor of localExecutors()) {
       assert.equal(await pool.run('add', [1, 1]), 2);
     });
 
+    test('15. a signal is heard even when Object.prototype carries a `signal` of its own (prototype pollution)', async () => {
+      const script = new URL('./fixtures/polluted-signal.ts', import.meta.url).pathname;
+      const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', script, executor], { timeout: 60_000 });
+      assert.equal(stdout.trim(), 'ERR_OFFLOAD_ABORTED');
+    });
+
     test('11. stats() counts offload\'s own errors by code, and a task error that borrows a code as the task\'s', async () => {
       const counted = createPool<typeof Hostile>(fixture('hostile.ts'), { executor, size: 1 });
       await rejection(counted.run('nope' as never, [] as never));
