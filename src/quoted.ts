@@ -44,14 +44,15 @@ export function causeSuffix(cause: unknown): string {
   }
 }
 
+/** Bigints beyond this many digits are shown by their kind. */
+const HUGE = 10n ** BigInt(ECHOED_CHARS);
+
 /**
  * A value the caller gave, as an error message that refuses it echoes it: a string quoted, any
  * other primitive as it prints, both escaped and bounded; an object or a function by its kind
  * alone, since printing it would run the caller's code (a `toString` or `Symbol.toPrimitive`
  * that throws, and the refusal would become that error instead of offload's).
  */
-const HUGE = 10n ** BigInt(ECHOED_CHARS);
-
 export function shown(value: unknown): string {
   if (typeof value === 'string') return quoted(value);
   if (typeof value === 'function') return 'a function';

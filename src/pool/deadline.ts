@@ -49,17 +49,9 @@ function watch(signal: AbortSignal, callback: () => void): void {
     const fire = (): void => {
       watched.delete(signal);
       // A callback settles its call, which unwatches it: deleting the current entry of a Set
-      // while iterating it is safe. Every call sharing the signal is aborted, whatever one of
-      // them meets on the way; the first error then surfaces as the event's own would.
-      let first: { error: unknown } | undefined;
-      for (const each of callbacks) {
-        try {
-          each();
-        } catch (error) {
-          first ??= { error };
-        }
-      }
-      if (first !== undefined) throw first.error;
+      // while iterating it is safe. Nothing here throws (`abortReason` neither), so every call
+      // sharing the signal is aborted.
+      for (const each of callbacks) each();
     };
     onAbort(signal, fire);
     watchers = { callbacks, fire };
