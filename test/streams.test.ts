@@ -234,6 +234,63 @@ for (const executor of executors) {
       }
     });
 
+    test('a stream declined before its first pull never runs: next() after return() answers done and queues nothing', async () => {
+      const counter = scratchFile();
+      const stream = pool.stream('tracked', [1000, counter], { highWaterMark: 8 });
+      assert.deepEqual(await stream.return(), { value: undefined, done: true });
+      assert.deepEqual(await stream.next(), { value: undefined, done: true });
+      // Had next() queued the generator, it would hold the only worker, waiting for credit.
+      assert.equal(await pool.run('plain', [], { timeout: 10_000 }), 1);
+      assert.equal(readMarker(counter), '', 'the generator never started');
+    });
+
+    test('on a fresh pool, a first call iterated and then declined before any pull withdraws its task', async () => {
+      const fresh = poolFor<typeof Streams>('streams.ts', executor, { size: 1 });
+      try {
+        const counter = scratchFile();
+        const iterator = fresh.tasks.tracked(1000, counter)[Symbol.asyncIterator]();
+        assert.deepEqual(await iterator.return!(), { value: undefined, done: true });
+        assert.equal(await fresh.run('plain', [], { timeout: 10_000 }), 1, 'the worker is free');
+        assert.equal(readMarker(counter), '', 'the withdrawn generator never ran');
+        assert.equal(fresh.stats().busy, 0);
+      } finally {
+        await fresh.close();
+      }
+    });
+
+    test('on a fresh pool, a first call iterated but never pulled stalls like any unread stream: the worker is freed', async () => {
+      const fresh = poolFor<typeof Streams>('streams.ts', executor, { size: 1, stallTimeout: 100 });
+      try {
+        const marker = scratchFile();
+        // Queued when called (its kind was not known yet), so its generator runs ahead to its credit.
+        const iterator = fresh.tasks.endlessAsync(marker)[Symbol.asyncIterator]();
+        assert.equal(await fresh.run('plain', [], { timeout: 10_000 }), 1, 'the stalled stream gave its worker up');
+        assert.ok(await rejection(iterator.next()) instanceof StreamStalledError);
+        for (let waited = 0; readMarker(marker) === '' && waited < 5000; waited += 20) await new Promise((resolve) => setTimeout(resolve, 20));
+        assert.equal(readMarker(marker), 'finally ran\n');
+      } finally {
+        await fresh.close();
+      }
+    });
+
+    test('a failed stream the consumer declines answers done afterwards; its signal, read late, still tells the failure', async () => {
+      const controller = new AbortController();
+      const stream = pool.stream('endlessAsync', [scratchFile()], { highWaterMark: 8, signal: controller.signal });
+      assert.deepEqual(await stream.next(), { value: 0, done: false });
+      controller.abort(new Error('enough'));
+      await stream.return();
+      assert.deepEqual(await stream.next(), { value: undefined, done: true });
+      assert.ok(stream.signal.aborted, 'the stream did fail');
+      assert.ok(stream.signal.reason instanceof AbortError);
+
+      // Read only after the consumer took the error.
+      const timedOut = pool.stream('endlessAsync', [scratchFile()], { timeout: 50 });
+      assert.ok(await rejection(collect(timedOut)) instanceof TimeoutError);
+      assert.ok(timedOut.signal.aborted);
+      assert.ok(timedOut.signal.reason instanceof TimeoutError);
+      assert.equal(await pool.tasks.plain(), 1);
+    });
+
     test('misuse is refused clearly: running a generator task, or streaming a plain one', async () => {
       const error = await rejection(pool.run('count' as 'plain', []));
       assert.ok(error instanceof TypeError);

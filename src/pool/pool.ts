@@ -446,6 +446,8 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
         const stream = new TaskStream<unknown>(this.#streamLimits(read), () => this.#streamControl(task));
         task.stream = stream;
         task.settle = (result) => stream.end(result);
+        // Its task is queued already: `return()` must withdraw it, and an unread stream stall.
+        stream.startNow();
         return stream;
       },
     };

@@ -44,6 +44,8 @@ export class TaskStream<T> implements AsyncIterableIterator<T> {
   readonly #waiters = new Queue<Waiter<T>>();
   /** How it ended, delivered once the buffered items are taken. */
   #end: { error: unknown } | { done: true } | undefined;
+  /** Why it failed, kept after the error is delivered or declined: `signal` may be read late. */
+  #failure: { error: unknown } | undefined;
   #isClosed = false;
   #failed: AbortController | undefined;
 
@@ -64,7 +66,7 @@ export class TaskStream<T> implements AsyncIterableIterator<T> {
   get signal(): AbortSignal {
     if (this.#failed === undefined) {
       this.#failed = new AbortController();
-      if (this.#end !== undefined && 'error' in this.#end) this.#failed.abort(this.#end.error);
+      if (this.#failure !== undefined) this.#failed.abort(this.#failure.error);
     }
     return this.#failed.signal;
   }
@@ -74,11 +76,8 @@ export class TaskStream<T> implements AsyncIterableIterator<T> {
   }
 
   next(): Promise<IteratorResult<T>> {
-    if (!this.#isStarted) {
-      // Started by the first pull, so a stream nobody reads never occupies a worker.
-      this.#isStarted = true;
-      this.#control = this.#start(this);
-    }
+    // Started by the first pull, so a stream nobody reads never occupies a worker.
+    this.#startTask();
     this.#stopStallTimer();
     if (this.#items.length > 0) {
       const value = this.#items.shift() as T;
@@ -97,7 +96,8 @@ export class TaskStream<T> implements AsyncIterableIterator<T> {
       this.#stopStallTimer();
       this.#items.drain();
       if (this.#end === undefined) this.#control?.stop();
-      this.#end ??= { done: true };
+      // Declined, a failure not taken yet included: from now on the consumer is only told it is done.
+      this.#end = { done: true };
       for (const waiter of this.#waiters.drain()) waiter.resolve({ value: undefined, done: true });
     }
     return Promise.resolve({ value: undefined, done: true });
@@ -106,6 +106,22 @@ export class TaskStream<T> implements AsyncIterableIterator<T> {
   throw(error?: unknown): Promise<IteratorResult<T>> {
     void this.return();
     return Promise.reject(error);
+  }
+
+  /**
+   * Starts the task now, not at the first pull: for a call that was queued before it became a
+   * stream (the first handle call of a fresh pool), so that `return()` and `stallTimeout` reach
+   * it even if it is never pulled.
+   */
+  startNow(): void {
+    this.#startTask();
+  }
+
+  #startTask(): void {
+    // Never after `return()`: a declined stream's task must not run.
+    if (this.#isStarted || this.#isClosed) return;
+    this.#isStarted = true;
+    this.#control = this.#start(this);
   }
 
   // --- fed by the pool ---------------------------------------------------------------------
@@ -127,7 +143,10 @@ export class TaskStream<T> implements AsyncIterableIterator<T> {
     if (this.#end !== undefined) return;
     this.#stopStallTimer();
     this.#end = outcome instanceof Failure ? { error: outcome.toError() } : { done: true };
-    if ('error' in this.#end) this.#failed?.abort(this.#end.error);
+    if ('error' in this.#end) {
+      this.#failure = this.#end;
+      this.#failed?.abort(this.#end.error);
+    }
     if (this.#items.length > 0) return;
     // The first waiting `next()` gets the end (the error, if any); those after it, `done`.
     for (const waiter of this.#waiters.drain()) this.#finish().then(waiter.resolve, waiter.reject);
