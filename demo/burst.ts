@@ -49,7 +49,8 @@ export function registerBurst(app: FastifyInstance): void {
       const started = performance.now();
       const outcomes = await Promise.allSettled(
         Array.from({ length: count }, async () => {
-          const response = await fetch(url);
+          // A client that leaves takes its burst with it: every request still out is cancelled.
+          const response = await fetch(url, { signal: request.offload.signal });
           await response.arrayBuffer();
           if (!response.ok) throw new Error(`HTTP ${response.status}`);
         }),

@@ -32,7 +32,8 @@ export function registerRoutes(app: FastifyInstance, { registry, loop }: RouteCo
 
   app.get('/', (request, reply) => {
     request.offload.submit('blockingTask', [10], (error, result) => {
-      if (error) reply.code(500).send('task failed');
+      // To the error handler, which answers as for any route: a full queue is a 503 with Retry-After.
+      if (error) reply.send(error instanceof Error ? error : new Error('The task failed', { cause: error }));
       else reply.type('text/html').send(`Test ${result}<br/>`);
     });
     return reply;

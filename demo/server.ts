@@ -41,6 +41,8 @@ export interface DemoOptions {
    * (default: $OFFLOAD_DEMO_STALL_TIMEOUT, else 10 s).
    */
   stallTimeout?: number;
+  /** Calls that may wait for a worker before requests are shed with a 503 (default 1000). */
+  maxQueue?: number;
 }
 
 /** At shutdown, how long running tasks may finish before they are cancelled. */
@@ -53,7 +55,7 @@ export async function buildDemo(options: DemoOptions = {}): Promise<{ app: Fasti
   const redisUrl = options.redisUrl ?? process.env.OFFLOAD_REDIS_URL;
   const pool = createPool<typeof Tasks>(new URL('./tasks.ts', import.meta.url), {
     name: 'demo',
-    maxQueue: 1000,
+    maxQueue: options.maxQueue ?? 1000,
     // A client that stops reading /report.csv must not hold a worker (nor the shutdown) for ever.
     stallTimeout: options.stallTimeout ?? Number(process.env.OFFLOAD_DEMO_STALL_TIMEOUT ?? 10_000),
     // Opt-in remote mode: `offload worker demo/tasks.ts --queue offload-demo` processes run the tasks.

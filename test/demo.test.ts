@@ -110,6 +110,41 @@ test('POST /burst fires real requests at the server and reports them', async () 
   assert.deepEqual({ count: result.count, succeeded: result.succeeded, failed: result.failed }, { count: 3, succeeded: 3, failed: 0 });
 });
 
+test('POST /burst: a client that leaves takes its burst with it; the requests still out are cancelled', async () => {
+  const before = demoPool.stats();
+  const burst = request(`${base}/burst`, { method: 'POST', headers: { 'content-type': 'application/json' } });
+  burst.on('error', () => {}); // leaving is the point
+  burst.end(JSON.stringify({ job: 'image', mode: 'offloaded', count: 60 }));
+  await waitFor(() => demoPool.stats().busy > 0);
+  burst.destroy();
+  await waitFor(() => demoPool.stats().busy === 0 && demoPool.stats().queued === 0);
+  const completed = demoPool.stats().completed - before.completed;
+  assert.ok(completed < 60, `${completed} of the 60 renders ran to the end for a client that had left`);
+});
+
+test('GET / sheds load as every route does: a full queue is a 503 with Retry-After, not a 500', async () => {
+  const shedding = await buildDemo({ databasePath: join(scratch, 'demo.db'), poolSize: 1, maxQueue: 1 });
+  await shedding.app.listen({ port: 0, host: '127.0.0.1' });
+  try {
+    const { port } = shedding.app.server.address() as { port: number };
+    const answers = await Promise.all(
+      Array.from({ length: 50 }, async () => {
+        const response = await fetch(`http://127.0.0.1:${port}/`);
+        return { status: response.status, retryAfter: response.headers.get('retry-after'), text: await response.text() };
+      }),
+    );
+    const shed = answers.filter((answer) => answer.status !== 200);
+    assert.ok(shed.length > 0 && shed.length < 50, `${shed.length} of 50 shed`);
+    for (const answer of shed) {
+      assert.equal(answer.status, 503, answer.text);
+      assert.match(answer.retryAfter ?? '', /^[1-9]\d*$/);
+    }
+    for (const answer of answers) if (answer.status === 200) assert.equal(answer.text, 'Test 10<br/>');
+  } finally {
+    await shedding.app.close();
+  }
+});
+
 test('npm start serves on PORT and, on SIGTERM, stops accepting, drains the pool and exits cleanly', async () => {
   const child = spawn(process.execPath, ['--import', 'tsx', 'demo/server.ts'], {
     cwd: new URL('..', import.meta.url),

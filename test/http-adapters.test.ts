@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { on } from 'node:events';
 import { existsSync } from 'node:fs';
+import { connect } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { createPool, type Pool } from 'offload';
 import { startedMarker } from './fixtures/http-tasks.js';
@@ -135,6 +136,46 @@ for (const [adapter, serve] of Object.entries(servers)) {
         assert.deepEqual(await aborted, ['ERR_OFFLOAD_ABORTED', 'ERR_OFFLOAD_ABORTED']);
       }
       assert.ok((await cancellations()).includes('full-running'));
+    });
+
+    test('a task that throws what is not an Error is answered as by every adapter: its 4xx with only its message, else a bare 500', async () => {
+      const bad = await getJson<ErrorBody>('/throw-value?kind=obj400');
+      assert.equal(bad.status, 400);
+      assert.deepEqual(bad.body, { statusCode: 400, error: 'Bad Request', message: 'bad input' });
+      const circular = await getJson<ErrorBody>('/throw-value?kind=circular422');
+      assert.equal(circular.status, 422);
+      assert.deepEqual(circular.body, { statusCode: 422, error: 'Unprocessable Entity', message: 'circular' });
+      await assertBare500('/throw-value?kind=null', /Cannot read|null/);
+    });
+
+    test('bad call options through the request are refused as the pool refuses them: a rejection, a later callback', async () => {
+      const { status, body } = await getJson<Record<string, string>>('/refusals');
+      assert.equal(status, 200);
+      for (const label of ['null', 'number', 'proxy signal', 'string signal']) {
+        assert.equal(body[`run, ${label}`], 'rejected with TypeError', label);
+        assert.equal(body[`submit, ${label}`], 'called back with TypeError', label);
+      }
+    });
+
+    test('pipelined requests on a connection that drops are all cancelled: the waiting one never runs', async () => {
+      for (let waits = 0; pool.stats().busy > 0 || pool.stats().queued > 0; waits++) {
+        assert.ok(waits < 2000, 'the pool went idle');
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+      const { port } = new URL(served.base);
+      const connection = connect(Number(port), '127.0.0.1');
+      connection.on('error', () => {}); // dropping it is the point
+      const queued = emitted(served.calls, 'called', 'piped-second');
+      // Both sent at once: the second request's answer waits behind the first one's, with no socket of its own.
+      connection.write('GET /wait?tag=piped-first HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\nGET /wait?tag=piped-second HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n');
+      await begun('piped-first');
+      await queued;
+      const aborted = failures(pool, 2);
+      connection.destroy();
+      assert.deepEqual(await aborted, ['ERR_OFFLOAD_ABORTED', 'ERR_OFFLOAD_ABORTED']);
+      const recorded = await cancellations();
+      assert.ok(recorded.includes('piped-first'));
+      assert.ok(!recorded.includes('piped-second'), 'the queued task left the queue unrun');
     });
 
     test('a client that disconnects before the answer cancels its running task, as the worker records', async () => {

@@ -7,7 +7,7 @@ import { createServer, get, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
 import Fastify from 'fastify';
-import type { Pool } from 'offload';
+import type { Pool, RunOptions } from 'offload';
 import { offload as expressOffload, offloadErrorHandler } from 'offload/express';
 import fastifyOffload from 'offload/fastify';
 import { handle, type RequestPool } from 'offload/http';
@@ -40,6 +40,25 @@ function routes(calls: EventEmitter): Record<string, Route> {
     '/fail': async (offload) => ({ value: await offload.tasks.fail('hunter2') }),
     '/unsendable': async (offload) => ({ value: await offload.tasks.unsendable() }),
     '/borrowed-code': async (offload, query) => ({ value: await offload.tasks.borrowCode(query.get('code') ?? '') }),
+    '/throw-value': async (offload, query) => ({ value: await offload.tasks.throwValue(query.get('kind') ?? '') }),
+    '/refusals': async (offload) => {
+      // How each bad option is refused through the request's pool, to compare with the pool's own.
+      const refusals: Record<string, string> = {};
+      const options: Record<string, unknown> = { null: null, number: 5, 'proxy signal': { signal: new Proxy(new AbortController().signal, {}) }, 'string signal': { signal: 'nope' } };
+      for (const [label, bad] of Object.entries(options)) {
+        refusals[`run, ${label}`] = await refusalOf(() => offload.run('echo', [1], bad as RunOptions));
+        refusals[`submit, ${label}`] = await new Promise<string>((resolve) => {
+          let isInside = true;
+          try {
+            offload.submit('echo', [1], (error) => resolve(`${isInside ? 'called back at once' : 'called back'} with ${(error as Error | null)?.name}`), bad as RunOptions);
+          } catch (error) {
+            resolve(`threw ${(error as Error).name}`);
+          }
+          isInside = false;
+        });
+      }
+      return refusals;
+    },
   };
 }
 
@@ -102,6 +121,22 @@ export const servers: Record<string, (pool: Pool<HttpTasks>) => Promise<Served>>
     return listening(server, calls);
   },
 };
+
+/** How a call was refused: thrown at once, or a rejected promise (with the error's name). */
+async function refusalOf(call: () => Promise<unknown>): Promise<string> {
+  let promise: Promise<unknown>;
+  try {
+    promise = call();
+  } catch (error) {
+    return `threw ${(error as Error).name}`;
+  }
+  try {
+    await promise;
+    return 'ran';
+  } catch (error) {
+    return `rejected with ${(error as Error).name}`;
+  }
+}
 
 /** A request the test can drop mid-flight, as a closed browser tab does. */
 export function openRequest(url: string): { drop(): void } {

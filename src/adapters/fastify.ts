@@ -73,7 +73,9 @@ export default offload;
  * they reach Fastify's default handler unchanged.
  */
 export function offloadErrorHandler(error: FastifyError | Error, request: FastifyRequest, reply: FastifyReply): FastifyReply {
-  const status = (error as { statusCode?: unknown }).statusCode;
+  // Fastify's own client errors are `Error`s: a task may throw anything, and Fastify would send a
+  // thrown non-Error as a 200 payload (or fail to serialize it), so that is answered here.
+  const status = error instanceof Error ? (error as { statusCode?: unknown }).statusCode : undefined;
   if (!isOffloadError(error) && typeof status === 'number' && status >= 400 && status < 500) throw error;
   const { statusCode, headers, body } = httpErrorFor(error);
   // The full error stays in the server's log; the client gets only the mapped answer.

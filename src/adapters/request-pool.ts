@@ -5,6 +5,7 @@
  * are created only when a call is made, so requests that never offload pay one small object.
  */
 import type { ServerResponse } from 'node:http';
+import { checkRunOptions, type RunOptionsInput } from '../pool/options.js';
 import type { Pool, RunOptions, StreamOptions } from '../pool/pool.js';
 import type { TaskStream } from '../pool/stream.js';
 import type { TaskHandles } from '../styles/handle.js';
@@ -81,10 +82,17 @@ export class RequestPool<M extends object = RegisteredTasks> {
   }
 
   #options<O extends RunOptions | StreamOptions>(options: O | undefined): O {
+    let read: RunOptionsInput;
+    try {
+      // Read once and checked as the pool reads a call's options: a getter runs once, a value the
+      // pool would refuse is refused, before the request's own signal is combined with it.
+      read = options === undefined ? {} : checkRunOptions(options);
+    } catch (error) {
+      return refusedWith(error) as O;
+    }
     const disconnect = this.#signal();
-    const signal = options?.signal === undefined ? disconnect : AbortSignal.any([disconnect, options.signal]);
-    const timeout = options?.timeout ?? this.#defaults.timeout;
-    return (timeout === undefined ? { ...options, signal } : { ...options, signal, timeout }) as O;
+    const signal = read.signal === undefined ? disconnect : AbortSignal.any([disconnect, read.signal]);
+    return { ...read, signal, timeout: read.timeout ?? this.#defaults.timeout } as O;
   }
 
   /** The pool's own handles (they know plain from generator tasks), given this request's options. */
@@ -106,4 +114,17 @@ export class RequestPool<M extends object = RegisteredTasks> {
       },
     });
   }
+}
+
+/**
+ * Options the pool refuses with `error` as it reads them: the call is then refused the way the
+ * pool refuses its own (a rejected promise, the callback on a later tick, a throw from `stream`),
+ * not by a throw from the request pool's method.
+ */
+function refusedWith(error: unknown): RunOptionsInput {
+  return {
+    get signal(): undefined {
+      throw error;
+    },
+  };
 }
