@@ -157,6 +157,17 @@ for (const [adapter, serve] of Object.entries(servers)) {
       }
     });
 
+    test("a call with a signal of its own is still cancelled when the client disconnects", async () => {
+      for (let waits = 0; pool.stats().busy > 0 || pool.stats().queued > 0; waits++) {
+        assert.ok(waits < 2000, 'the pool went idle');
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+      const request = openRequest(`${served.base}/wait-own-signal?tag=own-signal`);
+      await begun('own-signal');
+      request.drop();
+      assert.ok((await cancellations()).includes('own-signal'));
+    });
+
     test('pipelined requests on a connection that drops are all cancelled: the waiting one never runs', async () => {
       for (let waits = 0; pool.stats().busy > 0 || pool.stats().queued > 0; waits++) {
         assert.ok(waits < 2000, 'the pool went idle');

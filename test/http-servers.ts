@@ -23,6 +23,8 @@ export interface Served {
   close(): Promise<void>;
 }
 
+const applicationSignal = new AbortController().signal;
+
 function routes(calls: EventEmitter): Record<string, Route> {
   return {
     '/echo': async (offload, query) => ({ value: await offload.tasks.echo(query.get('value')) }),
@@ -40,6 +42,13 @@ function routes(calls: EventEmitter): Record<string, Route> {
     '/fail': async (offload) => ({ value: await offload.tasks.fail('hunter2') }),
     '/unsendable': async (offload) => ({ value: await offload.tasks.unsendable() }),
     '/borrowed-code': async (offload, query) => ({ value: await offload.tasks.borrowCode(query.get('code') ?? '') }),
+    '/wait-own-signal': async (offload, query) => {
+      const tag = query.get('tag') ?? '';
+      // A signal of the application's, as one shared by every call would be: the request's still cancels.
+      const answer = offload.tasks.waitForCancel.with({ signal: applicationSignal })(tag);
+      calls.emit('called', tag);
+      return { value: await answer };
+    },
     '/throw-value': async (offload, query) => ({ value: await offload.tasks.throwValue(query.get('kind') ?? '') }),
     '/refusals': async (offload) => {
       // How each bad option is refused through the request's pool, to compare with the pool's own.

@@ -5,6 +5,8 @@
  * are created only when a call is made, so requests that never offload pay one small object.
  */
 import type { ServerResponse } from 'node:http';
+import { onAbort } from '../pool/abort-signal.js';
+import { cancelHook, type CancellableOptions } from '../pool/cancel-hook.js';
 import { checkRunOptions, type RunOptionsInput } from '../pool/options.js';
 import type { Pool, RunOptions, StreamOptions } from '../pool/pool.js';
 import type { TaskStream } from '../pool/stream.js';
@@ -91,8 +93,19 @@ export class RequestPool<M extends object = RegisteredTasks> {
       return refusedWith(error) as O;
     }
     const disconnect = this.#signal();
-    const signal = read.signal === undefined ? disconnect : AbortSignal.any([disconnect, read.signal]);
-    return { ...read, signal, timeout: read.timeout ?? this.#defaults.timeout } as O;
+    const timeout = read.timeout ?? this.#defaults.timeout;
+    if (read.signal === undefined || disconnect.aborted) return { ...read, signal: disconnect, timeout } as O;
+    // The call's own signal stays its signal, and the request's cancels it through the pool's
+    // hook: `AbortSignal.any` would do, but Node 20 keeps every combined signal for as long as
+    // the caller's lives (an app-wide signal passed to each call grew the heap by 6 MB a 100,000).
+    const hook = (read as CancellableOptions)[cancelHook];
+    const withDisconnect: CancellableOptions = {
+      [cancelHook]: (cancel) => {
+        hook?.(cancel);
+        onAbort(disconnect, () => cancel(disconnect.reason));
+      },
+    };
+    return { ...read, ...withDisconnect, timeout } as O;
   }
 
   /** The pool's own handles (they know plain from generator tasks), given this request's options. */
