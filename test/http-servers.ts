@@ -2,7 +2,7 @@
  * The same routes served through each HTTP adapter, so one suite can hold every adapter to the
  * same behaviour. Adapters are imported as users import them, through the package's exports.
  */
-import { EventEmitter, once } from 'node:events';
+import { EventEmitter, getEventListeners, once } from 'node:events';
 import { createServer, get, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
@@ -48,6 +48,11 @@ function routes(calls: EventEmitter): Record<string, Route> {
       const answer = offload.tasks.waitForCancel.with({ signal: applicationSignal })(tag);
       calls.emit('called', tag);
       return { value: await answer };
+    },
+    '/calls-with-own-signals': async (offload) => {
+      // Twelve calls one after another, each with a signal of its own: what stays on the request's signal?
+      for (let i = 0; i < 12; i++) await offload.tasks.echo.with({ signal: applicationSignal })(i);
+      return { listeners: getEventListeners(offload.signal, 'abort').length };
     },
     '/throw-value': async (offload, query) => ({ value: await offload.tasks.throwValue(query.get('kind') ?? '') }),
     '/refusals': async (offload) => {

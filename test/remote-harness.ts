@@ -107,6 +107,8 @@ export interface WorkerProcessOptions {
   imports?: URL[];
   /** Variables added to the worker process's environment. */
   env?: Record<string, string>;
+  /** How long a stream waiting for credit waits for a silent caller (the library's 15 s otherwise). */
+  streamSilenceMs?: number;
 }
 
 export interface WorkerProcess {

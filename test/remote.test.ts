@@ -24,7 +24,7 @@ import {
   type PoolOptions,
 } from '../src/index.js';
 import { startRemoteWorker } from '../src/remote/index.js';
-import { decodeEntry, PROTOCOL_VERSION, Reply, REPLY_TTL_MS, replyList } from '../src/remote/codec.js';
+import { decodeEntry, PROTOCOL_VERSION, Reply, REPLY_TTL_MS, replyList, type ReplyEntry } from '../src/remote/codec.js';
 import { replyRenewal } from '../src/remote/link.js';
 import { decodeError } from '../src/protocol/error-codec.js';
 import type * as Tasks from './fixtures/remote-tasks.js';
@@ -272,6 +272,61 @@ whenAvailable(redisServer, 'remote executor: options, behaviour and faults', () 
       } finally {
         await calls.close();
         await second?.stop();
+      }
+    });
+
+    test('a stream whose caller falls silent (it died, or its cancellation was lost) is ended by its worker: the thread is freed', async () => {
+      const { queue, pool, worker } = setup();
+      const workers = worker({ size: 1, streamSilenceMs: 500 });
+      const url = sharedRedis().url;
+      const jobs = new Queue(queue, { connection: { url }, prefix: 'offload' });
+      const redis = new Redis(url);
+      const producer = randomUUID();
+      const calls = pool({ maxInFlight: 1 });
+      try {
+        await workers.ready;
+        // A stream's job as a producer adds it, whose producer then grants nothing more and never
+        // repeats its total: a producer that died once the stream began.
+        const data = { v: PROTOCOL_VERSION, args: serialize([1_000_000]).toString('base64'), s: 4 };
+        await jobs.add('countTo', data, { jobId: `${producer}-1`, removeOnComplete: true, removeOnFail: true });
+        let verdict: ReplyEntry | undefined;
+        while (verdict === undefined) {
+          const popped = await redis.blpopBuffer(replyList('offload', queue, producer), 20);
+          assert.ok(popped !== null, 'the worker gave up on the stream');
+          const decoded = decodeEntry(popped[1]);
+          assert.ok(decoded !== undefined && 'entry' in decoded);
+          if (decoded.entry[0] !== Reply.Items) verdict = decoded.entry;
+        }
+        assert.equal(verdict[0], Reply.Failed);
+        assert.equal((decodeError(verdict[2] as never) as { code?: string }).code, 'ERR_OFFLOAD_CONNECTION');
+        assert.equal(await calls.run('add', [1, 2], { timeout: 20_000 }), 3, "the worker's only thread is free again");
+      } finally {
+        redis.disconnect();
+        await jobs.close();
+        await calls.close();
+        await workers.stop();
+      }
+    });
+
+    test("credit lost to a worker's reconnections is made good: a stream finishes while its worker's subscription keeps being cut", async () => {
+      const { pool, worker } = setup();
+      const workers = worker({ size: 1 });
+      const calls = pool({ maxInFlight: 1 });
+      const admin = new Redis(sharedRedis().url);
+      let cutting: NodeJS.Timeout | undefined;
+      try {
+        await workers.ready;
+        await collect(calls.stream('countTo', [3])); // the worker has begun serving
+        // Only the worker subscribes (to credit and cancellations): a grant published while it
+        // reconnects is lost, and with a credit of 2 the stream has no item left to earn the next.
+        cutting = setInterval(() => void admin.client('KILL', 'TYPE', 'pubsub').catch(() => {}), 400);
+        const items = await collect(calls.stream('countTo', [2000], { highWaterMark: 2, timeout: 60_000 }));
+        assert.equal(items.length, 2000);
+      } finally {
+        clearInterval(cutting);
+        admin.disconnect();
+        await calls.close();
+        await workers.stop();
       }
     });
 

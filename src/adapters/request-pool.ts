@@ -5,7 +5,7 @@
  * are created only when a call is made, so requests that never offload pay one small object.
  */
 import type { ServerResponse } from 'node:http';
-import { onAbort } from '../pool/abort-signal.js';
+import { offAbort, onAbort } from '../pool/abort-signal.js';
 import { cancelHook, type CancellableOptions } from '../pool/cancel-hook.js';
 import { checkRunOptions, type RunOptionsInput } from '../pool/options.js';
 import type { Pool, RunOptions, StreamOptions } from '../pool/pool.js';
@@ -101,8 +101,14 @@ export class RequestPool<M extends object = RegisteredTasks> {
     const hook = (read as CancellableOptions)[cancelHook];
     const withDisconnect: CancellableOptions = {
       [cancelHook]: (cancel) => {
-        hook?.(cancel);
-        onAbort(disconnect, () => cancel(disconnect.reason));
+        const release = hook?.(cancel);
+        const listener = (): void => cancel(disconnect.reason);
+        onAbort(disconnect, listener);
+        // Settled: a request making many calls (a stream, a batch) keeps nothing of them.
+        return () => {
+          offAbort(disconnect, listener);
+          release?.();
+        };
       },
     };
     return { ...read, ...withDisconnect, timeout } as O;

@@ -7,6 +7,9 @@
 export const cancelHook = Symbol('offload.cancelHook');
 
 export interface CancellableOptions {
-  /** Called once, as the call is queued, with what cancels it (`reason` as a signal's). */
-  [cancelHook]?: (cancel: (reason: unknown) => void) => void;
+  /**
+   * Called once, as the call is queued, with what cancels it (`reason` as a signal's). What it
+   * returns, if a function, is called once the call has settled: to let go of `cancel`.
+   */
+  [cancelHook]?: (cancel: (reason: unknown) => void) => (() => void) | undefined;
 }

@@ -533,7 +533,11 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
       if (options.timeout !== undefined || options.signal !== undefined) {
         armDeadline(task, options.timeout, options.signal, this.#expire);
       }
-      (options as CancellableOptions)[cancelHook]?.((reason) => this.#expire(task, new AbortError(reason)));
+      const release = (options as CancellableOptions)[cancelHook]?.((reason) => this.#expire(task, new AbortError(reason)));
+      if (typeof release === 'function') {
+        const disarm = task.disarm;
+        task.disarm = disarm === undefined ? release : () => (disarm(), release());
+      }
       // Checked by admission, before anything was armed.
       if (options.onProgress !== undefined) task.onProgress = options.onProgress;
       const key = (options as RunOptions).key;

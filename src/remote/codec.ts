@@ -226,6 +226,16 @@ export function replyList(prefix: string, queue: string, producer: string): stri
   return `${prefix}:${queue}:offload:replies:${producer}`;
 }
 
+/**
+ * A stream's credit travels on pub/sub, which loses what is published while a subscriber
+ * reconnects, so a producer repeats the total of each of its running streams every
+ * `keepaliveMs`: a lost grant then costs a stream at most that long. Those repeats also say that
+ * the stream's caller is still there: a worker ends a stream waiting for credit that heard
+ * nothing for `silenceMs` (its producer died, or its call ended without the cancellation
+ * reaching the worker), freeing its thread. Internal: tests shorten them rather than wait.
+ */
+export const streamLiveness = { keepaliveMs: 1000, silenceMs: 15_000 };
+
 /** The pub/sub channel on which producers grant a running stream more credit: `<job id> <total granted>`. */
 export function creditChannel(prefix: string, queue: string): string {
   return `${prefix}:${queue}:offload:credit`;

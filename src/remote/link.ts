@@ -15,7 +15,7 @@
 import type { Queue } from 'bullmq';
 import type { Redis, RedisOptions } from 'ioredis';
 import { ConnectionError } from '../errors.js';
-import { cancelChannel, creditChannel, REPLY_TTL_MS, decodeEntry, decodeGenerators, generatorsKey, Reply, type JobData, type ReplyEntry } from './codec.js';
+import { cancelChannel, creditChannel, REPLY_TTL_MS, decodeEntry, decodeGenerators, generatorsKey, Reply, streamLiveness, type JobData, type ReplyEntry } from './codec.js';
 import type { ResolvedRemoteOptions } from './options.js';
 import { atMost } from './at-most.js';
 
@@ -67,6 +67,8 @@ export class RemoteLink {
   readonly #creditChannel: string;
   #generators: Promise<string[] | undefined> | undefined;
   readonly #awaited = new Map<string, Waiter>();
+  /** The credit granted so far to each stream this link awaits, repeated every `keepaliveMs`. */
+  readonly #streams = new Map<string, number>();
   readonly #firstConnection: Promise<void>;
   #reading: Promise<void> | undefined;
   #hasBeenReady = false;
@@ -74,6 +76,7 @@ export class RemoteLink {
   #waitingTimer: NodeJS.Timeout | undefined;
   readonly #checkTimer: NodeJS.Timeout;
   readonly #renewTimer: NodeJS.Timeout;
+  readonly #keepaliveTimer: NodeJS.Timeout;
   #isChecking = false;
   #isClosed = false;
   readonly #drivers: Drivers;
@@ -124,6 +127,7 @@ export class RemoteLink {
     this.#renewTimer = setInterval(() => {
       if (this.#commands.status === 'ready') this.#commands.pexpire(this.#replyList, REPLY_TTL_MS).catch(() => {});
     }, replyRenewal.intervalMs).unref();
+    this.#keepaliveTimer = setInterval(() => this.#repeatGrants(), streamLiveness.keepaliveMs).unref();
     if (countWaiting) this.#countWaiting();
   }
 
@@ -159,8 +163,9 @@ export class RemoteLink {
       await this.ready();
       await this.#queue!.add(task, data, { jobId, removeOnComplete: true, removeOnFail: true, attempts: 1 });
       entry.confirmedAt = performance.now();
+      if (data.s !== undefined && this.#awaited.get(jobId) === entry) this.#streams.set(jobId, data.s);
     } catch (error) {
-      this.#awaited.delete(jobId);
+      this.#stopAwaiting(jobId);
       if (error instanceof ConnectionError) throw error;
       throw new ConnectionError(`Cannot add the job to Redis: ${describe(error)}`, error);
     }
@@ -168,7 +173,12 @@ export class RemoteLink {
 
   /** Stops listening for a job (its caller no longer waits). */
   forget(jobId: string): void {
+    this.#stopAwaiting(jobId);
+  }
+
+  #stopAwaiting(jobId: string): void {
     this.#awaited.delete(jobId);
+    this.#streams.delete(jobId);
   }
 
   /**
@@ -184,11 +194,21 @@ export class RemoteLink {
 
   /**
    * Lets a running stream send more items: `total` is all the credit granted so far, so a grant
-   * lost with a dropped connection is made good by the next one. Best effort: a stream whose
-   * credit never comes waits, within its `stallTimeout` and deadline.
+   * lost with a dropped connection is made good by the next one, or by the repeat of the total
+   * that follows within `keepaliveMs`.
    */
   grant(jobId: string, total: number): void {
+    if (!this.#streams.has(jobId)) return; // ended meanwhile
+    this.#streams.set(jobId, total);
     this.#commands.publish(this.#creditChannel, `${jobId} ${total}`).catch(() => {});
+  }
+
+  /** Repeats every running stream's total: grants lost to a reconnection, and "still here". */
+  #repeatGrants(): void {
+    if (this.#streams.size === 0 || this.#commands.status !== 'ready') return;
+    const pipeline = this.#commands.pipeline();
+    for (const [jobId, total] of this.#streams) pipeline.publish(this.#creditChannel, `${jobId} ${total}`);
+    pipeline.exec().catch(() => {});
   }
 
   /** Which tasks are generators, as the queue's workers wrote; `undefined` until one has started. Kept once known. */
@@ -211,6 +231,8 @@ export class RemoteLink {
     clearTimeout(this.#waitingTimer);
     clearInterval(this.#checkTimer);
     clearInterval(this.#renewTimer);
+    clearInterval(this.#keepaliveTimer);
+    this.#streams.clear();
     this.#reader.disconnect(); // ends a blocked read at once
     await this.#reading;
     const queue = this.#queue;
@@ -254,12 +276,12 @@ export class RemoteLink {
     if (waiter === undefined) return; // a call no longer awaited (cancelled, timed out)
     try {
       if ('error' in decoded) {
-        this.#awaited.delete(decoded.jobId);
+        this.#stopAwaiting(decoded.jobId);
         waiter.listener.lost(new ConnectionError(`The reply from Redis could not be read (${decoded.error.message}); the task may or may not have run`, decoded.error));
         return;
       }
       const kind = decoded.entry[0];
-      if (kind !== Reply.Progress && kind !== Reply.Items) this.#awaited.delete(decoded.jobId);
+      if (kind !== Reply.Progress && kind !== Reply.Items) this.#stopAwaiting(decoded.jobId);
       waiter.listener.reply(decoded.entry);
     } catch {
       // A listener's fault must not end the loop that every other call depends on.
@@ -288,7 +310,7 @@ export class RemoteLink {
         } else if (waiter.missingSince === 0) {
           waiter.missingSince = now;
         } else if (now - waiter.missingSince >= CHECK_MS && this.#awaited.get(jobId) === waiter) {
-          this.#awaited.delete(jobId);
+          this.#stopAwaiting(jobId);
           waiter.listener.lost(new ConnectionError('The job is gone from Redis without a reply (did Redis restart without its data?); the task may or may not have run'));
         }
       });

@@ -10,11 +10,11 @@
  * credit spent on items sent is the producer's less what the local stream may hold, so the
  * generator runs at most `highWaterMark` items ahead of the consumer in all (see `localAhead`).
  */
-import { AbortError, NotCloneableError, PayloadTooLargeError } from '../errors.js';
+import { AbortError, ConnectionError, NotCloneableError, PayloadTooLargeError } from '../errors.js';
 import { itemRefusal } from '../protocol/clone-path.js';
 import type { Pool } from '../pool/pool.js';
 import { carriedContext } from '../tracing/call-trace.js';
-import { encodeItems, MAX_STREAM_CREDIT, producerOf, serialises } from './codec.js';
+import { encodeItems, MAX_STREAM_CREDIT, producerOf, serialises, streamLiveness } from './codec.js';
 
 /** Most items in one reply-list entry: as many as a thread sends in one message. */
 const BATCH = 256;
@@ -32,6 +32,8 @@ class Credit {
   granted: number;
   /** Items sent, plus those the local stream may hold ready. */
   used: number;
+  /** When its producer was last heard from (`performance.now()`): a grant, or the repeat of one. */
+  #heardAt = performance.now();
   #wake: (() => void) | undefined;
 
   constructor(highWaterMark: number) {
@@ -44,7 +46,13 @@ class Credit {
     return this.granted - this.used;
   }
 
+  /** How long since its producer was last heard from, in ms. */
+  get silentFor(): number {
+    return performance.now() - this.#heardAt;
+  }
+
   grant(total: number): void {
+    this.#heardAt = performance.now();
     // Totals, not increments: a grant lost with a dropped connection is made good by the next.
     if (total <= this.granted) return;
     this.granted = total;
@@ -57,15 +65,17 @@ class Credit {
     wake?.();
   }
 
-  /** Resolves on the next grant or wake-up, or at once when `signal` has aborted. */
-  wait(signal: AbortSignal | undefined): Promise<void> {
+  /** Resolves on the next grant or wake-up, after `timeoutMs`, or at once when `signal` has aborted. */
+  wait(signal: AbortSignal | undefined, timeoutMs: number): Promise<void> {
     if (signal?.aborted) return Promise.resolve();
     return new Promise((resolve) => {
       const done = (): void => {
+        clearTimeout(timer);
         signal?.removeEventListener('abort', done);
         this.#wake = undefined;
         resolve();
       };
+      const timer = setTimeout(done, timeoutMs);
       this.#wake = done;
       signal?.addEventListener('abort', done, { once: true });
     });
@@ -157,7 +167,11 @@ export async function forwardStream(pool: Pool, credits: StreamCredits, job: Str
       if (job.signal?.aborted) throw new AbortError(job.signal.reason);
       if (credit.available <= 0) {
         flush(); // may fail the stream, which then waits for nothing
-        if (refusal === undefined) await credit.wait(job.signal);
+        if (refusal !== undefined) continue;
+        // Nobody left to grant more: the thread is freed rather than held for ever.
+        const silence = streamLiveness.silenceMs - credit.silentFor;
+        if (silence <= 0) throw new ConnectionError(`The stream's caller sent nothing for ${streamLiveness.silenceMs / 1000} s (it is gone, or its call ended): the stream was ended`);
+        await credit.wait(job.signal, silence);
         continue;
       }
       const step = await local.next();

@@ -254,7 +254,7 @@ async function runJob(
     let value: unknown;
     const jobId = job.id!;
     if (highWaterMark === undefined) {
-      const options = { onProgress, [carriedContext]: carried, [cancelHook]: (cancel: (reason: unknown) => void) => running.set(jobId, cancel) };
+      const options = { onProgress, [carriedContext]: carried, [cancelHook]: (cancel: (reason: unknown) => void) => void running.set(jobId, cancel) };
       value = await pool.run(job.name, args, options);
     } else {
       // A stream waits for credit as well as for its task: a signal reaches both.
