@@ -61,6 +61,14 @@ for (const [adapter, serve] of Object.entries(servers)) {
       }
     }
 
+    /** Resolves once the pool has nothing running or waiting. */
+    async function idle(): Promise<void> {
+      for (let waits = 0; pool.stats().busy > 0 || pool.stats().queued > 0; waits++) {
+        assert.ok(waits < 2000, 'the pool went idle');
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+    }
+
     /** Every earlier task has left the worker: the pool of one runs calls in order. */
     async function cancellations(): Promise<string[]> {
       const { status, body } = await getJson<{ value: string[] }>('/cancellations');
@@ -158,10 +166,7 @@ for (const [adapter, serve] of Object.entries(servers)) {
     });
 
     test("a call with a signal of its own is still cancelled when the client disconnects", async () => {
-      for (let waits = 0; pool.stats().busy > 0 || pool.stats().queued > 0; waits++) {
-        assert.ok(waits < 2000, 'the pool went idle');
-        await new Promise((resolve) => setTimeout(resolve, 5));
-      }
+      await idle();
       const request = openRequest(`${served.base}/wait-own-signal?tag=own-signal`);
       await begun('own-signal');
       request.drop();
@@ -184,10 +189,7 @@ for (const [adapter, serve] of Object.entries(servers)) {
     });
 
     test('pipelined requests on a connection that drops are all cancelled: the waiting one never runs', async () => {
-      for (let waits = 0; pool.stats().busy > 0 || pool.stats().queued > 0; waits++) {
-        assert.ok(waits < 2000, 'the pool went idle');
-        await new Promise((resolve) => setTimeout(resolve, 5));
-      }
+      await idle();
       const { port } = new URL(served.base);
       const connection = connect(Number(port), '127.0.0.1');
       connection.on('error', () => {}); // dropping it is the point
@@ -200,10 +202,7 @@ for (const [adapter, serve] of Object.entries(servers)) {
       connection.destroy();
       assert.deepEqual(await aborted, ['ERR_OFFLOAD_ABORTED', 'ERR_OFFLOAD_ABORTED']);
       // The second may have been handed ahead to the worker: it holds its place until the worker skips it.
-      for (let waits = 0; pool.stats().busy > 0 || pool.stats().queued > 0; waits++) {
-        assert.ok(waits < 2000, 'the pool went idle');
-        await new Promise((resolve) => setTimeout(resolve, 5));
-      }
+      await idle();
       const recorded = await cancellations();
       assert.ok(recorded.includes('piped-first'));
       assert.ok(!recorded.includes('piped-second'), 'the queued task left the queue unrun');
@@ -212,10 +211,7 @@ for (const [adapter, serve] of Object.entries(servers)) {
     test('a client that disconnects before the answer cancels its running task, as the worker records', async () => {
       // From an idle pool, so the task goes straight to the worker: a task handed ahead to a busy
       // one (left over from the test before) would be taken back unstarted, and record nothing.
-      for (let waits = 0; pool.stats().busy > 0 || pool.stats().queued > 0; waits++) {
-        assert.ok(waits < 2000, 'the pool went idle');
-        await new Promise((resolve) => setTimeout(resolve, 5));
-      }
+      await idle();
       const request = openRequest(`${served.base}/wait?tag=left`);
       await begun('left');
       request.drop();
