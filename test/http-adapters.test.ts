@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
-import { on } from 'node:events';
+import { getEventListeners, on } from 'node:events';
 import { existsSync } from 'node:fs';
 import { connect } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { createPool, type Pool } from 'offload';
+import { RequestPool } from 'offload/http';
 import { startedMarker } from './fixtures/http-tasks.js';
 import { fixture } from './helpers.js';
 import { emitted, openRequest, servers, type HttpTasks, type Served } from './http-servers.js';
@@ -173,14 +174,15 @@ for (const [adapter, serve] of Object.entries(servers)) {
       assert.ok((await cancellations()).includes('own-signal'));
     });
 
-    test("calls with signals of their own leave nothing on the request's signal once settled", async () => {
+    test("calls with signals of their own share one listener on the request's signal, and leave nothing of theirs once settled", async () => {
       const warnings: Error[] = [];
       const onWarning = (warning: Error): void => void warnings.push(warning);
       process.on('warning', onWarning);
       try {
         const { status, body } = await getJson<{ listeners: number }>('/calls-with-own-signals');
         assert.equal(status, 200);
-        assert.equal(body.listeners, 0);
+        // One listener hears the request for all its calls; none of theirs is kept once settled.
+        assert.equal(body.listeners, 1);
         await new Promise((resolve) => setImmediate(resolve));
         assert.deepEqual(warnings.filter((warning) => warning.name === 'MaxListenersExceededWarning'), []);
       } finally {
@@ -220,3 +222,30 @@ for (const [adapter, serve] of Object.entries(servers)) {
     });
   });
 }
+
+test("a request's calls with signals of their own, many at once, share one listener on the request's signal: no warning", async () => {
+  const pool = createPool<HttpTasks>(fixture('http-tasks.ts'), { size: 2 });
+  const request = new AbortController();
+  const offload = new RequestPool(pool, () => request.signal);
+  const warnings: Error[] = [];
+  const onWarning = (warning: Error): void => void warnings.push(warning);
+  process.on('warning', onWarning);
+  try {
+    const own = new AbortController().signal;
+    const calls = Array.from({ length: 40 }, (_, i) => offload.tasks.echo.with({ signal: own })(i));
+    assert.equal(getEventListeners(request.signal, 'abort').length, 1);
+    assert.deepEqual(await Promise.all(calls), Array.from({ length: 40 }, (_, i) => i));
+    // And the one listener still reaches every call in flight.
+    const running = Array.from({ length: 12 }, () => offload.tasks.waitForCancel.with({ signal: own })('many'));
+    request.abort(new DOMException('gone', 'AbortError'));
+    for (const outcome of await Promise.allSettled(running)) {
+      assert.equal(outcome.status, 'rejected');
+      assert.equal((outcome.reason as { code?: string }).code, 'ERR_OFFLOAD_ABORTED');
+    }
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.deepEqual(warnings.filter((warning) => warning.name === 'MaxListenersExceededWarning'), []);
+  } finally {
+    process.off('warning', onWarning);
+    await pool.close();
+  }
+});

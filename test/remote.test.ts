@@ -308,6 +308,30 @@ whenAvailable(redisServer, 'remote executor: options, behaviour and faults', () 
       }
     });
 
+    test('a worker frozen past the silence limit takes up a live stream again: its caller never fell silent', async () => {
+      const { pool, worker } = setup();
+      const workers = worker({ size: 1, streamSilenceMs: 500 });
+      const calls = pool({ maxInFlight: 1 });
+      try {
+        await workers.ready;
+        const items: number[] = [];
+        for await (const item of calls.stream('countTo', [60], { highWaterMark: 2, timeout: 60_000 })) {
+          items.push(item);
+          if (item === 5) {
+            // The consumer waits while the worker is frozen: the producer's repeats pile up in its socket.
+            workers.child.kill('SIGSTOP');
+            await new Promise((resolve) => setTimeout(resolve, 1500));
+            workers.child.kill('SIGCONT');
+          }
+        }
+        assert.deepEqual(items, Array.from({ length: 60 }, (_, i) => i));
+      } finally {
+        workers.child.kill('SIGCONT');
+        await calls.close();
+        await workers.stop();
+      }
+    });
+
     test("credit lost to a worker's reconnections is made good: a stream finishes while its worker's subscription keeps being cut", async () => {
       const { pool, worker } = setup();
       const workers = worker({ size: 1 });

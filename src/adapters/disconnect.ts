@@ -10,14 +10,15 @@
  */
 import type { ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
+import { FanOut } from './fan-out.js';
 
-/** What to run when a connection closes: one listener per socket, however many requests wait on it. */
-const watchers = new WeakMap<Socket, Set<() => void>>();
+const connectionClosed = new FanOut<Socket>((socket, fire) => socket.once('close', fire));
 
 export function disconnectSignal(response: ServerResponse): AbortSignal {
   const controller = new AbortController();
   if (response.writableFinished) return controller.signal; // answered already: it can never fire
   const connection = response.socket ?? response.req?.socket ?? null;
+  let stopWatchingConnection: (() => void) | undefined;
   const onClose = (): void => {
     stopWatching();
     if (!response.writableFinished) controller.abort(disconnected());
@@ -25,7 +26,7 @@ export function disconnectSignal(response: ServerResponse): AbortSignal {
   const stopWatching = (): void => {
     response.off('close', onClose);
     response.off('finish', stopWatching);
-    if (connection !== null) watchers.get(connection)?.delete(onClose);
+    stopWatchingConnection?.();
   };
   // The connection may have dropped before the first call asked for the signal.
   if (response.destroyed || connection?.destroyed === true) {
@@ -34,22 +35,8 @@ export function disconnectSignal(response: ServerResponse): AbortSignal {
   }
   response.once('close', onClose);
   response.once('finish', stopWatching);
-  if (connection !== null) watch(connection, onClose);
+  if (connection !== null) stopWatchingConnection = connectionClosed.add(connection, onClose);
   return controller.signal;
-}
-
-function watch(connection: Socket, onClose: () => void): void {
-  let waiting = watchers.get(connection);
-  if (waiting === undefined) {
-    const set = new Set<() => void>();
-    waiting = set;
-    watchers.set(connection, set);
-    connection.once('close', () => {
-      watchers.delete(connection);
-      for (const callback of set) callback();
-    });
-  }
-  waiting.add(onClose);
 }
 
 /** An `AbortError`-named reason, as `AbortController.abort()` gives by default, with a useful message. */

@@ -5,7 +5,7 @@
  * are created only when a call is made, so requests that never offload pay one small object.
  */
 import type { ServerResponse } from 'node:http';
-import { offAbort, onAbort } from '../pool/abort-signal.js';
+import { onAbort } from '../pool/abort-signal.js';
 import { cancelHook, type CancellableOptions } from '../pool/cancel-hook.js';
 import { checkRunOptions, type RunOptionsInput } from '../pool/options.js';
 import type { Pool, RunOptions, StreamOptions } from '../pool/pool.js';
@@ -13,6 +13,10 @@ import type { TaskStream } from '../pool/stream.js';
 import type { TaskHandles } from '../styles/handle.js';
 import type { CallTaskName, StreamItem, StreamTaskName, TaskArgs, TaskCallback, TaskResult, UntypedTasks } from '../types.js';
 import { disconnectSignal } from './disconnect.js';
+import { FanOut } from './fan-out.js';
+
+/** The request's signal, heard once for all its calls that have signals of their own. */
+const requestAborted = new FanOut<AbortSignal>((signal, fire) => onAbort(signal, fire));
 
 /**
  * Declares the task module of the adapters' pool, once per application, so `app.offload` and
@@ -102,11 +106,10 @@ export class RequestPool<M extends object = RegisteredTasks> {
     const withDisconnect: CancellableOptions = {
       [cancelHook]: (cancel) => {
         const release = hook?.(cancel);
-        const listener = (): void => cancel(disconnect.reason);
-        onAbort(disconnect, listener);
+        const stopWaiting = requestAborted.add(disconnect, () => cancel(disconnect.reason));
         // Settled: a request making many calls (a stream, a batch) keeps nothing of them.
         return () => {
-          offAbort(disconnect, listener);
+          stopWaiting();
           release?.();
         };
       },

@@ -69,13 +69,20 @@ class Credit {
   wait(signal: AbortSignal | undefined, timeoutMs: number): Promise<void> {
     if (signal?.aborted) return Promise.resolve();
     return new Promise((resolve) => {
+      let reading: NodeJS.Immediate | undefined;
       const done = (): void => {
         clearTimeout(timer);
+        clearImmediate(reading);
         signal?.removeEventListener('abort', done);
-        this.#wake = undefined;
+        if (this.#wake === done) this.#wake = undefined;
         resolve();
       };
-      const timer = setTimeout(done, timeoutMs);
+      // Past the timeout, what has arrived meanwhile is read first: a worker whose own event loop
+      // stalled (frozen, paused in a debugger) wakes with its timers due and the producer's
+      // repeats still unread in its socket, and must not take itself for the silent one.
+      const timer = setTimeout(() => {
+        reading = setImmediate(done);
+      }, timeoutMs);
       this.#wake = done;
       signal?.addEventListener('abort', done, { once: true });
     });
