@@ -22,7 +22,17 @@ export class FanOut<Source extends object> {
       this.#waiting.set(source, callbacks);
       this.#listen(source, () => {
         this.#waiting.delete(source);
-        for (const waiter of callbacks) waiter();
+        for (const waiter of callbacks) {
+          try {
+            waiter();
+          } catch (error) {
+            // Each waiter hears the source whatever another did; the failure surfaces as an
+            // event listener's would, not by silencing the waiters after it.
+            queueMicrotask(() => {
+              throw error;
+            });
+          }
+        }
       });
     }
     const callbacks = waiting;
