@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { getEventListeners, on } from 'node:events';
+import { getEventListeners, on, once } from 'node:events';
 import { existsSync } from 'node:fs';
 import { connect } from 'node:net';
 import { after, before, describe, test } from 'node:test';
@@ -172,6 +172,17 @@ for (const [adapter, serve] of Object.entries(servers)) {
       await begun('own-signal');
       request.drop();
       assert.ok((await cancellations()).includes('own-signal'));
+    });
+
+    test('a stream with a signal of its own, first read after the client left, is cancelled before its generator runs', async () => {
+      await idle();
+      const request = openRequest(`${served.base}/late-stream-own-signal?tag=late-stream`);
+      await emitted(served.calls, 'called', 'late-stream');
+      const outcome = once(served.calls, 'streamed');
+      request.drop();
+      assert.deepEqual(await outcome, ['late-stream: ERR_OFFLOAD_ABORTED after 0 items']);
+      const { body } = await getJson<{ value: string[] }>('/streams-begun');
+      assert.ok(!body.value.includes('late-stream'), 'the generator never began');
     });
 
     test("calls with signals of their own share one listener on the request's signal, and leave nothing of theirs once settled", async () => {

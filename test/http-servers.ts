@@ -49,6 +49,22 @@ function routes(calls: EventEmitter): Record<string, Route> {
       calls.emit('called', tag);
       return { value: await answer };
     },
+    '/late-stream-own-signal': async (offload, query) => {
+      const tag = query.get('tag') ?? '';
+      // Made now, with a signal of its own, and first read only once the client has gone.
+      const items = offload.stream('countTo', [tag, 500], { signal: applicationSignal });
+      calls.emit('called', tag);
+      if (!offload.signal.aborted) await once(offload.signal, 'abort');
+      let count = 0;
+      try {
+        for await (const _ of items) count++;
+        calls.emit('streamed', `${tag}: all ${count} items`);
+      } catch (error) {
+        calls.emit('streamed', `${tag}: ${(error as { code?: string }).code} after ${count} items`);
+      }
+      return {};
+    },
+    '/streams-begun': async (offload) => ({ value: await offload.tasks.streamsBegunSoFar() }),
     '/calls-with-own-signals': async (offload) => {
       // Twelve calls one after another, each with a signal of its own: what stays on the request's signal?
       for (let i = 0; i < 12; i++) await offload.tasks.echo.with({ signal: applicationSignal })(i);

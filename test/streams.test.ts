@@ -258,6 +258,22 @@ for (const executor of executors) {
       }
     });
 
+    test('on a fresh pool, a first call cancelled in the tick it is made, then iterated, throws its cancellation', async () => {
+      const fresh = poolFor<typeof Streams>('streams.ts', executor, { size: 1 });
+      try {
+        const counter = scratchFile();
+        const controller = new AbortController();
+        const call = fresh.tasks.tracked.with({ signal: controller.signal })(1000, counter);
+        controller.abort();
+        const error = await rejection(collect(call));
+        assert.ok(error instanceof AbortError, String(error));
+        assert.equal(await fresh.run('plain', [], { timeout: 10_000 }), 1);
+        assert.equal(readMarker(counter), '', 'the cancelled generator never ran');
+      } finally {
+        await fresh.close();
+      }
+    });
+
     test('on a fresh pool, a first call iterated but never pulled stalls like any unread stream: the worker is freed', async () => {
       const fresh = poolFor<typeof Streams>('streams.ts', executor, { size: 1, stallTimeout: 100 });
       try {

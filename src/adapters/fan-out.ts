@@ -7,14 +7,32 @@
 export class FanOut<Source extends object> {
   readonly #waiting = new WeakMap<Source, Set<() => void>>();
   readonly #listen: (source: Source, fire: () => void) => void;
+  readonly #fired: (source: Source) => boolean;
 
-  /** `listen` attaches the one listener, which must call `fire` once, when the source fires. */
-  constructor(listen: (source: Source, fire: () => void) => void) {
+  /**
+   * `listen` attaches the one listener, which must call `fire` once, when the source fires;
+   * `fired` tells a source that has fired already, whose listener would never run.
+   */
+  constructor(listen: (source: Source, fire: () => void) => void, fired: (source: Source) => boolean) {
     this.#listen = listen;
+    this.#fired = fired;
   }
 
-  /** Calls `callback` when `source` fires; returns what stops waiting. */
+  /**
+   * Calls `callback` when `source` fires; returns what stops waiting. A source that fired before
+   * is heard on a later microtask, never during `add`: its caller may still be setting up what
+   * the callback undoes.
+   */
   add(source: Source, callback: () => void): () => void {
+    if (this.#fired(source)) {
+      let pending = true;
+      queueMicrotask(() => {
+        if (pending) callback();
+      });
+      return () => {
+        pending = false;
+      };
+    }
     let waiting = this.#waiting.get(source);
     if (waiting === undefined) {
       const callbacks = new Set<() => void>();

@@ -16,7 +16,10 @@ import { disconnectSignal } from './disconnect.js';
 import { FanOut } from './fan-out.js';
 
 /** The request's signal, heard once for all its calls that have signals of their own. */
-const requestAborted = new FanOut<AbortSignal>((signal, fire) => onAbort(signal, fire));
+const requestAborted = new FanOut<AbortSignal>(
+  (signal, fire) => onAbort(signal, fire),
+  (signal) => signal.aborted,
+);
 
 /**
  * Declares the task module of the adapters' pool, once per application, so `app.offload` and

@@ -442,6 +442,14 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
     return {
       result: () => this.#settled(outcome),
       streamInstead: () => {
+        // Failed before any worker saw it (its signal aborted in this tick): the stream ends with
+        // that failure, as `for await` over a stream whose signal aborted would.
+        if (task.state === TaskState.Settled && task.slot === undefined) {
+          return new TaskStream<unknown>(this.#streamLimits(read), (stream) => {
+            void outcome.then((failure) => stream.end(failure));
+            return undefined;
+          });
+        }
         if (task.state !== TaskState.Queued) return undefined;
         const stream = new TaskStream<unknown>(this.#streamLimits(read), () => this.#streamControl(task));
         task.stream = stream;
