@@ -175,6 +175,32 @@ for (const executor of executors) {
       }
     });
 
+    test("a key's call that its exiting worker held unstarted still runs before the key's later calls", { timeout: 30_000 }, async () => {
+      const pool = poolFor<typeof Scheduling>('scheduling.ts', executor, { size: 2 });
+      try {
+        await pool.warmup();
+        // Quick calls only: they keep the workers' pipelines deep, so a call is handed on behind a running one.
+        const home = await pool.run('whoAmI', [], { key: 'a' });
+        let neighbour = 0;
+        while ((await pool.run('whoAmI', [], { key: `b${neighbour}` })) !== home) neighbour++;
+        await Promise.all(Array.from({ length: 2000 }, () => pool.run('whoAmI', [])));
+        const crashed = pool.run('crashSoon', [30], { key: `b${neighbour}` });
+        const first = pool.run('visit', ['a', 1], { key: 'a' });
+        const second = pool.run('visit', ['a', 1], { key: 'a' });
+        await new Promise((resolve) => setTimeout(resolve, 0));
+        // Counted as waiting: a's first call, handed on behind the crashing one, and its second, waiting for the key.
+        assert.equal(pool.stats().queued, 2);
+        assert.equal(pool.stats().busy, 1, 'only the crashing call runs');
+        await assert.rejects(crashed, { code: 'ERR_OFFLOAD_WORKER_EXITED' });
+        const [one, two] = await Promise.all([first, second]);
+        assert.equal(one.worker, two.worker, 'both moved to the live worker');
+        // Counted per worker: the live one had never served a, so it saw them in the order they ran.
+        assert.deepEqual([one.count, two.count], [1, 2], 'the call given back ran first');
+      } finally {
+        await pool.close();
+      }
+    });
+
     test('maxQueue, deadlines and cancellation apply to calls waiting for their key', async () => {
       const pool = poolFor<typeof Scheduling>('scheduling.ts', executor, { size: 1, maxQueue: 3 });
       try {

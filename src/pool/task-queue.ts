@@ -45,11 +45,17 @@ export class TaskQueue {
    * whatever order they come: also among tasks returned before them and still waiting (a worker
    * past its memory limit gives its calls back message by message), so a bucket stays in call
    * order. Returned tasks are older than every task still queued at their priority, so the scan
-   * stops at those returned before.
+   * stops at those returned before. A keyed task whose key has calls set aside joins its lane.
    */
   requeue(tasks: readonly Task[]): void {
     for (const task of tasks) {
       task.state = TaskState.Queued;
+      // Its key's later calls wait in a lane, served before the main queue: it joins them, ahead
+      // of those called after it, or they would overtake it.
+      if (task.key !== undefined && this.#lanes.has(task.key)) {
+        this.park(task as Task & { key: string }, undefined);
+        continue;
+      }
       const queue = this.#bucket(task.priority).tasks;
       let position = 0;
       while (position < queue.length && calledBefore(queue.at(position)!, task)) position++;
