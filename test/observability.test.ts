@@ -36,6 +36,29 @@ for (const executor of executors) {
       ]);
     });
 
+    test('each call is announced started once, and its wait recorded once, though a worker that exited handed it back unstarted', async () => {
+      const pool = poolFor<typeof Faults>('faults.ts', executor, { size: 1 });
+      try {
+        // Tiny calls deepen the worker's pipeline: calls then travel behind the one that ends the worker.
+        await Promise.all(Array.from({ length: 1000 }, (_, i) => pool.tasks.ok(i)));
+        const waitsBefore = pool.stats().waitTime.count;
+        const started = new Map<number, number>();
+        pool.on('taskStarted', ({ id }) => void started.set(id, (started.get(id) ?? 0) + 1));
+        const calls: Promise<unknown>[] = [];
+        for (let round = 0; round < 3; round++) {
+          calls.push(pool.tasks.exitNow(3).catch((error: { code?: string }) => error.code));
+          for (let i = 0; i < 20; i++) calls.push(pool.tasks.ok(i));
+        }
+        const outcomes = await Promise.all(calls);
+        assert.equal(outcomes.filter((outcome) => outcome === 'ERR_OFFLOAD_WORKER_EXITED').length, 3);
+        assert.equal(started.size, calls.length);
+        assert.deepEqual([...started.values()].filter((count) => count > 1), [], 'no call announced twice');
+        assert.equal(pool.stats().waitTime.count - waitsBefore, calls.length);
+      } finally {
+        await pool.close();
+      }
+    });
+
     test('a listener that throws surfaces as an uncaught exception and leaves the pool whole: every call settles, no worker stays busy', async () => {
       // In a process of its own: the test runner takes any uncaught exception as a failure.
       const options = poolOptions('faults.ts', executor, { size: 2 });

@@ -644,13 +644,19 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
     if (!ahead) for (const task of tasks) if (task.state !== TaskState.Settled) this.#started(slot, task);
   }
 
-  /** A task reached its worker's hands: it waited until now. */
+  /**
+   * A task reached its worker's hands: it waited until now. Counted once per call: one handed on
+   * again after its worker exited without starting it was counted at its first hand-over (so
+   * `taskStarted` pairs with the one `taskFinished` or `taskFailed`); its trace records both.
+   */
   #started(slot: WorkerSlot, task: Task): void {
     const now = clock();
     slot.runningSince = now;
+    if (task.trace !== undefined) task.trace.dispatched(slot.id, now);
+    if (task.wasStarted) return;
+    task.wasStarted = true;
     const waitTime = now - task.enqueuedAt;
     this.#stats.waitTime.record(waitTime);
-    if (task.trace !== undefined) task.trace.dispatched(slot.id, now);
     if (this.#isObserved) this.#announce('taskStarted', { id: task.id, name: task.name, workerId: slot.id, waitTime });
   }
 

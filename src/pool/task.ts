@@ -46,6 +46,8 @@ export class Task {
   key: string | undefined = undefined;
   /** Set when the call carries context to its worker (a span, a request context). */
   trace: CallTrace | undefined = undefined;
+  /** Announced as started (`taskStarted`, its wait recorded): a call re-sent after its worker exited is not again. */
+  wasStarted = false;
 
   constructor(
     readonly id: number,
