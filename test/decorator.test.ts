@@ -42,6 +42,19 @@ for (const executor of executors) {
       });
     });
 
+    test('a method called without its instance is refused with a TypeError that says how to bind it; the pool is untouched', async () => {
+      const { describe: detached } = new ReportService();
+      const before = servicePool.stats().completed + servicePool.stats().failed;
+      for (const self of [undefined, null, Object.create(null)]) {
+        await assert.rejects(Reflect.apply(detached, self, ['x']), {
+          name: 'TypeError',
+          message: /@blocking method "describe" was called without an instance of its class .*instance\.describe\.bind\(instance\)/,
+        });
+      }
+      assert.equal(servicePool.stats().completed + servicePool.stats().failed, before, 'nothing reached the pool');
+      assert.equal((await detached.call(new ReportService(), 'bound')).label, 'bound');
+    });
+
     test('a subclass instance runs the inherited method on a worker instance of the subclass', async () => {
       const result = await new ChildService().describe('child');
       assert.equal(result.inWorker, true);

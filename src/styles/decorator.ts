@@ -10,6 +10,7 @@
 import { METHOD_SEPARATOR } from '../protocol/messages.js';
 import { dispatch, type Pool } from '../pool/pool.js';
 import { isWorker, markBlockingMethod } from '../worker/context.js';
+import { quoted } from '../quoted.js';
 
 export interface BlockingOptions {
   /**
@@ -38,7 +39,14 @@ export function blocking(options: BlockingOptions) {
     }
     const methodName = String(context.name);
     return async function offloaded(this: This, ...args: Args): Promise<R> {
-      const name = `${this.constructor.name}${METHOD_SEPARATOR}${methodName}`;
+      // Detached from its instance (passed as a callback, say), it cannot tell whose method it is.
+      const className = this === undefined || this === null ? undefined : (this as { constructor?: { name?: unknown } }).constructor?.name;
+      if (typeof className !== 'string' || className === '') {
+        throw new TypeError(
+          `@blocking method ${quoted(methodName)} was called without an instance of its class (this is ${this === null ? 'null' : typeof this}): call it on the instance, or pass instance.${methodName}.bind(instance)`,
+        );
+      }
+      const name = `${className}${METHOD_SEPARATOR}${methodName}`;
       return (await options.pool()[dispatch](name, args)) as R;
     };
   };
