@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { EventEmitter } from 'node:events';
 import { after, describe, test } from 'node:test';
 import { threadId } from 'node:worker_threads';
 import { blocking } from '../src/index.js';
@@ -45,12 +46,16 @@ for (const executor of executors) {
     test('a method called without its instance is refused with a TypeError that says how to bind it; the pool is untouched', async () => {
       const { describe: detached } = new ReportService();
       const before = servicePool.stats().completed + servicePool.stats().failed;
-      for (const self of [undefined, null, Object.create(null)]) {
+      // What a detached method gets as `this`: nothing, or whatever calls it (an emitter, a timer).
+      for (const self of [undefined, null, Object.create(null), {}, 'text', new EventEmitter(), setTimeout(() => {}, 0)]) {
         await assert.rejects(Reflect.apply(detached, self, ['x']), {
           name: 'TypeError',
           message: /@blocking method "describe" was called without an instance of its class .*instance\.describe\.bind\(instance\)/,
         });
       }
+      // An instance, but of a class no worker can find by name.
+      const Anonymous = (() => class extends ReportService {})();
+      await assert.rejects(new Anonymous().describe('x'), { name: 'TypeError', message: /anonymous class/ });
       assert.equal(servicePool.stats().completed + servicePool.stats().failed, before, 'nothing reached the pool');
       assert.equal((await detached.call(new ReportService(), 'bound')).label, 'bound');
     });

@@ -1,11 +1,14 @@
 import assert from 'node:assert/strict';
 import { getEventListeners, on, once } from 'node:events';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { connect } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { createPool, type Pool } from 'offload';
 import { RequestPool } from 'offload/http';
 import { startedMarker } from './fixtures/http-tasks.js';
+import type * as Streams from './fixtures/streams.js';
 import { fixture } from './helpers.js';
 import { emitted, openRequest, servers, type HttpTasks, type Served } from './http-servers.js';
 
@@ -258,5 +261,41 @@ test("a request's calls with signals of their own, many at once, share one liste
   } finally {
     process.off('warning', onWarning);
     await pool.close();
+  }
+});
+
+test('streams made through a request, first read in one tick after it ended, are refused before any worker sees them', async () => {
+  const pool = createPool<typeof Streams>(fixture('streams.ts'), { size: 2 });
+  const scratch = mkdtempSync(join(tmpdir(), 'offload-late-streams-'));
+  try {
+    await pool.warmup();
+    const request = new AbortController();
+    const offload = new RequestPool(pool, () => request.signal);
+    const own = new AbortController().signal;
+    const counters = [join(scratch, 'first'), join(scratch, 'second')];
+    const streams = counters.map((counter) => offload.stream('tracked', [300, counter], { signal: own }));
+    request.abort(new DOMException('gone', 'AbortError'));
+    const read = async (items: AsyncIterable<number>): Promise<string> => {
+      let count = 0;
+      try {
+        for await (const _ of items) count++;
+        return `all ${count} items`;
+      } catch (error) {
+        return `${(error as { code?: string }).code} after ${count} items`;
+      }
+    };
+    // The first read has the pool dispatch at the end of the tick; other work runs before the
+    // second read's turn. Neither stream may reach a worker.
+    const first = read(streams[0]!);
+    void Promise.resolve().then(() => {
+      for (const end = performance.now() + 50; performance.now() < end; );
+    });
+    assert.deepEqual(await Promise.all([first, read(streams[1]!)]), ['ERR_OFFLOAD_ABORTED after 0 items', 'ERR_OFFLOAD_ABORTED after 0 items']);
+    assert.equal(await pool.run('plain', [], { timeout: 10_000 }), 1, 'both workers are free');
+    const produced = counters.map((counter) => (existsSync(counter) ? readFileSync(counter, 'utf8') : ''));
+    assert.deepEqual(produced, ['', ''], 'no generator produced an item');
+  } finally {
+    await pool.close();
+    rmSync(scratch, { recursive: true, force: true });
   }
 });

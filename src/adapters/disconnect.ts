@@ -12,10 +12,7 @@ import type { ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { FanOut } from './fan-out.js';
 
-const connectionClosed = new FanOut<Socket>(
-  (socket, fire) => socket.once('close', fire),
-  (socket) => socket.destroyed,
-);
+const connectionClosed = new FanOut<Socket>((socket, fire) => socket.once('close', fire));
 
 export function disconnectSignal(response: ServerResponse): AbortSignal {
   const controller = new AbortController();

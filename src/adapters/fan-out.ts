@@ -7,32 +7,17 @@
 export class FanOut<Source extends object> {
   readonly #waiting = new WeakMap<Source, Set<() => void>>();
   readonly #listen: (source: Source, fire: () => void) => void;
-  readonly #fired: (source: Source) => boolean;
 
-  /**
-   * `listen` attaches the one listener, which must call `fire` once, when the source fires;
-   * `fired` tells a source that has fired already, whose listener would never run.
-   */
-  constructor(listen: (source: Source, fire: () => void) => void, fired: (source: Source) => boolean) {
+  /** `listen` attaches the one listener, which must call `fire` once, when the source fires. */
+  constructor(listen: (source: Source, fire: () => void) => void) {
     this.#listen = listen;
-    this.#fired = fired;
   }
 
   /**
-   * Calls `callback` when `source` fires; returns what stops waiting. A source that fired before
-   * is heard on a later microtask, never during `add`: its caller may still be setting up what
-   * the callback undoes.
+   * Calls `callback` when `source` fires; returns what stops waiting. Only for a source that has
+   * not fired yet (callers check): one that has would never call it.
    */
   add(source: Source, callback: () => void): () => void {
-    if (this.#fired(source)) {
-      let pending = true;
-      queueMicrotask(() => {
-        if (pending) callback();
-      });
-      return () => {
-        pending = false;
-      };
-    }
     let waiting = this.#waiting.get(source);
     if (waiting === undefined) {
       const callbacks = new Set<() => void>();

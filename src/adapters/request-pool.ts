@@ -16,10 +16,7 @@ import { disconnectSignal } from './disconnect.js';
 import { FanOut } from './fan-out.js';
 
 /** The request's signal, heard once for all its calls that have signals of their own. */
-const requestAborted = new FanOut<AbortSignal>(
-  (signal, fire) => onAbort(signal, fire),
-  (signal) => signal.aborted,
-);
+const requestAborted = new FanOut<AbortSignal>((signal, fire) => onAbort(signal, fire));
 
 /**
  * Declares the task module of the adapters' pool, once per application, so `app.offload` and
@@ -109,6 +106,12 @@ export class RequestPool<M extends object = RegisteredTasks> {
     const withDisconnect: CancellableOptions = {
       [cancelHook]: (cancel) => {
         const release = hook?.(cancel);
+        // Gone before this call was queued (a stream first read after the client left): refused
+        // now, not on a later tick, when a dispatch may already have handed it to a worker.
+        if (disconnect.aborted) {
+          cancel(disconnect.reason);
+          return release;
+        }
         const stopWaiting = requestAborted.add(disconnect, () => cancel(disconnect.reason));
         // Settled: a request making many calls (a stream, a batch) keeps nothing of them.
         return () => {

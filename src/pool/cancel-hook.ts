@@ -9,7 +9,8 @@ export const cancelHook = Symbol('offload.cancelHook');
 export interface CancellableOptions {
   /**
    * Called once, as the call is queued, with what cancels it (`reason` as a signal's). What it
-   * returns, if a function, is called once the call has settled: to let go of `cancel`.
+   * returns, if a function, is called once the call has settled: to let go of `cancel`. Calling
+   * `cancel` during the hook refuses the call (an `AbortError`, as an aborted signal would).
    */
   [cancelHook]?: (cancel: (reason: unknown) => void) => (() => void) | undefined;
 }

@@ -541,10 +541,26 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
       if (options.timeout !== undefined || options.signal !== undefined) {
         armDeadline(task, options.timeout, options.signal, this.#expire);
       }
-      const release = (options as CancellableOptions)[cancelHook]?.((reason) => this.#expire(task, new AbortError(reason)));
-      if (typeof release === 'function') {
-        const disarm = task.disarm;
-        task.disarm = disarm === undefined ? release : () => (disarm(), release());
+      const hook = (options as CancellableOptions)[cancelHook];
+      if (hook !== undefined) {
+        let refusal: AbortError | undefined;
+        let isQueueing = false;
+        const release = hook((reason) => {
+          if (isQueueing) this.#expire(task, new AbortError(reason));
+          else refusal ??= new AbortError(reason);
+        });
+        isQueueing = true;
+        if (typeof release === 'function') {
+          const disarm = task.disarm;
+          task.disarm = disarm === undefined ? release : () => (disarm(), release());
+        }
+        // Cancelled before it was even queued (what cancels it had fired already): refused, as
+        // a call whose signal had aborted is, so no worker ever sees it.
+        if (refusal !== undefined) {
+          task.disarm?.();
+          task.trace?.end(new Failure(undefined, refusal));
+          throw refusal;
+        }
       }
       // Checked by admission, before anything was armed.
       if (options.onProgress !== undefined) task.onProgress = options.onProgress;

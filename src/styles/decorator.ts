@@ -38,16 +38,31 @@ export function blocking(options: BlockingOptions) {
       return method;
     }
     const methodName = String(context.name);
+    const key = context.name;
     return async function offloaded(this: This, ...args: Args): Promise<R> {
-      // Detached from its instance (passed as a callback, say), it cannot tell whose method it is.
-      const className = this === undefined || this === null ? undefined : (this as { constructor?: { name?: unknown } }).constructor?.name;
-      if (typeof className !== 'string' || className === '') {
+      // Detached from its instance (passed as a callback, an event listener) `this` is another
+      // object or none: the call is refused here rather than sent under that object's class name.
+      if (!inheritsMethod(this, key, offloaded)) {
+        const found = this === null ? 'null' : typeof this === 'object' ? 'an object of another class' : typeof this;
         throw new TypeError(
-          `@blocking method ${quoted(methodName)} was called without an instance of its class (this is ${this === null ? 'null' : typeof this}): call it on the instance, or pass instance.${methodName}.bind(instance)`,
+          `@blocking method ${quoted(methodName)} was called without an instance of its class (this is ${found}): call it on the instance, or pass instance.${methodName}.bind(instance)`,
         );
+      }
+      const className: unknown = this.constructor.name;
+      if (typeof className !== 'string' || className === '') {
+        throw new TypeError(`@blocking method ${quoted(methodName)} was called on an instance of an anonymous class: a worker finds the class by its exported name`);
       }
       const name = `${className}${METHOD_SEPARATOR}${methodName}`;
       return (await options.pool()[dispatch](name, args)) as R;
     };
   };
+}
+
+/** Whether `target`'s prototype chain holds `method` under `key`: `target` is an instance of its class. */
+function inheritsMethod(target: unknown, key: string | symbol, method: unknown): boolean {
+  if (target === null || (typeof target !== 'object' && typeof target !== 'function')) return false;
+  for (let prototype: unknown = Object.getPrototypeOf(target); prototype !== null; prototype = Object.getPrototypeOf(prototype)) {
+    if (Object.getOwnPropertyDescriptor(prototype, key)?.value === method) return true;
+  }
+  return false;
 }
