@@ -7,7 +7,7 @@ import { executors } from './helpers.js';
 
 for (const executor of executors) {
   describe(`@blocking (${executor})`, async () => {
-    const { ReportService, ChildService, servicePool } = await import(`./fixtures/service.ts?executor=${executor}`);
+    const { ReportService, ChildService, ExtendedService, servicePool } = await import(`./fixtures/service.ts?executor=${executor}`);
     after(() => servicePool.close());
 
     test('the method body runs in a worker, on a per-worker instance, without shipping the caller', async () => {
@@ -63,6 +63,20 @@ for (const executor of executors) {
     test('a subclass instance runs the inherited method on a worker instance of the subclass', async () => {
       const result = await new ChildService().describe('child');
       assert.equal(result.inWorker, true);
+      assert.equal(result.className, 'ChildService');
+    });
+
+    test("a subclass's override that calls super runs the decorated method on a worker instance of the class declaring it", async () => {
+      const result = await new ExtendedService().describe('child');
+      assert.equal(result.label, 'extended child');
+      assert.equal(result.inWorker, true);
+      assert.equal(result.className, 'ReportService');
+    });
+
+    test("the class is read from the instance's prototype, not from a constructor property of its own", async () => {
+      const service = new ReportService();
+      Object.defineProperty(service, 'constructor', { value: ChildService });
+      assert.equal((await service.describe('own property')).className, 'ReportService');
     });
   });
 }

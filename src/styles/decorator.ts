@@ -40,15 +40,16 @@ export function blocking(options: BlockingOptions) {
     const methodName = String(context.name);
     const key = context.name;
     return async function offloaded(this: This, ...args: Args): Promise<R> {
+      const owner = classToAddress(this, key, offloaded);
       // Detached from its instance (passed as a callback, an event listener) `this` is another
       // object or none: the call is refused here rather than sent under that object's class name.
-      if (!inheritsMethod(this, key, offloaded)) {
+      if (owner === undefined) {
         const found = this === null ? 'null' : typeof this === 'object' ? 'an object of another class' : typeof this;
         throw new TypeError(
           `@blocking method ${quoted(methodName)} was called without an instance of its class (this is ${found}): call it on the instance, or pass instance.${methodName}.bind(instance)`,
         );
       }
-      const className: unknown = this.constructor.name;
+      const className: unknown = owner.name;
       if (typeof className !== 'string' || className === '') {
         throw new TypeError(`@blocking method ${quoted(methodName)} was called on an instance of an anonymous class: a worker finds the class by its exported name`);
       }
@@ -58,11 +59,27 @@ export function blocking(options: BlockingOptions) {
   };
 }
 
-/** Whether `target`'s prototype chain holds `method` under `key`: `target` is an instance of its class. */
-function inheritsMethod(target: unknown, key: string | symbol, method: unknown): boolean {
-  if (target === null || (typeof target !== 'object' && typeof target !== 'function')) return false;
-  for (let prototype: unknown = Object.getPrototypeOf(target); prototype !== null; prototype = Object.getPrototypeOf(prototype)) {
-    if (Object.getOwnPropertyDescriptor(prototype, key)?.value === method) return true;
+/**
+ * The class whose name the worker resolves the call by, read from prototypes (an instance's own
+ * `constructor` property names nothing): the instance's own class, where the method it inherits
+ * is this one, so the worker builds an instance of that subclass; the class declaring it, for a
+ * `super` call from a subclass that overrides it. Undefined when `target` is no instance of a
+ * class with the method.
+ */
+function classToAddress(target: unknown, key: string | symbol, method: unknown): { name?: unknown } | undefined {
+  if (target === null || (typeof target !== 'object' && typeof target !== 'function')) return undefined;
+  const own = Object.getPrototypeOf(target) as object | null;
+  let isOverridden = false;
+  for (let prototype = own; prototype !== null; prototype = Object.getPrototypeOf(prototype) as object | null) {
+    const descriptor = Object.getOwnPropertyDescriptor(prototype, key);
+    if (descriptor === undefined) continue;
+    if (descriptor.value === method) return ownConstructor(isOverridden ? prototype : own!);
+    isOverridden = true;
   }
-  return false;
+  return undefined;
+}
+
+function ownConstructor(prototype: object): { name?: unknown } | undefined {
+  const value = Object.getOwnPropertyDescriptor(prototype, 'constructor')?.value as unknown;
+  return typeof value === 'function' ? value : undefined;
 }
