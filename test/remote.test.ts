@@ -425,6 +425,27 @@ whenAvailable(redisServer, 'remote executor: options, behaviour and faults', () 
       }
     });
 
+    test('a closed pool leaves nothing that keeps its process alive: no timer of its Redis client', async () => {
+      const { queue, worker } = setup();
+      const serving = worker();
+      try {
+        await serving.ready;
+        // In a process of its own: the test runner's own timers would hide the pool's.
+        const script = `
+          import { createPool } from ${JSON.stringify(new URL('../src/index.js', import.meta.url).href)};
+          const pool = createPool(${JSON.stringify(TASKS.href)}, { executor: 'remote', connection: ${JSON.stringify(sharedRedis().url)}, queue: ${JSON.stringify(queue)} });
+          await pool.run('tagged', [1]);
+          await pool.close();
+          console.log(JSON.stringify(process.getActiveResourcesInfo()));
+        `;
+        const { stdout } = await run(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: new URL('..', import.meta.url), timeout: 30_000 });
+        const resources = JSON.parse(stdout.trim().split('\n').pop()!) as string[];
+        assert.deepEqual(resources.filter((resource) => resource === 'Timeout'), [], `left active: ${resources.join(', ')}`);
+      } finally {
+        await serving.stop();
+      }
+    });
+
     test("the package exports 'offload/remote' from dist, for plain Node", async () => {
       const script = "import { startRemoteWorker } from 'offload/remote'; console.log(typeof startRemoteWorker);";
       const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script], { cwd: new URL('..', import.meta.url), timeout: 30_000 });

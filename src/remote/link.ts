@@ -246,7 +246,9 @@ export class RemoteLink {
       await atMost(tidy(), CLOSE_WAIT_MS);
       await queue.disconnect().catch(() => {});
     }
-    this.#commands.disconnect();
+    // The queue shares this connection and has ended it: disconnecting an ended ioredis client
+    // arms a 2 s timer that nothing clears, which kept the process alive after close().
+    if (this.#commands.status !== 'end') this.#commands.disconnect();
   }
 
   /**
