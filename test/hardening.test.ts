@@ -405,6 +405,21 @@ for (const executor of localExecutors()) {
       assert.equal(stdout.trim(), 'ERR_OFFLOAD_ABORTED');
     });
 
+    test('16. a task that clears every listener of its process leaves its worker serving: now, again, or from a timer', async () => {
+      const alone = poolFor<typeof Hostile>('hostile.ts', executor, { size: 1 });
+      try {
+        for (const later of [false, false, true]) {
+          assert.equal(await alone.run('dropAllListeners', [later]), 1);
+          await new Promise((resolve) => setTimeout(resolve, 20)); // the timer's turn, where there is one
+          // Deaf to its parent, the worker would leave this call waiting until its deadline.
+          assert.equal(await alone.run('add', [2, 3], { timeout: 10_000 }), 5);
+        }
+        assert.equal(alone.stats().crashes, 0);
+      } finally {
+        await alone.close();
+      }
+    });
+
     test('11. stats() counts offload\'s own errors by code, and a task error that borrows a code as the task\'s', async () => {
       const counted = createPool<typeof Hostile>(fixture('hostile.ts'), { executor, size: 1 });
       await rejection(counted.run('nope' as never, [] as never));

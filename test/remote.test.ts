@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -443,6 +444,36 @@ whenAvailable(redisServer, 'remote executor: options, behaviour and faults', () 
         assert.deepEqual(resources.filter((resource) => resource === 'Timeout'), [], `left active: ${resources.join(', ')}`);
       } finally {
         await serving.stop();
+      }
+    });
+
+    test('a pool destroyed while Redis has not answered yet leaves nothing that keeps its process alive', async () => {
+      // Accepts connections and never answers, nor closes when told the client is done (a frozen
+      // Redis): the pool's connections stay short of ready.
+      const accepted = new Set<Socket>();
+      const silent = createServer({ allowHalfOpen: true }, (socket) => void accepted.add(socket));
+      silent.listen(0, '127.0.0.1');
+      await once(silent, 'listening');
+      const { port } = silent.address() as AddressInfo;
+      try {
+        const script = `
+          import { createPool } from ${JSON.stringify(new URL('../src/index.js', import.meta.url).href)};
+          const pool = createPool(${JSON.stringify(TASKS.href)}, { executor: 'remote', connection: 'redis://127.0.0.1:${port}', queue: 'never-answered' });
+          const call = pool.run('tagged', [1]).catch((error) => error.code);
+          await new Promise((resolve) => setTimeout(resolve, 200));
+          await pool.destroy();
+          const code = await call;
+          // Past a timer armed now for 10 ms: one armed for the next turn as the pool closed has fired.
+          await new Promise((resolve) => setTimeout(resolve, 10));
+          console.log(JSON.stringify({ call: code, left: process.getActiveResourcesInfo() }));
+        `;
+        const { stdout } = await run(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: new URL('..', import.meta.url), timeout: 30_000 });
+        const { call, left } = JSON.parse(stdout.trim().split('\n').pop()!) as { call: string; left: string[] };
+        assert.match(call, /^ERR_OFFLOAD_/);
+        assert.deepEqual(left.filter((resource) => resource === 'Timeout'), [], `left active: ${left.join(', ')}`);
+      } finally {
+        for (const socket of accepted) socket.destroy();
+        silent.close();
       }
     });
 

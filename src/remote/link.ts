@@ -93,7 +93,10 @@ export class RemoteLink {
     const { url, ...rest } = options.connection;
     // Fail fast while Redis is unreachable: a call refused now can be retried or shed by the
     // caller; one parked in a client-side buffer would wait for who knows how long.
-    const settings = { ...rest, lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 1 };
+    // `disconnectTimeout`: once closed (or between reconnections) a socket still connecting or
+    // never acknowledged is destroyed on the next turn, not after ioredis's 2 s timer, which
+    // otherwise held the process open that long after close() or destroy().
+    const settings = { ...rest, lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 1, disconnectTimeout: 0 };
     const { Redis } = drivers;
     const client = (extra: Partial<RedisOptions>): Redis => {
       const merged = { ...settings, ...extra } as RedisOptions;

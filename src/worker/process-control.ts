@@ -7,13 +7,14 @@
  */
 import { SHARE_ENV, Worker } from 'node:worker_threads';
 import { CONTROL_FD } from '../protocol/process-channel.js';
+import { keepListening } from './kept-listeners.js';
 
 /**
  * The parent's end closes the IPC channel. While the event loop is free (idle, or awaiting in an
  * async task) the worker notices at once and exits.
  */
 export function exitOnDisconnect(): void {
-  process.on('disconnect', () => process.exit());
+  keepListening('disconnect', () => process.exit());
   if (!process.connected) process.exit();
 }
 

@@ -9,6 +9,7 @@ import { encodeThrownByTask } from '../protocol/error-codec.js';
 import { FromWorker, type MainMessage, type WorkerInit, type WorkerMessage } from '../protocol/messages.js';
 import { FATAL, INIT_VARIABLE, refuseProcessLocal } from '../protocol/process-channel.js';
 import { detachTransferred, refuseUnmovable } from '../transfer.js';
+import { keepListening } from './kept-listeners.js';
 import { exitOnDisconnect, startControlThread } from './process-control.js';
 import { runWorker } from './runtime.js';
 import { afterPendingMessages, SpawnInbox } from './spawn-inbox.js';
@@ -41,7 +42,7 @@ const init: WorkerInit = { ...(JSON.parse(serialized) as WorkerInit), cancelFlag
 
 exitOnDisconnect();
 
-process.on('uncaughtExceptionMonitor', (error) => {
+keepListening('uncaughtExceptionMonitor', (error: unknown) => {
   // Only when the error is about to end the process: with a handler of the task module's own,
   // it lives on. The channel writes at once when it is not backed up, so the parent receives
   // this although the process dies right after.
@@ -55,7 +56,7 @@ process.on('uncaughtExceptionMonitor', (error) => {
 
 // From the start: the pool may send the first call with the spawn, and ask for it back.
 const inbox = new SpawnInbox((message) => send(message));
-process.on('message', (message) => inbox.receive(message as MainMessage));
+keepListening('message', (message: unknown) => inbox.receive(message as MainMessage));
 let taskLoop: ((message: MainMessage) => void) | undefined;
 
 // While the task module loads, the channel alone keeps this process alive: a module whose
