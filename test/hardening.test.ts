@@ -405,11 +405,11 @@ for (const executor of localExecutors()) {
       assert.equal(stdout.trim(), 'ERR_OFFLOAD_ABORTED');
     });
 
-    test('16. a task that clears every listener of its process leaves its worker serving: now, again, or from a timer', async () => {
+    test('16. a task that clears every listener of its process leaves its worker serving: now, again, silently, or from a timer', async () => {
       const alone = poolFor<typeof Hostile>('hostile.ts', executor, { size: 1 });
       try {
-        for (const later of [false, false, true]) {
-          assert.equal(await alone.run('dropAllListeners', [later]), 1);
+        for (const [later, silently] of [[false, false], [false, false], [false, true], [true, false]] as const) {
+          assert.equal(await alone.run('dropAllListeners', [later, silently]), 1);
           await new Promise((resolve) => setTimeout(resolve, 20)); // the timer's turn, where there is one
           // Deaf to its parent, the worker would leave this call waiting until its deadline.
           assert.equal(await alone.run('add', [2, 3], { timeout: 10_000 }), 5);

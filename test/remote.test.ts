@@ -601,6 +601,32 @@ whenAvailable(redisServer, 'remote executor: options, behaviour and faults', () 
       }
     });
 
+    test('Redis gone (its process killed): close({ timeout }) and destroy() still resolve, and every call settles', async () => {
+      const redis = startRedisServer();
+      const { pool, worker } = setup(redis.url);
+      const workers = worker({ size: 2 });
+      const closing = pool({ maxInFlight: 2 });
+      const destroying = pool({ maxInFlight: 2 });
+      try {
+        await Promise.all([workers.ready, closing.warmup(), destroying.warmup()]);
+        assert.equal((await destroying.tasks.tagged(1)).value, 1);
+        const running = [rejection(closing.tasks.sleepThenPid(5_000)), rejection(destroying.tasks.sleepThenPid(5_000))];
+        await until(() => closing.stats().busy === 1 && destroying.stats().busy === 1);
+        workers.child.kill('SIGKILL'); // gone with it: nothing will ever answer those calls
+        await redis.stop();
+        await new Promise((resolve) => setTimeout(resolve, 300)); // its connections notice, and wait to reconnect
+        // Bounded only so that a hang fails here instead of holding the file until its timeout.
+        const settled = (closed: Promise<unknown>): Promise<string> =>
+          Promise.race([closed.then(() => 'settled'), new Promise<string>((resolve) => setTimeout(resolve, 15_000, 'still pending').unref())]);
+        assert.equal(await settled(destroying.destroy()), 'settled');
+        assert.equal(await settled(closing.close({ timeout: 300 })), 'settled');
+        for (const call of running) assert.match(((await call) as OffloadError).code, /^ERR_OFFLOAD_(CLOSED|CONNECTION)$/);
+      } finally {
+        workers.child.kill('SIGKILL');
+        await Promise.all([closing.destroy(), destroying.destroy()]);
+      }
+    });
+
     test('Redis stopped and restarted under load: every call completes or fails with ERR_OFFLOAD_CONNECTION, none hangs, the pool recovers', async () => {
       const redis = startRedisServer();
       const { pool, worker } = setup(redis.url);

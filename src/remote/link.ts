@@ -236,8 +236,11 @@ export class RemoteLink {
     clearInterval(this.#renewTimer);
     clearInterval(this.#keepaliveTimer);
     this.#streams.clear();
+    // Between reconnections (Redis down) a read sent before waits for a reconnection that
+    // disconnect() calls off, and ioredis then never settles it: nothing to wait for.
+    const isReaderDown = this.#reader.status === 'reconnecting';
     this.#reader.disconnect(); // ends a blocked read at once
-    await this.#reading;
+    if (this.#reading !== undefined && !isReaderDown) await atMost(this.#reading, CLOSE_WAIT_MS);
     const queue = this.#queue;
     if (queue !== undefined) {
       // Replies of calls abandoned (cancelled or timed out) while their jobs ran. Bounded: a
@@ -247,7 +250,8 @@ export class RemoteLink {
         await queue.close().catch(() => {});
       };
       await atMost(tidy(), CLOSE_WAIT_MS);
-      await queue.disconnect().catch(() => {});
+      // BullMQ waits for the connection's end, which one between reconnections never reaches.
+      if (this.#commands.status !== 'reconnecting') await atMost(queue.disconnect().catch(() => {}), CLOSE_WAIT_MS);
     }
     // The queue shares this connection and has ended it: disconnecting an ended ioredis client
     // arms a 2 s timer that nothing clears, which kept the process alive after close().

@@ -40,3 +40,11 @@ function restore(): void {
 function watchRemovals(): void {
   if (!emitter.listeners('removeListener').includes(onRemoved)) emitter.on('removeListener', onRemoved);
 }
+
+/**
+ * Puts back what was taken with no word of it: a task that removed the `removeListener`
+ * listeners first (Node tells none of its own removal). Called as a task's result leaves.
+ */
+export function checkListening(): void {
+  if (!isRestoring && !emitter.listeners('removeListener').includes(onRemoved)) restore();
+}

@@ -9,7 +9,7 @@ import { encodeThrownByTask } from '../protocol/error-codec.js';
 import { FromWorker, type MainMessage, type WorkerInit, type WorkerMessage } from '../protocol/messages.js';
 import { FATAL, INIT_VARIABLE, refuseProcessLocal } from '../protocol/process-channel.js';
 import { detachTransferred, refuseUnmovable } from '../transfer.js';
-import { keepListening } from './kept-listeners.js';
+import { checkListening, keepListening } from './kept-listeners.js';
 import { exitOnDisconnect, startControlThread } from './process-control.js';
 import { runWorker } from './runtime.js';
 import { afterPendingMessages, SpawnInbox } from './spawn-inbox.js';
@@ -74,6 +74,7 @@ void runWorker(
         refuseProcessLocal(message, first, step, root);
         refuseUnmovable(transfer, root, 'the parent process');
       }
+      if (message[0] === FromWorker.Results) checkListening();
       if (message[0] === FromWorker.Ready || message[0] === FromWorker.LoadFailed) channel?.ref();
       if (message[0] === FromWorker.Ready) {
         // What the pool sent while the module loaded synchronously is read first, so a call it
