@@ -47,6 +47,13 @@ function setup(redisUrl = sharedRedis().url) {
   };
 }
 
+/** A Redis of its own (to freeze or kill), two workers, and two pools: one to close, one to destroy. */
+function poolsToShutDown() {
+  const redis = startRedisServer();
+  const { pool, worker } = setup(redis.url);
+  return { redis, workers: worker({ size: 2 }), closing: pool({ maxInFlight: 2 }), destroying: pool({ maxInFlight: 2 }) };
+}
+
 whenAvailable(redisServer, 'remote executor: options, behaviour and faults', () => {
   describe('remote executor: options', () => {
     test('a remote pool needs a connection and a queue, and refuses what only local workers can do', () => {
@@ -578,11 +585,7 @@ whenAvailable(redisServer, 'remote executor: options, behaviour and faults', () 
     });
 
     test('Redis frozen (connections open, no answer): deadlines and signals still answer, close({ timeout }) and destroy() still resolve', async () => {
-      const redis = startRedisServer();
-      const { pool, worker } = setup(redis.url);
-      const workers = worker({ size: 2 });
-      const closing = pool({ maxInFlight: 2 });
-      const destroying = pool({ maxInFlight: 2 });
+      const { redis, workers, closing, destroying } = poolsToShutDown();
       try {
         await Promise.all([workers.ready, closing.warmup(), destroying.warmup()]);
         assert.equal((await closing.tasks.tagged(1)).value, 1);
@@ -602,11 +605,7 @@ whenAvailable(redisServer, 'remote executor: options, behaviour and faults', () 
     });
 
     test('Redis gone (its process killed): close({ timeout }) and destroy() still resolve, and every call settles', async () => {
-      const redis = startRedisServer();
-      const { pool, worker } = setup(redis.url);
-      const workers = worker({ size: 2 });
-      const closing = pool({ maxInFlight: 2 });
-      const destroying = pool({ maxInFlight: 2 });
+      const { redis, workers, closing, destroying } = poolsToShutDown();
       try {
         await Promise.all([workers.ready, closing.warmup(), destroying.warmup()]);
         assert.equal((await destroying.tasks.tagged(1)).value, 1);
