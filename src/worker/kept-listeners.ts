@@ -7,7 +7,7 @@
 import type { EventEmitter } from 'node:events';
 
 type Listener = (...args: unknown[]) => void;
-// As a plain emitter: Node's typings know `process` events by name, and these are any.
+// As a plain emitter: Node's typings list `process` events by name, and these are kept by a name given at run time.
 const emitter: EventEmitter = process;
 
 const kept: Array<readonly [string, Listener]> = [];
