@@ -32,19 +32,20 @@ const onRemoved = (event: string | symbol, listener: unknown): void => {
 function restore(): void {
   isRestoring = false;
   for (const [event, listener] of kept) {
-    if (!emitter.listeners(event).includes(listener)) emitter.on(event, listener);
+    if (emitter.listenerCount(event, listener) === 0) emitter.on(event, listener);
   }
   watchRemovals();
 }
 
 function watchRemovals(): void {
-  if (!emitter.listeners('removeListener').includes(onRemoved)) emitter.on('removeListener', onRemoved);
+  if (emitter.listenerCount('removeListener', onRemoved) === 0) emitter.on('removeListener', onRemoved);
 }
 
 /**
  * Puts back what was taken with no word of it: a task that removed the `removeListener`
- * listeners first (Node tells none of its own removal). Called as a task's result leaves.
+ * listeners first (Node tells none of its own removal). Called as each result leaves, so it
+ * counts in place: `listeners()` would copy the array for every message.
  */
 export function checkListening(): void {
-  if (!isRestoring && !emitter.listeners('removeListener').includes(onRemoved)) restore();
+  if (!isRestoring && emitter.listenerCount('removeListener', onRemoved) === 0) restore();
 }
