@@ -228,6 +228,60 @@ test('an SDK that throws when a span ends never keeps a call from settling', asy
   }
 });
 
+for (const executor of ['thread', 'process'] as const) {
+  test(`an SDK whose spans throw on setAttribute and addEvent neither crashes the process nor loses a call, keyed or not (${executor})`, async () => {
+    const faulty = new BasicTracerProvider({
+      spanProcessors: [
+        {
+          onStart: (span) => {
+            const broken = (): never => {
+              throw new Error('tracer bug');
+            };
+            Object.assign(span, { setAttribute: broken, addEvent: broken });
+          },
+          onEnd: () => {},
+          forceFlush: async () => {},
+          shutdown: async () => {},
+        },
+      ],
+    });
+    const pool = poolFor<typeof Tracing>('tracing.ts', executor, { size: 2 });
+    const uncaught: unknown[] = [];
+    const onUncaught = (error: unknown): void => void uncaught.push(error);
+    process.on('uncaughtException', onUncaught);
+    trace.disable();
+    trace.setGlobalTracerProvider(faulty);
+    try {
+      // The throw came from handing tasks to workers: a keyed pass lost the batches after it.
+      const outcomes = await trace.getTracer('faulty').startActiveSpan('request', async (span) => {
+        try {
+          const calls = Array.from({ length: 60 }, (_, index) =>
+            pool.run('sleep', [1], index % 3 === 0 ? {} : { key: `k${index % 7}` }).then(
+              () => 'ok',
+              (error: unknown) => error,
+            ),
+          );
+          calls.push(pool.tasks.observe(true).then(() => 'ok'));
+          return await Promise.all(calls);
+        } finally {
+          span.end();
+        }
+      });
+      assert.deepEqual(
+        outcomes.filter((outcome) => outcome !== 'ok'),
+        [],
+      );
+      assert.equal(pool.stats().queued, 0);
+      assert.deepEqual(uncaught, []);
+    } finally {
+      process.off('uncaughtException', onUncaught);
+      trace.disable();
+      trace.setGlobalTracerProvider(new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] }));
+      await pool.close();
+    }
+  });
+}
+
 describe('a carried context as a worker receives it', () => {
   // A remote job is written by whoever can write to Redis: what it carries is checked, not trusted.
   test('a malformed trace context is ignored and the task runs outside any trace', async () => {

@@ -9,7 +9,7 @@
 import { Counter, Gauge, Histogram, register as defaultRegistry, type Registry } from 'prom-client';
 import { Pool, type PoolEvents } from '../pool/pool.js';
 import { sampleEventLoopDelay } from './event-loop-delay.js';
-import { shown } from '../quoted.js';
+import { quoted, shown } from '../quoted.js';
 
 export interface PoolMetricsOptions {
   /** Where to register. Default: prom-client's global registry. */
@@ -262,7 +262,7 @@ export function registerPoolMetrics(pool: Pool<object>, options: PoolMetricsOpti
   if (byPrefix === undefined) collectors.set(registry, (byPrefix = new Map()));
   let collector = byPrefix.get(prefix);
   if (collector?.sources.has(pool.options.name)) {
-    throw new RangeError(`offload/prometheus: a pool named "${pool.options.name}" is already registered here; give each pool its own \`name\``);
+    throw new RangeError(`offload/prometheus: a pool named ${quoted(pool.options.name)} is already registered here; give each pool its own \`name\``);
   }
   collector ??= new PoolCollector(registry, prefix, resolution);
   byPrefix.set(prefix, collector);

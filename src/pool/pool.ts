@@ -417,10 +417,17 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
       stop: () => {
         // The consumer is done: a normal end, not a failure.
         const wasQueued = task.state === TaskState.Queued;
+        const slot = task.slot;
         if (!task.finish(undefined)) return;
         this.#stats.completed++;
+        // Announced started, so announced finished too (listeners pair the two, as the Prometheus
+        // adapter does). Back in the queue after its worker exited, it runs nowhere now.
+        if (task.wasStarted && slot !== undefined && this.#isObserved) {
+          const runTime = wasQueued ? 0 : clock() - slot.runningSince;
+          this.#announce('taskFinished', { id: task.id, name: task.name, workerId: slot.id, runTime });
+        }
         if (wasQueued) {
-          this.#queue.removed();
+          this.#queue.removed(task);
           if (this.#state !== 'open') this.#notifyIfEmpty();
         } else {
           this.#cancelRunning(task);
@@ -592,7 +599,7 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
     const wasQueued = task.state === TaskState.Queued;
     // Off the queue's count before it fails: a `taskFailed` listener may destroy the pool, whose
     // drain must not count it too (the count would then go below zero, and close() never settle).
-    if (wasQueued) this.#queue.removed();
+    if (wasQueued) this.#queue.removed(task);
     this.#fail(task, error);
     if (wasQueued) {
       if (this.#state !== 'open') this.#notifyIfEmpty();

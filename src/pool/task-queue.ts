@@ -1,7 +1,10 @@
 /**
  * The pool's waiting line: FIFO within a priority, higher priorities first. Removal (a queued
  * task aborted or timed out) is O(1): the task is marked settled and skipped when reached,
- * while `length` counts only live tasks, which is what admission limits.
+ * while `length` counts only live tasks, which is what admission limits. Settled tasks still
+ * held are dropped all at once when they outnumber the live ones, so what they hold (their
+ * arguments) is freed even when nothing reaches them, at an amortised O(1) per removal; a
+ * priority's bucket goes once it is empty.
  *
  * Keyed calls that must wait for their key (see `scheduling/key-affinity.ts`) are set aside in a
  * lane per key, in call order; they still count in `length`, so admission, `stats().queued` and
@@ -24,9 +27,11 @@ interface Bucket {
 }
 
 export class TaskQueue {
-  /** Sorted by priority, highest first; almost always a single bucket at priority 0. */
+  /** Sorted by priority, highest first; almost always a single bucket at priority 0, which stays. */
   #buckets: Bucket[] = [{ priority: 0, tasks: new Queue<Task>() }];
   #live = 0;
+  /** Tasks held in buckets and lanes: the live ones, and settled ones not yet skipped. */
+  #held = 0;
   readonly #lanes = new Map<string, Lane>();
   /** Keys with a lane, by owner, in the order their lanes were opened. */
   readonly #laneKeysByOwner = new Map<WorkerSlot | undefined, Set<string>>();
@@ -38,6 +43,7 @@ export class TaskQueue {
   push(task: Task): void {
     this.#bucket(task.priority).tasks.push(task);
     this.#live++;
+    this.#held++;
   }
 
   /**
@@ -61,30 +67,41 @@ export class TaskQueue {
       while (position < queue.length && calledBefore(queue.at(position)!, task)) position++;
       queue.insert(position, task);
       this.#live++;
+      this.#held++;
     }
   }
 
   /** The task `shift` would return, without removing it. */
   peek(): Task | undefined {
-    for (const bucket of this.#buckets) {
+    for (let index = 0; index < this.#buckets.length; ) {
+      const bucket = this.#buckets[index]!;
       let task = bucket.tasks.peek();
       while (task !== undefined && task.state !== TaskState.Queued) {
         bucket.tasks.shift();
+        this.#held--;
         task = bucket.tasks.peek();
       }
       if (task !== undefined) return task;
+      if (!this.#dropIfEmpty(index)) index++;
     }
     return undefined;
   }
 
   shift(): Task | undefined {
-    for (const bucket of this.#buckets) {
+    for (let index = 0; index < this.#buckets.length; ) {
+      const bucket = this.#buckets[index]!;
       let task = bucket.tasks.shift();
-      while (task !== undefined && task.state !== TaskState.Queued) task = bucket.tasks.shift();
+      while (task !== undefined && task.state !== TaskState.Queued) {
+        this.#held--;
+        task = bucket.tasks.shift();
+      }
       if (task !== undefined) {
         this.#live--;
+        this.#held--;
+        if (!this.#dropIfMostlySettled()) this.#dropIfEmpty(index);
         return task;
       }
+      if (!this.#dropIfEmpty(index)) index++;
     }
     return undefined;
   }
@@ -115,6 +132,7 @@ export class TaskQueue {
     while (position > 0 && calledBefore(task, lane.tasks.at(position - 1)!)) position--;
     lane.tasks.insert(position, task);
     this.#live++;
+    this.#held++;
   }
 
   /**
@@ -141,6 +159,7 @@ export class TaskQueue {
     let task = lane.tasks.peek();
     while (task !== undefined && task.state !== TaskState.Queued) {
       lane.tasks.shift();
+      this.#held--;
       task = lane.tasks.peek();
     }
     if (task === undefined) this.#closeLane(key, lane);
@@ -154,6 +173,8 @@ export class TaskQueue {
     const lane = this.#lanes.get(key)!;
     lane.tasks.shift();
     this.#live--;
+    this.#held--;
+    if (this.#dropIfMostlySettled()) return task;
     // Forget the lane now, so the index never holds a key with nothing waiting. A key with more
     // waiting goes behind its worker's other keys: a hot key's backlog takes turns with them
     // instead of holding its worker until it drains.
@@ -165,9 +186,13 @@ export class TaskQueue {
     return task;
   }
 
-  /** Accounts for a queued task settled in place (it stays until `shift` skips it). */
-  removed(): void {
+  /**
+   * Accounts for `task`, queued, settled in place (it stays until skipped, or dropped with
+   * others). It may not be marked settled yet: it is dropped as if it were.
+   */
+  removed(task: Task): void {
     this.#live--;
+    this.#dropIfMostlySettled(task);
   }
 
   drain(): Task[] {
@@ -178,10 +203,45 @@ export class TaskQueue {
     for (const lane of this.#lanes.values()) {
       for (const task of lane.tasks.drain()) if (task.state === TaskState.Queued) live.push(task);
     }
+    this.#buckets = [{ priority: 0, tasks: new Queue<Task>() }];
     this.#lanes.clear();
     this.#laneKeysByOwner.clear();
     this.#live = 0;
+    this.#held = 0;
     return live;
+  }
+
+  /** Drops the settled tasks held once they outnumber the live ones (and `removed`); says whether it did. */
+  #dropIfMostlySettled(removed?: Task): boolean {
+    if (this.#held - this.#live <= this.#live) return false;
+    this.#dropSettled(removed);
+    return true;
+  }
+
+  /** Drops every settled task held (and `removed`), and the buckets and lanes left empty. O(held). */
+  #dropSettled(removed: Task | undefined): void {
+    const buckets: Bucket[] = [];
+    for (const bucket of this.#buckets) {
+      const tasks = new Queue<Task>();
+      for (const task of bucket.tasks) if (task.state === TaskState.Queued && task !== removed) tasks.push(task);
+      if (tasks.length > 0 || bucket.priority === 0) buckets.push({ priority: bucket.priority, tasks });
+    }
+    this.#buckets = buckets;
+    for (const [key, lane] of this.#lanes) {
+      const tasks = new Queue<Task>();
+      for (const task of lane.tasks) if (task.state === TaskState.Queued && task !== removed) tasks.push(task);
+      if (tasks.length > 0) lane.tasks = tasks;
+      else this.#closeLane(key, lane);
+    }
+    this.#held = this.#live;
+  }
+
+  /** Removes the bucket at `index` if it is empty and not priority 0's; says whether it did. */
+  #dropIfEmpty(index: number): boolean {
+    const bucket = this.#buckets[index]!;
+    if (bucket.tasks.length > 0 || bucket.priority === 0) return false;
+    this.#buckets.splice(index, 1);
+    return true;
   }
 
   #keysOf(owner: WorkerSlot | undefined): Set<string> {
@@ -198,11 +258,17 @@ export class TaskQueue {
   }
 
   #bucket(priority: number): Bucket {
-    const first = this.#buckets[0]!;
-    if (first.priority === priority && this.#buckets.length === 1) return first;
+    const buckets = this.#buckets;
+    const first = buckets[0]!;
+    if (first.priority === priority && buckets.length === 1) return first;
+    // The first bucket whose priority is not above `priority`: as many buckets as priorities waiting.
     let index = 0;
-    while (index < this.#buckets.length && this.#buckets[index]!.priority > priority) index++;
-    const found = this.#buckets[index];
+    for (let end = buckets.length; index < end; ) {
+      const middle = (index + end) >>> 1;
+      if (buckets[middle]!.priority > priority) index = middle + 1;
+      else end = middle;
+    }
+    const found = buckets[index];
     if (found !== undefined && found.priority === priority) return found;
     const bucket = { priority, tasks: new Queue<Task>() };
     this.#buckets.splice(index, 0, bucket);

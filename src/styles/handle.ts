@@ -38,16 +38,22 @@ type Options = RunOptions & StreamOptions;
 
 export function createHandles<M extends object>(pool: Pool<M>): TaskHandles<M> {
   const untyped = pool as unknown as Untyped;
-  const handles = new Map<string, unknown>();
+  // Weakly: a route that reads `pool.tasks[name]` with a name from its request must not grow
+  // this map with every name it is sent. A handle someone holds stays the same object.
+  const handles = new Map<string, WeakRef<object>>();
+  const forget = new FinalizationRegistry<string>((name) => {
+    if (handles.get(name)?.deref() === undefined) handles.delete(name);
+  });
   return new Proxy(Object.create(null) as TaskHandles<M>, {
     get(_, name) {
       // `then` would make the handle object look like a promise to `await`.
       if (typeof name !== 'string' || name === 'then') return undefined;
-      let handle = handles.get(name);
+      let handle = handles.get(name)?.deref();
       if (handle === undefined) {
         const call = (options: Options | undefined) => (...args: unknown[]) => callTask(untyped, name, args, options);
         handle = Object.assign(call(undefined), { with: (options: Options) => call(options) });
-        handles.set(name, handle);
+        handles.set(name, new WeakRef(handle));
+        forget.register(handle, name);
       }
       return handle;
     },

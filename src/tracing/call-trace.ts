@@ -120,8 +120,12 @@ export class CallTrace {
   dispatched(workerId: number, now: number): void {
     if (this.#span === undefined) return;
     this.#dispatchedAt = now;
-    this.#span.setAttribute('offload.worker.id', workerId);
-    this.#span.addEvent('offload.dispatched', { 'offload.worker.id': workerId });
+    try {
+      this.#span.setAttribute('offload.worker.id', workerId);
+      this.#span.addEvent('offload.dispatched', { 'offload.worker.id': workerId });
+    } catch {
+      // Called while the pool hands tasks over: a throw here would leave a batch half-sent.
+    }
   }
 
   /** The worker's own account of the time it spent running the task. */
@@ -136,7 +140,11 @@ export class CallTrace {
   progressReceived(): void {
     if (this.#span === undefined) return;
     this.#progress++;
-    this.#span.addEvent('offload.progress');
+    try {
+      this.#span.addEvent('offload.progress');
+    } catch {
+      // A failing SDK must not reach the worker's message handler.
+    }
   }
 
   /** The call settled: `outcome` is the value, or a `Failure`. */

@@ -26,6 +26,7 @@ import { claim, isHandedAhead, isOffered } from '../protocol/claim-cell.js';
 import { runCarried } from '../tracing/restore.js';
 import { cancelCurrent, createWorkerState, isBlockingMethod, type TaskContext, type WorkerState } from './context.js';
 import { memoryInUseMb } from './memory.js';
+import { EarlyCancels } from './early-cancels.js';
 import { lowerOwnPriority } from './priority.js';
 import { now } from '../clock.js';
 import { ProgressReporter } from './progress.js';
@@ -150,7 +151,9 @@ class TaskLoop {
   readonly #inbox: unknown[][] = [];
   readonly #state: WorkerState;
   /** Cancelled tasks not started yet: skipped when reached. */
-  readonly #skip = new Set<number>();
+  readonly #skip = new EarlyCancels();
+  /** The batch of tasks run last (or now): its tasks not reached yet may be cancelled. */
+  #batch: unknown[] | undefined;
   /** Results of the batch in progress, not sent yet. */
   #unsent: unknown[] | undefined;
   readonly #progress: ProgressReporter;
@@ -237,7 +240,7 @@ class TaskLoop {
         cancelCurrent(this.#state);
         this.#stream?.wake();
       } else {
-        this.#skip.add(message[1]);
+        this.#skip.add(message[1], this.#waitingIds);
       }
     } else if (message[0] === ToWorker.Close) {
       this.#isCloseRequested = true;
@@ -392,6 +395,7 @@ class TaskLoop {
 
   /** Runs tasks from `start`; returns a promise only when a task turned out to be async. */
   #runBatch(batch: unknown[], start: number): Promise<void> | undefined {
+    this.#batch = batch;
     const out: unknown[] = [FromWorker.Results, 0];
     const state = this.#state;
     this.#unsent = out;
@@ -489,10 +493,23 @@ class TaskLoop {
    * a task later in the batch being run, through shared memory (no message gets in meanwhile).
    */
   #wasCancelled(id: number): boolean {
-    if (this.#skip.size > 0 && this.#skip.delete(id)) return true;
+    if (this.#skip.take(id)) return true;
     const flag = this.#state.cancelFlag;
     return flag !== undefined && isFlagged(flag, id);
   }
+
+  /** The tasks this worker received and has not started (some of the last batch's may be answered). */
+  readonly #waitingIds = (): unknown[] => {
+    const ids: unknown[] = [];
+    const add = (message: unknown[]): void => {
+      if (message[0] === ToWorker.Stream) ids.push(message[1]);
+      else for (let i = 1; i < message.length; i += 3) ids.push(message[i]);
+    };
+    for (const message of this.#inbox) add(message);
+    if (this.#batch !== undefined) add(this.#batch);
+    for (const entry of this.#waiting) ids.push(Array.isArray(entry) ? entry[0] : entry.stream[1]);
+    return ids;
+  };
 
   /** Runs a generator task as a stream, unless it goes back to the pool with this worker past its memory limit. */
   #startStream(message: unknown[]): Promise<void> | undefined {
@@ -618,7 +635,7 @@ class TaskLoop {
       return false;
     }
     // A cancel that came for one of them meanwhile is the pool's to settle now.
-    for (let i = 1; i < message.length; i += 2) this.#skip.delete(message[i] as number);
+    for (let i = 1; i < message.length; i += 2) this.#skip.take(message[i] as number);
     return true;
   }
 
