@@ -105,6 +105,19 @@ test('metrics: pools share a registry, one `pool` label each; a name registered 
   const second = registerPoolMetrics(images, { registry });
   try {
     assert.throws(() => registerPoolMetrics(tasksPool('reports'), { registry }), RangeError);
+    // The name echoed the way offload echoes a caller's text: escaped, and cut.
+    const odd = `line\n${'x'.repeat(10_000)}`;
+    const oddPools = [tasksPool(odd), tasksPool(odd)];
+    const oddMetrics = registerPoolMetrics(oddPools[0]!, { registry });
+    try {
+      assert.throws(
+        () => registerPoolMetrics(oddPools[1]!, { registry }),
+        (error: Error) => error instanceof RangeError && !error.message.includes('\n') && error.message.includes('"line\\nxxx') && error.message.length < 300,
+      );
+    } finally {
+      oddMetrics.unregister();
+      await Promise.all(oddPools.map((pool) => pool.close()));
+    }
     await reports.tasks.echo(1);
     const { samples } = await scrape(registry);
     assert.equal(valueOf(samples, 'offload_tasks_total', { pool: 'reports', outcome: 'completed' }), 1);
