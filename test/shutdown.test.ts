@@ -4,6 +4,7 @@ import { once } from 'node:events';
 import { describe, test } from 'node:test';
 import { ClosedError } from '../src/index.js';
 import type * as Faults from './fixtures/faults.js';
+import type * as Memory from './fixtures/memory.js';
 import { capabilities, executors, poolFor, rejection } from './helpers.js';
 
 for (const executor of executors) {
@@ -157,6 +158,31 @@ for (const executor of executors) {
       assert.deepEqual(codes, Array.from({ length: 4 }, () => 'ERR_OFFLOAD_CLOSED'));
       await destroyed;
       assert.equal(pool.stats().crashes, 0);
+    });
+
+    if (capabilities[executor].ownsWorkers)
+    test('destroy() from the taskFinished listener of a stream stopped back in the queue leaves the pool whole', async () => {
+      const pool = poolFor<typeof Memory>('memory.ts', executor, { size: 1 });
+      await pool.warmup();
+      // Tiny calls first: the pool then sends a worker more than one call at a time.
+      for (let round = 0; round < 5; round++) await Promise.all(Array.from({ length: 400 }, () => pool.tasks.take(0)));
+      let destroyed: Promise<void> | undefined;
+      let stream: AsyncIterator<number> | undefined;
+      pool.on('workerExited', () => void stream?.return?.());
+      pool.on('taskFinished', ({ name }) => {
+        if (name === 'count') destroyed = pool.destroy();
+      });
+      // The stream goes to the worker behind the call that ends it, announced started; the
+      // worker's exit sends it back to the queue, where its consumer stops it.
+      const crashed = rejection(pool.tasks.crash());
+      stream = pool.stream('count', [3])[Symbol.asyncIterator]();
+      const first = stream.next();
+      assert.equal(((await crashed) as { code?: string }).code, 'ERR_OFFLOAD_WORKER_EXITED');
+      await first.catch(() => undefined);
+      await destroyed;
+      assert.equal(pool.stats().queued, 0);
+      const closed = await Promise.race([pool.close().then(() => 'settled'), new Promise((resolve) => setTimeout(resolve, 5000, 'close() still pending after 5 s'))]);
+      assert.equal(closed, 'settled');
     });
 
     test('calls made while closing are refused with ERR_OFFLOAD_CLOSED', async () => {

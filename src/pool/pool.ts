@@ -420,6 +420,9 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
         const slot = task.slot;
         if (!task.finish(undefined)) return;
         this.#stats.completed++;
+        // Off the queue's count first: a listener below may destroy the pool, whose drain must
+        // not count it too (see `#expire`).
+        if (wasQueued) this.#queue.removed(task);
         // Announced started, so announced finished too (listeners pair the two, as the Prometheus
         // adapter does). Back in the queue after its worker exited, it runs nowhere now.
         if (task.wasStarted && slot !== undefined && this.#isObserved) {
@@ -427,7 +430,6 @@ export class Pool<M extends object = UntypedTasks> extends EventEmitter<PoolEven
           this.#announce('taskFinished', { id: task.id, name: task.name, workerId: slot.id, runTime });
         }
         if (wasQueued) {
-          this.#queue.removed(task);
           if (this.#state !== 'open') this.#notifyIfEmpty();
         } else {
           this.#cancelRunning(task);
