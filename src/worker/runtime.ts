@@ -152,7 +152,7 @@ class TaskLoop {
   readonly #state: WorkerState;
   /** Cancelled tasks not started yet: skipped when reached. */
   readonly #skip = new EarlyCancels();
-  /** The batch of tasks run last (or now): its tasks not reached yet may be cancelled. */
+  /** The batch of tasks being run, until it ends: its tasks not reached yet may be cancelled. */
   #batch: unknown[] | undefined;
   /** Results of the batch in progress, not sent yet. */
   #unsent: unknown[] | undefined;
@@ -468,6 +468,7 @@ class TaskLoop {
     this.#progress.flush();
     out[1] = now() - began;
     this.#unsent = undefined;
+    this.#batch = undefined;
     state.taskId = -1;
     this.#send(out);
     return undefined;
@@ -498,7 +499,7 @@ class TaskLoop {
     return flag !== undefined && isFlagged(flag, id);
   }
 
-  /** The tasks this worker received and has not started (some of the last batch's may be answered). */
+  /** The tasks this worker received and has not started (and those of the batch running already run). */
   readonly #waitingIds = (): unknown[] => {
     const ids: unknown[] = [];
     const add = (message: unknown[]): void => {
