@@ -45,7 +45,7 @@ function callAndAbort(pool: Pool<typeof Memory>, optionsOf: Shape): { refs: Arra
     refs.push(new WeakRef(argument));
     const controller = new AbortController();
     controllers.push(controller);
-    calls.push(pool.run('take', [argument], { ...optionsOf(index), signal: controller.signal }).catch((error: unknown) => error));
+    calls.push(pool.run('echo', [argument], { ...optionsOf(index), signal: controller.signal }).catch((error: unknown) => error));
   }
   for (const controller of controllers) controller.abort();
   return { refs, calls };
@@ -65,7 +65,7 @@ for (const executor of executors) {
       test(`calls aborted while queued let go of their arguments at once, with no call after them (${shape})`, async () => {
         await pool.warmup();
         // The worker is held, and the key too (keyed calls then wait in the key's lane).
-        const holding = pool.run('hold', [300], optionsOf(0).key === undefined ? {} : { key: 'k' });
+        const holding = pool.run('sleep', [300], optionsOf(0).key === undefined ? {} : { key: 'k' });
         const { refs, calls } = callAndAbort(pool, optionsOf);
         const outcomes = await Promise.all(calls);
         assert.ok(outcomes.every((outcome) => (outcome as { code?: unknown }).code === 'ERR_OFFLOAD_ABORTED'));
@@ -88,7 +88,7 @@ for (const executor of executors) {
         for (let round = 0; round < 3; round++) {
           for await (const item of pool.stream('count', [1000])) if (item === 1) break;
         }
-        await pool.run('take', [0]);
+        await pool.run('echo', [0]);
         assert.equal(started.size, 4);
         assert.deepEqual([...started].filter((id) => !ended.has(id)), [], 'started, never finished nor failed');
       } finally {
@@ -103,8 +103,8 @@ for (const executor of executors) {
 test('pool.tasks keeps no handle nobody holds: names read once, unknown ones included, are not kept', async () => {
   const pool = poolFor<typeof Memory>('memory.ts', 'thread', { size: 1 });
   try {
-    const held = pool.tasks.take;
-    assert.equal(pool.tasks.take, held, 'a handle someone holds stays the same object');
+    const held = pool.tasks.echo;
+    assert.equal(pool.tasks.echo, held, 'a handle someone holds stays the same object');
     const refs: Array<WeakRef<object>> = [];
     const untyped = pool.tasks as unknown as Record<string, () => Promise<unknown>>;
     for (let index = 0; index < 50; index++) refs.push(new WeakRef(untyped[`unknown${index}`]!));
@@ -112,7 +112,7 @@ test('pool.tasks keeps no handle nobody holds: names read once, unknown ones inc
     assert.equal((error as { code?: unknown }).code, 'ERR_OFFLOAD_UNKNOWN_TASK');
     await collect();
     assert.equal(refs.filter((ref) => ref.deref() !== undefined).length, 0);
-    assert.equal(pool.tasks.take, held);
+    assert.equal(pool.tasks.echo, held);
   } finally {
     await pool.close();
   }

@@ -165,7 +165,7 @@ for (const executor of executors) {
       const pool = poolFor<typeof Memory>('memory.ts', executor, { size: 1 });
       await pool.warmup();
       // Tiny calls first: the pool then sends a worker more than one call at a time.
-      for (let round = 0; round < 5; round++) await Promise.all(Array.from({ length: 400 }, () => pool.tasks.take(0)));
+      for (let round = 0; round < 5; round++) await Promise.all(Array.from({ length: 400 }, () => pool.tasks.echo(0)));
       let destroyed: Promise<void> | undefined;
       let stream: AsyncIterator<number> | undefined;
       pool.on('workerExited', () => void stream?.return?.());
@@ -174,7 +174,7 @@ for (const executor of executors) {
       });
       // The stream goes to the worker behind the call that ends it, announced started; the
       // worker's exit sends it back to the queue, where its consumer stops it.
-      const crashed = rejection(pool.tasks.crash());
+      const crashed = rejection(pool.tasks.exitNow(3));
       stream = pool.stream('count', [3])[Symbol.asyncIterator]();
       const first = stream.next();
       assert.equal(((await crashed) as { code?: string }).code, 'ERR_OFFLOAD_WORKER_EXITED');

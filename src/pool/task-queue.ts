@@ -222,14 +222,12 @@ export class TaskQueue {
   #dropSettled(removed: Task | undefined): void {
     const buckets: Bucket[] = [];
     for (const bucket of this.#buckets) {
-      const tasks = new Queue<Task>();
-      for (const task of bucket.tasks) if (task.state === TaskState.Queued && task !== removed) tasks.push(task);
+      const tasks = liveOf(bucket.tasks, removed);
       if (tasks.length > 0 || bucket.priority === 0) buckets.push({ priority: bucket.priority, tasks });
     }
     this.#buckets = buckets;
     for (const [key, lane] of this.#lanes) {
-      const tasks = new Queue<Task>();
-      for (const task of lane.tasks) if (task.state === TaskState.Queued && task !== removed) tasks.push(task);
+      const tasks = liveOf(lane.tasks, removed);
       if (tasks.length > 0) lane.tasks = tasks;
       else this.#closeLane(key, lane);
     }
@@ -274,4 +272,11 @@ export class TaskQueue {
     this.#buckets.splice(index, 0, bucket);
     return bucket;
   }
+}
+
+/** The tasks of `queue` still queued, `removed` left out, in a queue of their own. */
+function liveOf(queue: Queue<Task>, removed: Task | undefined): Queue<Task> {
+  const live = new Queue<Task>();
+  for (const task of queue) if (task.state === TaskState.Queued && task !== removed) live.push(task);
+  return live;
 }
